@@ -1,0 +1,69 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Errand",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ResponsesAPI", targets: ["ResponsesAPI"]),
+        .library(name: "ErrandTesting", targets: ["ErrandTesting"]),
+        .executable(name: "errand", targets: ["errand"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Wire types, SSE decoding, transport, retries and the client for the OpenAI Responses API.
+        .target(
+            name: "ResponsesAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A scripted Responses API server on loopback, for tests, benchmarks and the demo.
+        .target(
+            name: "ErrandTesting",
+            dependencies: [
+                "ResponsesAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // The CLI: parses arguments and calls the libraries, nothing more.
+        .executableTarget(
+            name: "errand",
+            dependencies: [
+                "ResponsesAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ResponsesAPITests",
+            dependencies: ["ResponsesAPI", "ErrandTesting"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "ErrandTestingTests",
+            dependencies: ["ErrandTesting", "ResponsesAPI"]
+        ),
+    ]
+)
+
+// Strict settings for every target, in one place (as swift-log does).
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.swiftLanguageMode(.v6))
+    target.swiftSettings = settings
+}

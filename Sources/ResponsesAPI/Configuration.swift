@@ -1,0 +1,115 @@
+import Foundation
+import NIOHTTP1
+
+/// When and how long to wait before trying a request again.
+///
+/// Retried: 408, 409, 429 and 5xx answers, and connection failures before the first byte of a body. The
+/// `x-should-retry` header overrides the status rule either way. The wait is `retry-after-ms`, else `retry-after`
+/// (seconds or an HTTP date), when the server gives one up to ``maxRetryAfter``; else exponential backoff from
+/// ``initialDelay`` doubling up to ``maxDelay``, less a random share of up to ``jitter``.
+public struct RetryPolicy: Sendable, Hashable {
+    /// How many times to try again after the first attempt.
+    public var maxRetries: Int
+    /// The first backoff wait.
+    public var initialDelay: Duration
+    /// The ceiling of a backoff wait.
+    public var maxDelay: Duration
+    /// The share (0–1) by which a backoff wait is randomly shortened, so that clients do not retry in step.
+    public var jitter: Double
+    /// The longest server-requested wait honoured; longer ones fall back to backoff.
+    public var maxRetryAfter: Duration
+
+    /// Creates a policy; the defaults match the official SDKs (2 retries, 0.5 s doubling to 8 s, 25 % jitter).
+    public init(
+        maxRetries: Int = 2, initialDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(8), jitter: Double = 0.25,
+        maxRetryAfter: Duration = .seconds(60)
+    ) {
+        self.maxRetries = maxRetries
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.jitter = jitter
+        self.maxRetryAfter = maxRetryAfter
+    }
+
+    /// No retries.
+    public static let none = RetryPolicy(maxRetries: 0)
+
+    /// Whether an answer with this status and these headers should be retried.
+    public func shouldRetry(status: Int, headers: HTTPHeaders) -> Bool {
+        switch headers.first(name: "x-should-retry")?.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: return status == 408 || status == 409 || status == 429 || status >= 500
+        }
+    }
+
+    /// The wait before retry number `attempt` (0 for the first retry).
+    public func delay(attempt: Int, headers: HTTPHeaders? = nil, now: Date = Date()) -> Duration {
+        if let headers, let requested = Self.requestedDelay(headers, now: now), requested >= .zero, requested <= maxRetryAfter {
+            return requested
+        }
+        let exponent = min(attempt, 30)
+        var seconds = min(initialDelay.seconds * pow(2, Double(exponent)), maxDelay.seconds)
+        if jitter > 0 { seconds *= 1 - Double.random(in: 0...min(jitter, 1)) }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    /// The wait a server asked for with `retry-after-ms` or `retry-after` (seconds or an HTTP date).
+    static func requestedDelay(_ headers: HTTPHeaders, now: Date) -> Duration? {
+        if let text = headers.first(name: "retry-after-ms"), let ms = Double(text.trimmingCharacters(in: .whitespaces)) {
+            return .milliseconds(Int64(ms))
+        }
+        guard let text = headers.first(name: "retry-after")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Double(text) { return .milliseconds(Int64(seconds * 1000)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: text) else { return nil }
+        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+    }
+}
+
+/// Settings of a ``ResponsesClient``.
+public struct ResponsesClientConfiguration: Sendable, Hashable {
+    /// Retries of failed requests.
+    public var retry: RetryPolicy
+    /// The time allowed to open a connection.
+    public var connectTimeout: Duration
+    /// The time allowed from sending a request to the first byte of the answer's head (non-streaming answers can take minutes).
+    public var responseTimeout: Duration
+    /// The longest silence allowed while reading an answer, between stream events included.
+    public var idleTimeout: Duration
+    /// Whether a stream that breaks after it started is resumed with `GET /responses/{id}?stream=true&starting_after=…`.
+    public var resumeStreams: Bool
+    /// How many times one stream may be resumed.
+    public var maxStreamResumes: Int
+    /// The cap on a non-streaming answer's size.
+    public var maxResponseBytes: Int
+    /// The `User-Agent` header.
+    public var userAgent: String
+
+    /// Creates settings.
+    public init(
+        retry: RetryPolicy = RetryPolicy(), connectTimeout: Duration = .seconds(10), responseTimeout: Duration = .seconds(600),
+        idleTimeout: Duration = .seconds(120), resumeStreams: Bool = true, maxStreamResumes: Int = 3,
+        maxResponseBytes: Int = 64 << 20, userAgent: String = "errand/0.1"
+    ) {
+        self.retry = retry
+        self.connectTimeout = connectTimeout
+        self.responseTimeout = responseTimeout
+        self.idleTimeout = idleTimeout
+        self.resumeStreams = resumeStreams
+        self.maxStreamResumes = maxStreamResumes
+        self.maxResponseBytes = maxResponseBytes
+        self.userAgent = userAgent
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

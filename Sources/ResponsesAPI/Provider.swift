@@ -1,0 +1,126 @@
+import Foundation
+
+/// An API key. Its description is redacted so that it never reaches a log line, an error or a journal by accident.
+public struct APIKey: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, ExpressibleByStringLiteral {
+    /// The secret itself; read it only to build the `Authorization` header.
+    public let value: String
+
+    /// Wraps a key.
+    public init(_ value: String) { self.value = value }
+    /// Wraps a key written as a literal (tests).
+    public init(stringLiteral value: String) { self.value = value }
+
+    /// Always `[redacted]`.
+    public var description: String { "[redacted]" }
+    /// Always `APIKey([redacted])`.
+    public var debugDescription: String { "APIKey([redacted])" }
+}
+
+/// Where requests go and how that server wants them: base URL, key, extra headers, and its known drift from the spec.
+public struct Provider: Sendable, Hashable {
+    /// A short name for messages and logs, e.g. `openai`, `mume`.
+    public var name: String
+    /// The base URL, e.g. `https://api.openai.com/v1`; requests go to `{baseURL}/responses`.
+    public var baseURL: String
+    /// The API key, sent as `Authorization: Bearer …`; `nil` sends no `Authorization` header (local servers).
+    public var apiKey: APIKey?
+    /// The environment variable the key comes from, named in errors when it is missing.
+    public var apiKeyEnvironmentVariable: String?
+    /// Whether a request without a key should fail before it is sent.
+    public var requiresAPIKey: Bool
+    /// Extra headers sent with every request (e.g. `OpenAI-Organization`, a routing header).
+    public var headers: [String: String]
+    /// The name under which the output-token cap is sent.
+    public var maxTokensField: CreateResponseRequest.MaxTokensField
+    /// Whether the server keeps responses, so that `previous_response_id`, retrieval and stream resumption work.
+    public var keepsState: Bool
+
+    /// Creates a provider.
+    public init(
+        name: String, baseURL: String, apiKey: APIKey? = nil, apiKeyEnvironmentVariable: String? = nil, requiresAPIKey: Bool = false,
+        headers: [String: String] = [:], maxTokensField: CreateResponseRequest.MaxTokensField = .maxOutputTokens, keepsState: Bool = true
+    ) {
+        self.name = name
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.apiKeyEnvironmentVariable = apiKeyEnvironmentVariable
+        self.requiresAPIKey = requiresAPIKey
+        self.headers = headers
+        self.maxTokensField = maxTokensField
+        self.keepsState = keepsState
+    }
+
+    /// The names of the built-in presets.
+    public static let presetNames = ["openai", "mume", "umodelverse"]
+
+    /// OpenAI: `OPENAI_BASE_URL` (default `https://api.openai.com/v1`) and `OPENAI_API_KEY`, as the official SDKs read them;
+    /// `OPENAI_ORG_ID` and `OPENAI_PROJECT_ID` become the organization and project headers.
+    public static func openai(environment: [String: String] = ProcessInfo.processInfo.environment) -> Provider {
+        var headers: [String: String] = [:]
+        if let org = nonEmpty(environment["OPENAI_ORG_ID"]) { headers["OpenAI-Organization"] = org }
+        if let project = nonEmpty(environment["OPENAI_PROJECT_ID"]) { headers["OpenAI-Project"] = project }
+        return Provider(
+            name: "openai", baseURL: nonEmpty(environment["OPENAI_BASE_URL"]) ?? "https://api.openai.com/v1",
+            apiKey: nonEmpty(environment["OPENAI_API_KEY"]).map { APIKey($0) }, apiKeyEnvironmentVariable: "OPENAI_API_KEY",
+            requiresAPIKey: true, headers: headers)
+    }
+
+    /// Mume AI: `https://mume.ai/api/v1`, key from `MUME_API_KEY`; model ids are vendor-prefixed (`openai/gpt-4.1-mini`).
+    public static func mume(environment: [String: String] = ProcessInfo.processInfo.environment) -> Provider {
+        Provider(
+            name: "mume", baseURL: "https://mume.ai/api/v1", apiKey: nonEmpty(environment["MUME_API_KEY"]).map { APIKey($0) },
+            apiKeyEnvironmentVariable: "MUME_API_KEY", requiresAPIKey: true)
+    }
+
+    /// UModelverse: `https://api.umodelverse.ai/v1`, key from `UMODELVERSE_API_KEY`; its docs name the token cap `max_tokens`.
+    public static func umodelverse(environment: [String: String] = ProcessInfo.processInfo.environment) -> Provider {
+        Provider(
+            name: "umodelverse", baseURL: "https://api.umodelverse.ai/v1",
+            apiKey: nonEmpty(environment["UMODELVERSE_API_KEY"]).map { APIKey($0) }, apiKeyEnvironmentVariable: "UMODELVERSE_API_KEY",
+            requiresAPIKey: true, maxTokensField: .maxTokens)
+    }
+
+    /// Any compatible server at `baseURL`; the key defaults to `OPENAI_API_KEY` as the SDKs do, and may be absent.
+    public static func custom(
+        baseURL: String, apiKey: APIKey? = nil, name: String = "custom", environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Provider {
+        Provider(
+            name: name, baseURL: baseURL, apiKey: apiKey ?? nonEmpty(environment["OPENAI_API_KEY"]).map { APIKey($0) },
+            apiKeyEnvironmentVariable: "OPENAI_API_KEY")
+    }
+
+    /// The preset of that name, or `nil` when there is none.
+    public static func preset(named name: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Provider? {
+        switch name.lowercased() {
+        case "openai": .openai(environment: environment)
+        case "mume": .mume(environment: environment)
+        case "umodelverse": .umodelverse(environment: environment)
+        default: nil
+        }
+    }
+
+    /// The URL of an endpoint below the base URL.
+    func url(_ path: String, query: [(String, String)] = []) -> String {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        var url = base + path
+        if !query.isEmpty {
+            url += "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
+        }
+        return url
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+?"))) ?? text
+    }
+
+    private static func nonEmpty(_ value: String?) -> String? {
+        guard let value = value?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
+        return value
+    }
+}
+
+extension Provider: CustomStringConvertible {
+    /// The name and base URL; never the key.
+    public var description: String { "\(name) (\(baseURL))" }
+}

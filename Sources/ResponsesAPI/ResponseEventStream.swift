@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The events of a streamed response, as an `AsyncSequence`.
+///
+/// Iterating sends the request. A stream that breaks after it started (a dropped connection, an idle timeout, an end
+/// without a terminal event) is resumed from the last sequence number with
+/// `GET /responses/{id}?stream=true&starting_after=N`, without repeating events, when the response is stored; otherwise
+/// iteration throws a ``ResponsesError`` of kind ``ResponsesError/Kind/streamInterrupted`` that carries what had arrived.
+/// Terminal events carry the final response, completed from the streamed items if the server left its output empty.
+public struct ResponseEventStream: AsyncSequence, Sendable {
+    /// Stream elements are typed events.
+    public typealias Element = ResponseStreamEvent
+
+    let client: ResponsesClient
+    let request: CreateResponseRequest
+
+    /// Starts the request when first iterated.
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(client: client, request: request)
+    }
+
+    /// Reads the whole stream, calling `onEvent` for each event, and returns the final response.
+    public func finalResponse(onEvent: (ResponseStreamEvent) async throws -> Void = { _ in }) async throws -> Response {
+        var iterator = makeAsyncIterator()
+        while let event = try await iterator.next() {
+            try await onEvent(event)
+        }
+        return iterator.accumulator.snapshot()
+    }
+
+    /// Pulls events: one HTTP body, parsed buffer by buffer, with resumption on a break.
+    public struct Iterator: AsyncIteratorProtocol {
+        let client: ResponsesClient
+        let request: CreateResponseRequest
+        private var body: HTTPClientResponse.Body.AsyncIterator?
+        private var parser = ServerSentEventParser()
+        private var pending: [ResponseStreamEvent] = []
+        private var pendingIndex = 0
+        private var started = false
+        private var finished = false
+        private var resumes = 0
+        private var lastSequenceNumber: Int?
+        private var eventCount = 0
+        private var requestID: String?
+        /// The response as far as the stream has told it.
+        public private(set) var accumulator = ResponseAccumulator()
+        private let decoder = JSONDecoder()
+
+        init(client: ResponsesClient, request: CreateResponseRequest) {
+            self.client = client
+            self.request = request
+        }
+
+        /// The next event, or `nil` after the terminal event.
+        public mutating func next() async throws -> ResponseStreamEvent? {
+            while true {
+                if pendingIndex < pending.count {
+                    defer { pendingIndex += 1 }
+                    return pending[pendingIndex]
+                }
+                pending.removeAll(keepingCapacity: true)
+                pendingIndex = 0
+                if finished { return nil }
+                if !started {
+                    started = true
+                    var request = request
+                    request.stream = true
+                    let answer = try await client.send(.POST, "/responses", body: try client.encode(request), acceptStream: true)
+                    requestID = answer.headers.first(name: "x-request-id")
+                    try await open(answer, initial: true)
+                }
+                do {
+                    guard var body else { throw CancellationError() }
+                    let chunk = try await body.next()
+                    self.body = body
+                    if let chunk {
+                        try consume(chunk)
+                    } else {
+                        parser.finish()
+                        if !finished { try await resume(after: nil) }
+                    }
+                } catch let error as ResponsesError {
+                    throw error
+                } catch {
+                    if Task.isCancelled || error is CancellationError { throw CancellationError() }
+                    try await resume(after: error)
+                }
+            }
+        }
+
+        private mutating func open(_ answer: HTTPClientResponse, initial: Bool) async throws {
+            let contentType = answer.headers.first(name: "content-type")?.lowercased() ?? ""
+            if !contentType.contains("text/event-stream"), contentType.contains("json") {
+                // Some servers ignore `stream: true` and answer with the whole response.
+                let response = try await client.decodeBody(answer, as: Response.self)
+                let event = ResponseStreamEvent.completed(ResponseEvent(sequenceNumber: nil, response: response))
+                accumulator.apply(event)
+                pending.append(.completed(ResponseEvent(sequenceNumber: nil, response: accumulator.snapshot())))
+                finished = true
+                body = nil
+                return
+            }
+            parser = ServerSentEventParser()
+            body = answer.body.makeAsyncIterator()
+        }
+
+        private mutating func consume(_ chunk: ByteBuffer) throws {
+            for message in parser.feed(chunk.readableBytesView) {
+                if finished { return }
+                let data = message.data.trimmingCharacters(in: .whitespaces)
+                if data == "[DONE]" {
+                    if accumulator.finalResponse != nil { finished = true }
+                    continue
+                }
+                var event: ResponseStreamEvent
+                do {
+                    event = try decoder.decode(ResponseStreamEvent.self, from: Data(data.utf8))
+                } catch {
+                    client.logger.warning("skipping a stream event that is not JSON", metadata: ["data": "\(data.prefix(120))"])
+                    continue
+                }
+                if let sequence = event.sequenceNumber {
+                    if let last = lastSequenceNumber, sequence <= last { continue }  // already delivered before a resume
+                    lastSequenceNumber = sequence
+                }
+                eventCount += 1
+                accumulator.apply(event)
+                if let final = accumulator.finalResponse, event.terminalResponse != nil {
+                    switch event {
+                    case .completed(let e): event = .completed(ResponseEvent(sequenceNumber: e.sequenceNumber, response: final))
+                    case .incomplete(let e): event = .incomplete(ResponseEvent(sequenceNumber: e.sequenceNumber, response: final))
+                    case .failed(let e): event = .failed(ResponseEvent(sequenceNumber: e.sequenceNumber, response: final))
+                    default: break
+                    }
+                    finished = true
+                }
+                pending.append(event)
+            }
+        }
+
+        /// Resumes a stored response's stream after a break, or throws what ended it.
+        private mutating func resume(after cause: (any Error)?) async throws {
+            body = nil
+            parser.finish()
+            if cause == nil, let streamError = accumulator.errors.last {
+                throw ResponsesError(
+                    kind: .streamError, message: "the stream reported an error and ended",
+                    providerError: ProviderErrorBody(message: streamError.message, type: streamError.type, param: streamError.param, code: streamError.code),
+                    requestID: requestID, provider: client.provider.name, partialResponse: accumulator.snapshot())
+            }
+            let reason = cause.map { "\(client.connectionError($0, doing: "reading the stream").message)" } ?? "the stream ended before a terminal event"
+            guard client.configuration.resumeStreams, client.provider.keepsState, request.store != false, accumulator.isStored,
+                let id = accumulator.responseID, let last = lastSequenceNumber, resumes < client.configuration.maxStreamResumes
+            else {
+                var failure = ResponsesError(
+                    kind: .streamInterrupted,
+                    message: "\(reason) after \(eventCount) events, and it cannot be resumed\(resumes > 0 ? " (resumed \(resumes) times)" : "")",
+                    requestID: requestID, provider: client.provider.name, underlying: cause, partialResponse: accumulator.snapshot())
+                failure.redact(client.provider.apiKey?.value)
+                throw failure
+            }
+            client.logger.warning(
+                "stream broke, resuming", metadata: ["response_id": "\(id)", "starting_after": "\(last)", "reason": "\(reason)"])
+            try await Task.sleep(for: client.configuration.retry.delay(attempt: resumes))
+            resumes += 1
+            let answer = try await client.send(
+                .GET, "/responses/\(id)", query: [("stream", "true"), ("starting_after", String(last))], acceptStream: true)
+            try await open(answer, initial: false)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// A client for the OpenAI Responses API and compatible providers: `create`, `stream`, `retrieve`, `cancel`, `delete`,
+/// and background polling, with retries and stream resumption.
+///
+/// ```swift
+/// try await ResponsesClient.withClient(provider: .openai()) { client in
+///     let response = try await client.create(CreateResponseRequest(model: "gpt-4.1-mini", input: "Hello"))
+///     print(response.outputText)
+/// }
+/// ```
+public final class ResponsesClient: Sendable {
+    /// Where requests go.
+    public let provider: Provider
+    /// Retries, timeouts and resumption.
+    public let configuration: ResponsesClientConfiguration
+    let transport: any ResponsesTransport
+    let logger: Logger
+    private let ownedTransport: AsyncHTTPClientTransport?
+
+    /// Creates a client over its own AsyncHTTPClient; call ``shutdown()`` when done, or use ``withClient(provider:configuration:logger:_:)``.
+    public init(provider: Provider, configuration: ResponsesClientConfiguration = .init(), logger: Logger = ResponsesClient.quietLogger) {
+        let transport = AsyncHTTPClientTransport(connectTimeout: configuration.connectTimeout, idleTimeout: configuration.idleTimeout)
+        self.provider = provider
+        self.configuration = configuration
+        self.transport = transport
+        self.ownedTransport = transport
+        self.logger = logger
+    }
+
+    /// Creates a client over a given transport, which the caller owns.
+    public init(
+        provider: Provider, configuration: ResponsesClientConfiguration = .init(), transport: any ResponsesTransport,
+        logger: Logger = ResponsesClient.quietLogger
+    ) {
+        self.provider = provider
+        self.configuration = configuration
+        self.transport = transport
+        self.ownedTransport = nil
+        self.logger = logger
+    }
+
+    /// A logger that drops everything: the default, since libraries never bootstrap logging.
+    public static let quietLogger = Logger(label: "errand.responses", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Runs `body` with a client and shuts the client down afterwards, however `body` ends.
+    public static func withClient<Result: Sendable>(
+        provider: Provider, configuration: ResponsesClientConfiguration = .init(), logger: Logger = ResponsesClient.quietLogger,
+        _ body: (ResponsesClient) async throws -> Result
+    ) async throws -> Result {
+        let client = ResponsesClient(provider: provider, configuration: configuration, logger: logger)
+        do {
+            let result = try await body(client)
+            try await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Releases the connections of a client that owns its transport.
+    public func shutdown() async throws {
+        try await ownedTransport?.shutdown()
+    }
+
+    // MARK: Calls
+
+    /// Creates a response and waits for the whole of it (`POST /responses`, not streamed).
+    public func create(_ request: CreateResponseRequest) async throws -> Response {
+        var request = request
+        request.stream = nil
+        let answer = try await send(.POST, "/responses", body: try encode(request))
+        return try await decodeBody(answer, as: Response.self)
+    }
+
+    /// Creates a response and streams its events (`POST /responses` with `stream: true`).
+    /// The terminal event (`completed`, `incomplete` or `failed`) carries the final response.
+    public func stream(_ request: CreateResponseRequest) -> ResponseEventStream {
+        ResponseEventStream(client: self, request: request)
+    }
+
+    /// Fetches a stored response (`GET /responses/{id}`).
+    public func retrieve(_ id: String, include: [String] = []) async throws -> Response {
+        let answer = try await send(.GET, "/responses/\(escape(id))", query: include.map { ("include[]", $0) })
+        return try await decodeBody(answer, as: Response.self)
+    }
+
+    /// Cancels a background response (`POST /responses/{id}/cancel`).
+    public func cancel(_ id: String) async throws -> Response {
+        let answer = try await send(.POST, "/responses/\(escape(id))/cancel")
+        return try await decodeBody(answer, as: Response.self)
+    }
+
+    /// Deletes a stored response (`DELETE /responses/{id}`).
+    public func delete(_ id: String) async throws {
+        let answer = try await send(.DELETE, "/responses/\(escape(id))")
+        _ = try await answer.body.collect(upTo: configuration.maxResponseBytes)
+    }
+
+    /// Lists a stored response's input items (`GET /responses/{id}/input_items`).
+    public func inputItems(_ id: String, limit: Int? = nil, after: String? = nil, order: String? = nil) async throws -> InputItemList {
+        var query: [(String, String)] = []
+        if let limit { query.append(("limit", String(limit))) }
+        if let after { query.append(("after", after)) }
+        if let order { query.append(("order", order)) }
+        let answer = try await send(.GET, "/responses/\(escape(id))/input_items", query: query)
+        return try await decodeBody(answer, as: InputItemList.self)
+    }
+
+    /// Creates a `background: true` response and polls it until it is terminal. Cancelling the calling task cancels the
+    /// response on the server too.
+    public func createInBackground(_ request: CreateResponseRequest, pollInterval: Duration = .seconds(1)) async throws -> Response {
+        var request = request
+        request.background = true
+        request.stream = nil
+        let created = try await create(request)
+        if created.status.isTerminal { return created }
+        return try await waitUntilDone(created.id, pollInterval: pollInterval)
+    }
+
+    /// Polls `GET /responses/{id}` until the response is neither `queued` nor `in_progress`. Cancelling the calling task
+    /// cancels the response on the server too.
+    public func waitUntilDone(_ id: String, pollInterval: Duration = .seconds(1)) async throws -> Response {
+        while true {
+            do {
+                try await Task.sleep(for: pollInterval)
+                let response = try await retrieve(id)
+                if response.status.isTerminal { return response }
+                logger.debug("background response still running", metadata: ["response_id": "\(id)", "status": "\(response.status)"])
+            } catch is CancellationError {
+                // Not structured on purpose: the caller's task is cancelled, and the server should stop working too.
+                await Task { [self] in _ = try? await cancel(id) }.value
+                throw CancellationError()
+            }
+        }
+    }
+
+    // MARK: HTTP
+
+    func encode(_ request: CreateResponseRequest) throws -> ByteBuffer {
+        do {
+            let body = try request.body(maxTokensField: provider.maxTokensField)
+            return ByteBuffer(data: try JSONEncoder().encode(body))
+        } catch {
+            throw ResponsesError(kind: .invalidRequest, message: "the request could not be encoded", provider: provider.name, underlying: error)
+        }
+    }
+
+    private func escape(_ id: String) -> String {
+        id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? id
+    }
+
+    /// Sends a request, retrying as the policy says until an answer with a 2xx status arrives, and returns it with its
+    /// body unread. An error status becomes a ``ResponsesError`` carrying the provider's error body.
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: ByteBuffer? = nil, acceptStream: Bool = false
+    ) async throws -> HTTPClientResponse {
+        if provider.requiresAPIKey, provider.apiKey == nil {
+            throw ResponsesError(
+                kind: .missingAPIKey,
+                message: "no API key for \(provider.name): set \(provider.apiKeyEnvironmentVariable ?? "the API key")",
+                provider: provider.name)
+        }
+        let url = provider.url(path, query: query)
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in provider.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        if let key = provider.apiKey { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(key.value)") }
+        request.headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
+        request.headers.replaceOrAdd(name: "Accept", value: acceptStream ? "text/event-stream" : "application/json")
+        if let body {
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+        }
+        let what = "\(method.rawValue) \(path)"
+        var attempt = 0
+        while true {
+            try Task.checkCancellation()
+            let answer: HTTPClientResponse
+            do {
+                answer = try await transport.execute(request, timeout: configuration.responseTimeout)
+            } catch {
+                if Task.isCancelled || error is CancellationError { throw CancellationError() }
+                let failure = connectionError(error, doing: what)
+                guard attempt < configuration.retry.maxRetries else { throw failure }
+                let wait = configuration.retry.delay(attempt: attempt)
+                logger.warning("request failed, retrying", metadata: ["request": "\(what)", "error": "\(failure.message)", "retry_in": "\(wait)"])
+                attempt += 1
+                try await Task.sleep(for: wait)
+                continue
+            }
+            let status = Int(answer.status.code)
+            if (200..<300).contains(status) {
+                logger.debug("answer", metadata: ["request": "\(what)", "status": "\(status)", "attempt": "\(attempt)"])
+                return answer
+            }
+            let bytes = (try? await answer.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
+            var failure = ResponsesError(
+                kind: .httpStatus, message: "\(what) answered HTTP \(status)", status: status, providerError: ProviderErrorBody.parse(bytes),
+                requestID: answer.headers.first(name: "x-request-id"), provider: provider.name)
+            failure.redact(provider.apiKey?.value)
+            guard attempt < configuration.retry.maxRetries, configuration.retry.shouldRetry(status: status, headers: answer.headers) else {
+                throw failure
+            }
+            let wait = configuration.retry.delay(attempt: attempt, headers: answer.headers)
+            logger.warning("retryable answer, retrying", metadata: ["request": "\(what)", "status": "\(status)", "retry_in": "\(wait)"])
+            attempt += 1
+            try await Task.sleep(for: wait)
+        }
+    }
+
+    func connectionError(_ error: any Error, doing what: String) -> ResponsesError {
+        let timedOut: Bool
+        if let http = error as? HTTPClientError {
+            timedOut = http == .connectTimeout || http == .readTimeout || http == .deadlineExceeded
+        } else {
+            timedOut = false
+        }
+        var failure = ResponsesError(
+            kind: timedOut ? .timeout : .connection,
+            message: "\(what) to \(provider.baseURL) \(timedOut ? "timed out" : "failed"): \(error)", provider: provider.name, underlying: error)
+        failure.redact(provider.apiKey?.value)
+        return failure
+    }
+
+    func decodeBody<T: Decodable>(_ answer: HTTPClientResponse, as type: T.Type) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await answer.body.collect(upTo: configuration.maxResponseBytes)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw connectionError(error, doing: "reading the answer")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: buffer)
+        } catch {
+            let preview = String(buffer: buffer).prefix(200)
+            throw ResponsesError(
+                kind: .decoding, message: "the answer is not a \(T.self) (\(error)); it began: \(preview)",
+                requestID: answer.headers.first(name: "x-request-id"), provider: provider.name, underlying: error)
+        }
+    }
+}
