@@ -1,0 +1,342 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ResponsesAPI
+import Synchronization
+
+/// A real HTTP/1.1 server on loopback that speaks the Responses API from a script.
+///
+/// Each `POST /responses` is answered by the next ``ScriptedTurn``: a message, function calls, an HTTP error, a stream
+/// that drops after N events, a delay, a malformed event. Answers are JSON or server-sent events as the request asks.
+/// Every request is recorded; responses are kept so that `previous_response_id`, `GET /responses/{id}` (also with
+/// `stream=true&starting_after=N` to resume a stream), `cancel`, `delete` and background polling work, unless the
+/// dialect says the server keeps no state.
+///
+/// ```swift
+/// try await ScriptedResponsesServer.withServer([.message("Hello!")]) { server in
+///     let client = ResponsesClient(provider: server.provider)
+///     …
+/// }
+/// ```
+public final class ScriptedResponsesServer: Sendable {
+    private struct Stored {
+        var response: JSONValue
+        var events: [JSONValue]
+        var input: [JSONValue]
+        var backgroundPolls: Int
+        var isBackground: Bool
+    }
+
+    private struct State {
+        var turns: [ScriptedTurn]
+        var requests: [RecordedRequest] = []
+        var stored: [String: Stored] = [:]
+        var factory: ResponseFactory
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var creates = 0
+    }
+
+    private enum Body {
+        case json(JSONValue)
+        case events([JSONValue], delay: Duration, dropAfter: Int?, malformedAt: Int?)
+    }
+
+    private struct Plan {
+        var status: Int
+        var headers: [String: String] = [:]
+        var delay: Duration = .zero
+        var body: Body
+    }
+
+    /// How the server's answers drift from the spec.
+    public let dialect: ScriptedDialect
+    /// The port it listens on, on 127.0.0.1.
+    public let port: Int
+    private let state: Mutex<State>
+    private let serverChannel: any Channel
+    private let acceptTask: Mutex<Task<Void, Never>?>
+
+    /// The base URL to give a client, e.g. `http://127.0.0.1:49152/v1`.
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    /// A provider that points at this server, with a test key.
+    public var provider: Provider {
+        Provider(name: "scripted", baseURL: baseURL, apiKey: APIKey("sk-scripted-test-key"), keepsState: dialect.keepsState)
+    }
+
+    /// Every request received so far, in order.
+    public var requests: [RecordedRequest] { state.withLock { $0.requests } }
+
+    /// The `POST /responses` requests received so far, in order.
+    public var createRequests: [RecordedRequest] { requests.filter(\.isCreate) }
+
+    /// How many scripted turns are still unused.
+    public var remainingTurns: Int { state.withLock { $0.turns.count } }
+
+    /// Appends turns to the script.
+    public func enqueue(_ turns: [ScriptedTurn]) {
+        state.withLock { $0.turns.append(contentsOf: turns) }
+    }
+
+    private init(dialect: ScriptedDialect, turns: [ScriptedTurn], channel: any Channel, port: Int) {
+        self.dialect = dialect
+        self.port = port
+        self.serverChannel = channel
+        self.state = Mutex(State(turns: turns, factory: ResponseFactory(dialect: dialect, counter: 0)))
+        self.acceptTask = Mutex(nil)
+    }
+
+    /// Starts a server on an ephemeral port of 127.0.0.1.
+    public static func start(_ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec) async throws -> ScriptedResponsesServer {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let server = ScriptedResponsesServer(dialect: dialect, turns: turns, channel: channel.channel, port: channel.channel.localAddress?.port ?? 0)
+        let task = Task<Void, Never> {
+            _ = try? await channel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await server.serve(connection) }
+                    }
+                }
+            }
+        }
+        server.acceptTask.withLock { $0 = task }
+        return server
+    }
+
+    /// Runs `body` with a started server and shuts it down afterwards.
+    public static func withServer<Result: Sendable>(
+        _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, _ body: (ScriptedResponsesServer) async throws -> Result
+    ) async throws -> Result {
+        let server = try await start(turns, dialect: dialect)
+        do {
+            let result = try await body(server)
+            await server.shutdown()
+            return result
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+    }
+
+    /// Stops listening and closes every open connection.
+    public func shutdown() async {
+        try? await serverChannel.close()
+        let open = state.withLock { state in
+            defer { state.connections.removeAll() }
+            return Array(state.connections.values)
+        }
+        for channel in open { try? await channel.close() }
+        let task = acceptTask.withLock { $0 }
+        task?.cancel()
+        await task?.value
+    }
+
+    // MARK: Serving
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let key = ObjectIdentifier(connection.channel)
+        state.withLock { $0.connections[key] = connection.channel }
+        defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }
+        try? await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body = ByteBuffer()
+            for try await part in inbound {
+                switch part {
+                case .head(let value):
+                    head = value
+                    body.clear()
+                case .body(var chunk):
+                    body.writeBuffer(&chunk)
+                case .end:
+                    guard let request = head else { continue }
+                    let plan = self.plan(for: self.record(request, body: body))
+                    if try await !self.write(plan, to: outbound) { return }
+                }
+            }
+        }
+    }
+
+    private func record(_ head: HTTPRequestHead, body: ByteBuffer) -> RecordedRequest {
+        let (path, query) = Self.split(head.uri)
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        let json = body.readableBytes > 0 ? try? JSONValue(parsing: Data(body.readableBytesView)) : nil
+        let request = RecordedRequest(method: head.method.rawValue, path: path, query: query, headers: headers, body: json)
+        state.withLock { $0.requests.append(request) }
+        return request
+    }
+
+    private static func split(_ uri: String) -> (String, [String: String]) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            query[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        return (String(uri[..<mark]), query)
+    }
+
+    /// Writes a plan; returns false when the connection was cut on purpose.
+    private func write(_ plan: Plan, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws -> Bool {
+        if plan.delay > .zero { try await Task.sleep(for: plan.delay) }
+        var headers = HTTPHeaders()
+        for (name, value) in plan.headers { headers.add(name: name, value: value) }
+        switch plan.body {
+        case .json(let json):
+            let text = json.jsonString
+            headers.replaceOrAdd(name: "content-type", value: "application/json")
+            headers.replaceOrAdd(name: "content-length", value: String(text.utf8.count))
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: plan.status), headers: headers)))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: text))))
+            try await outbound.write(.end(nil))
+            return true
+        case .events(let events, let delay, let dropAfter, let malformedAt):
+            headers.replaceOrAdd(name: "content-type", value: "text/event-stream; charset=utf-8")
+            headers.replaceOrAdd(name: "cache-control", value: "no-cache")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+            for (index, event) in events.enumerated() {
+                if let dropAfter, index >= dropAfter { return false }
+                if index == malformedAt {
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", oops\n\n"))))
+                }
+                if delay > .zero, index > 0 { try await Task.sleep(for: delay) }
+                let type = event["type"]?.stringValue ?? "message"
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "event: \(type)\ndata: \(event.jsonString)\n\n"))))
+            }
+            try await outbound.write(.end(nil))
+            return true
+        }
+    }
+
+    // MARK: The Responses API
+
+    private static func error(_ status: Int, _ message: String, type: String = "invalid_request_error", param: String? = nil, code: String? = nil) -> Plan {
+        Plan(status: status, body: .json([
+            "error": ["message": .string(message), "type": .string(type), "param": param.map(JSONValue.string) ?? .null, "code": code.map(JSONValue.string) ?? .null]
+        ]))
+    }
+
+    private func plan(for request: RecordedRequest) -> Plan {
+        let parts = request.endpoint.split(separator: "/").map(String.init)
+        switch (request.method, parts.count) {
+        case ("POST", 1) where parts[0] == "responses":
+            return planCreate(request)
+        case ("GET", 2):
+            return planRetrieve(id: parts[1], request: request)
+        case ("DELETE", 2):
+            return state.withLock { state in
+                guard dialect.keepsState, state.stored.removeValue(forKey: parts[1]) != nil else {
+                    return Self.error(404, "Response with id '\(parts[1])' not found.")
+                }
+                return Plan(status: 200, body: .json(["id": .string(parts[1]), "object": "response.deleted", "deleted": true]))
+            }
+        case ("POST", 3) where parts[2] == "cancel":
+            return state.withLock { state in
+                guard dialect.keepsState, var stored = state.stored[parts[1]] else { return Self.error(404, "Response with id '\(parts[1])' not found.") }
+                guard stored.isBackground else { return Self.error(400, "Only responses created with background set to true can be cancelled.") }
+                if stored.backgroundPolls > 0 {
+                    stored.backgroundPolls = 0
+                    stored.response["status"] = "cancelled"
+                    stored.response["output"] = []
+                    state.stored[parts[1]] = stored
+                }
+                return Plan(status: 200, body: .json(stored.response))
+            }
+        case ("GET", 3) where parts[2] == "input_items":
+            return state.withLock { state in
+                guard dialect.keepsState, let stored = state.stored[parts[1]] else { return Self.error(404, "Response with id '\(parts[1])' not found.") }
+                return Plan(status: 200, body: .json([
+                    "object": "list", "data": .array(stored.input), "first_id": stored.input.first?["id"] ?? .null,
+                    "last_id": stored.input.last?["id"] ?? .null, "has_more": false,
+                ]))
+            }
+        default:
+            return Self.error(404, "The scripted server has no route \(request.method) \(request.path).")
+        }
+    }
+
+    private func planRetrieve(id: String, request: RecordedRequest) -> Plan {
+        state.withLock { state in
+            guard dialect.keepsState, var stored = state.stored[id] else { return Self.error(404, "Response with id '\(id)' not found.") }
+            if request.query["stream"] == "true" {
+                let after = request.query["starting_after"].flatMap(Int.init) ?? -1
+                let rest = stored.events.enumerated().filter { index, event in (event["sequence_number"]?.intValue ?? index) > after }.map(\.element)
+                return Plan(status: 200, body: .events(rest, delay: .zero, dropAfter: nil, malformedAt: nil))
+            }
+            if stored.backgroundPolls > 0 {
+                stored.backgroundPolls -= 1
+                state.stored[id] = stored
+                var running = stored.response
+                running["status"] = "in_progress"
+                running["output"] = []
+                running["usage"] = .null
+                return Plan(status: 200, body: .json(running))
+            }
+            return Plan(status: 200, body: .json(stored.response))
+        }
+    }
+
+    private func planCreate(_ request: RecordedRequest) -> Plan {
+        let body = request.body
+        let input = body?["input"]?.arrayValue ?? (body?["input"]?.stringValue).map { [["role": "user", "content": .string($0)]] } ?? []
+        return state.withLock { state -> Plan in
+            if let previous = body?["previous_response_id"]?.stringValue {
+                guard dialect.keepsState, let stored = state.stored[previous] else {
+                    return Self.error(400, "Previous response with id '\(previous)' not found.", param: "previous_response_id", code: "previous_response_not_found")
+                }
+                let answered = Set(input.compactMap { $0["type"] == "function_call_output" ? $0["call_id"]?.stringValue : nil })
+                for item in stored.response["output"]?.arrayValue ?? [] where item["type"] == "function_call" {
+                    if let callID = item["call_id"]?.stringValue, !answered.contains(callID) {
+                        return Self.error(400, "No tool output found for function call \(callID).", param: "input")
+                    }
+                }
+            }
+            state.creates += 1
+            guard !state.turns.isEmpty else {
+                return Self.error(500, "The scripted server has no turn left for request #\(state.creates) (POST /responses).", type: "server_error")
+            }
+            var turn = state.turns.removeFirst()
+            if let make = turn.dynamic { turn = make(request) }
+            if let failure = turn.httpError {
+                return Plan(status: failure.status, headers: failure.headers, delay: turn.delay, body: .json(failure.body))
+            }
+            let streaming = body?["stream"]?.boolValue == true
+            let background = body?["background"]?.boolValue == true
+            let id = state.factory.id("resp")
+            let items = state.factory.items(for: turn, request: body)
+            let status = turn.streamError != nil ? "failed" : turn.status
+            var final = state.factory.response(
+                id: id, status: status, output: items, request: body, turn: turn,
+                usage: ResponseFactory.usage(request: body, output: items, override: turn.usage))
+            var events = turn.customEvents ?? state.factory.events(for: final, turn: turn)
+            if let custom = turn.customEvents, let last = custom.last(where: { $0["response"] != nil })?["response"] {
+                final = last
+                events = custom
+            }
+            let stores = dialect.keepsState && body?["store"]?.boolValue != false
+            if stores {
+                state.stored[final["id"]?.stringValue ?? id] = Stored(
+                    response: final, events: events, input: input, backgroundPolls: background ? turn.backgroundPolls : 0, isBackground: background)
+            }
+            if streaming {
+                return Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .events(events, delay: turn.eventDelay, dropAfter: turn.dropAfterEvents, malformedAt: turn.malformedEventAt))
+            }
+            if background {
+                var queued = final
+                queued["status"] = "queued"
+                queued["output"] = []
+                queued["usage"] = .null
+                return Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(queued))
+            }
+            return Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(turn.customBody ?? final))
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import ResponsesAPI
+
+/// One output item a scripted turn answers with.
+public enum ScriptedOutput: Sendable, Hashable {
+    /// An assistant message with this text.
+    case message(String)
+    /// A function call; `callID` defaults to a fresh `call_…` id.
+    case functionCall(name: String, arguments: String, callID: String? = nil)
+    /// A reasoning item with this summary text.
+    case reasoning(summary: String)
+    /// A refusal message.
+    case refusal(String)
+    /// Any other output item, sent as given (e.g. a `web_search_call` or `mcp_call`).
+    case item(JSONValue)
+
+    /// A function call with arguments given as JSON.
+    public static func call(_ name: String, _ arguments: JSONValue = [:], id: String? = nil) -> ScriptedOutput {
+        .functionCall(name: name, arguments: arguments.jsonString, callID: id)
+    }
+}
+
+/// How the scripted server answers one `POST /responses`: the output, or an error, and how to misbehave on the way.
+public struct ScriptedTurn: Sendable {
+    /// The output items.
+    public var output: [ScriptedOutput]
+    /// The response status: `completed`, `incomplete` (with `incompleteReason`) or `failed` (with `failure`).
+    public var status: String
+    /// The `incomplete_details.reason` of an incomplete response.
+    public var incompleteReason: String?
+    /// The `error` of a failed response: code and message.
+    public var failure: (code: String, message: String)?
+    /// An HTTP error instead of a response: status, body and headers.
+    public var httpError: (status: Int, body: JSONValue, headers: [String: String])?
+    /// An `error` event in the stream after `response.in_progress`; with `failAfterStreamError` a `response.failed` follows it.
+    public var streamError: (code: String, message: String)?
+    /// Whether `response.failed` follows a `streamError`.
+    public var failAfterStreamError: Bool
+    /// The wait before the answer's head.
+    public var delay: Duration
+    /// The wait between stream events.
+    public var eventDelay: Duration
+    /// Cut the connection after this many stream events (the stored response stays complete, so it can be resumed).
+    public var dropAfterEvents: Int?
+    /// Insert a `data:` line that is not JSON before stream event number N.
+    public var malformedEventAt: Int?
+    /// The stream events to send instead of the generated ones, each a JSON object (a `type` and its payload).
+    public var customEvents: [JSONValue]?
+    /// The JSON body to answer a non-streaming request with instead of the generated response.
+    public var customBody: JSONValue?
+    /// Token usage to report instead of the estimate.
+    public var usage: Usage?
+    /// For `background: true`: how many polls answer `in_progress` before the response is done.
+    public var backgroundPolls: Int
+    /// Extra answer headers.
+    public var headers: [String: String]
+    /// Builds the turn from the request, for answers that depend on it.
+    public var dynamic: (@Sendable (RecordedRequest) -> ScriptedTurn)?
+
+    /// Creates a turn.
+    public init(
+        output: [ScriptedOutput] = [], status: String = "completed", incompleteReason: String? = nil,
+        failure: (code: String, message: String)? = nil, httpError: (status: Int, body: JSONValue, headers: [String: String])? = nil,
+        streamError: (code: String, message: String)? = nil, failAfterStreamError: Bool = true, delay: Duration = .zero,
+        eventDelay: Duration = .zero, dropAfterEvents: Int? = nil, malformedEventAt: Int? = nil, customEvents: [JSONValue]? = nil,
+        customBody: JSONValue? = nil, usage: Usage? = nil, backgroundPolls: Int = 2, headers: [String: String] = [:],
+        dynamic: (@Sendable (RecordedRequest) -> ScriptedTurn)? = nil
+    ) {
+        self.output = output
+        self.status = status
+        self.incompleteReason = incompleteReason
+        self.failure = failure
+        self.httpError = httpError
+        self.streamError = streamError
+        self.failAfterStreamError = failAfterStreamError
+        self.delay = delay
+        self.eventDelay = eventDelay
+        self.dropAfterEvents = dropAfterEvents
+        self.malformedEventAt = malformedEventAt
+        self.customEvents = customEvents
+        self.customBody = customBody
+        self.usage = usage
+        self.backgroundPolls = backgroundPolls
+        self.headers = headers
+        self.dynamic = dynamic
+    }
+
+    /// An assistant message.
+    public static func message(_ text: String) -> ScriptedTurn { ScriptedTurn(output: [.message(text)]) }
+
+    /// One or more function calls (and, optionally, text before them).
+    public static func calls(_ calls: ScriptedOutput...) -> ScriptedTurn { ScriptedTurn(output: calls) }
+
+    /// An HTTP error with the provider's usual body `{"error": {message, type, param, code}}`.
+    public static func error(
+        status: Int, message: String, type: String = "invalid_request_error", code: String? = nil, param: String? = nil,
+        headers: [String: String] = [:]
+    ) -> ScriptedTurn {
+        let body: JSONValue = [
+            "error": [
+                "message": .string(message), "type": .string(type), "param": param.map(JSONValue.string) ?? .null,
+                "code": code.map(JSONValue.string) ?? .null,
+            ]
+        ]
+        return ScriptedTurn(httpError: (status, body, headers))
+    }
+
+    /// A stream of exactly these events (for non-streaming requests, the last lifecycle event's response is the body).
+    public static func events(_ events: [JSONValue]) -> ScriptedTurn { ScriptedTurn(customEvents: events) }
+
+    /// A turn computed from the request when it arrives.
+    public static func respond(_ make: @escaping @Sendable (RecordedRequest) -> ScriptedTurn) -> ScriptedTurn {
+        ScriptedTurn(dynamic: make)
+    }
+
+    /// This turn, answered after `delay`.
+    public func delayed(by delay: Duration) -> ScriptedTurn {
+        var turn = self
+        turn.delay = delay
+        return turn
+    }
+
+    /// This turn, with its stream cut after `count` events.
+    public func droppingStream(afterEvents count: Int) -> ScriptedTurn {
+        var turn = self
+        turn.dropAfterEvents = count
+        return turn
+    }
+
+    /// This turn, with `delay` between stream events.
+    public func pacing(_ delay: Duration) -> ScriptedTurn {
+        var turn = self
+        turn.eventDelay = delay
+        return turn
+    }
+}
+
+/// How the server's answers drift from the spec, to test a client against each compatible provider's habits.
+public struct ScriptedDialect: Sendable, Hashable {
+    /// `created_at` (spec) or `created` (UModelverse's docs).
+    public var createdKey: String = "created_at"
+    /// Whether events carry `sequence_number` (absent in early-2025 recordings).
+    public var sequenceNumbers: Bool = true
+    /// Whether `function_call_arguments.done` carries `name` (the spec says so; OpenAI's real streams omit it).
+    public var nameOnArgumentsDone: Bool = true
+    /// Whether function arguments stream as deltas before `.done` (LM Studio sends only `.done`).
+    public var argumentDeltas: Bool = true
+    /// The terminal event type: `response.completed`, or `response.done` (UModelverse's docs).
+    public var completedEventType: String = "response.completed"
+    /// Whether `error` events nest their fields under `error` (OpenAI's real streams) or are flat (the spec).
+    public var nestedErrorEvents: Bool = false
+    /// Whether ids carry the `resp_` / `msg_` / `fc_` prefixes (DeepSeek sends bare UUIDs).
+    public var prefixedIDs: Bool = true
+    /// Whether assistant text comes as a bare `{"type":"text","text":…}` item (UModelverse's docs).
+    public var bareTextItems: Bool = false
+    /// Extra top-level fields added to every response object.
+    public var extraResponseFields: [String: JSONValue] = [:]
+    /// Whether the server keeps responses: when not, `previous_response_id` is answered with the 400
+    /// `previous_response_not_found` and `GET /responses/{id}` with 404, as stateless servers do.
+    public var keepsState: Bool = true
+    /// How many characters of text each delta event carries.
+    public var deltaSize: Int = 6
+
+    /// Creates a dialect; the defaults follow the spec.
+    public init() {}
+
+    /// The spec's shapes.
+    public static let spec = ScriptedDialect()
+
+    /// OpenAI as recorded on the wire: nested `error` events, no `name` on `function_call_arguments.done`.
+    public static var openAIWire: ScriptedDialect {
+        var dialect = ScriptedDialect()
+        dialect.nameOnArgumentsDone = false
+        dialect.nestedErrorEvents = true
+        dialect.extraResponseFields = ["billing": ["payer": "developer"], "user": nil]
+        return dialect
+    }
+
+    /// UModelverse as its docs describe it: `created`, bare text items, `response.done`.
+    public static var umodelverse: ScriptedDialect {
+        var dialect = ScriptedDialect()
+        dialect.createdKey = "created"
+        dialect.bareTextItems = true
+        dialect.completedEventType = "response.done"
+        return dialect
+    }
+
+    /// A server that keeps no state (Ollama, OpenRouter, vLLM without its store).
+    public static var stateless: ScriptedDialect {
+        var dialect = ScriptedDialect()
+        dialect.keepsState = false
+        return dialect
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// The `errand` command: a thin shell over the libraries.
+@main
+struct Errand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "errand",
+        abstract: "A tool-calling agent runtime for the OpenAI Responses API and compatible providers.",
+        discussion: """
+            Providers: openai (OPENAI_API_KEY, OPENAI_BASE_URL), mume (MUME_API_KEY), umodelverse (UMODELVERSE_API_KEY), \
+            or any compatible server with --base-url.
+            Exit codes: 0 success, 1 provider or network failure, 2 bad usage, 130 interrupted.
+            """,
+        version: "0.1.0",
+        subcommands: [Respond.self, Demo.self]
+    )
+
+    /// Parses the arguments, runs the command, and maps failures to the documented exit codes.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            if error is ExitCode { Foundation.exit(code.rawValue) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            // Usage errors (ArgumentParser's 64) are 2, as documented.
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// Options every command that logs shares.
+struct LoggingOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Log requests, retries and resumptions to stderr.")
+    var verbose = false
+
+    /// Bootstraps logging to stderr: `quietLevel` by default, debug with --verbose, or ERRAND_LOG_LEVEL.
+    func bootstrap(quietLevel: Logger.Level = .warning) -> Logger {
+        let level = verbose ? Logger.Level.debug : ProcessInfo.processInfo.environment["ERRAND_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? quietLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "errand")
+    }
+}
+
+/// Writes a line to stderr.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Writes to stdout unbuffered, so that streamed text and later lines keep their order.
+func writeOut(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
