@@ -55,7 +55,17 @@ let package = Package(
         ),
         .testTarget(
             name: "ErrandTestingTests",
-            dependencies: ["ErrandTesting", "ResponsesAPI"]
+            dependencies: [
+                "ErrandTesting", "ResponsesAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Runs the built `errand` binary as a user would.
+        .testTarget(
+            name: "errandTests",
+            dependencies: ["errand", "ErrandTesting", "ResponsesAPI"]
         ),
     ]
 )

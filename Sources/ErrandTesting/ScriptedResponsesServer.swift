@@ -94,7 +94,10 @@ public final class ScriptedResponsesServer: Sendable {
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                    // Outbound half-closure lets a scripted drop end the body with a FIN after the pending writes,
+                    // instead of a close that would discard them.
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
         let server = ScriptedResponsesServer(dialect: dialect, turns: turns, channel: channel.channel, port: channel.channel.localAddress?.port ?? 0)
@@ -158,7 +161,10 @@ public final class ScriptedResponsesServer: Sendable {
                 case .end:
                     guard let request = head else { continue }
                     let plan = self.plan(for: self.record(request, body: body))
-                    if try await !self.write(plan, to: outbound) { return }
+                    if try await !self.write(plan, to: outbound) {
+                        // Cut mid-body: half-close once the written events are out, then wait for the client to hang up.
+                        outbound.finish()
+                    }
                 }
             }
         }

@@ -1,0 +1,79 @@
+import ErrandTesting
+import Foundation
+import Logging
+import ResponsesAPI
+import Synchronization
+
+/// Client settings with waits made short, so retry and resume tests run fast without skipping any rule.
+func fastConfiguration(maxRetries: Int = 2, idleTimeout: Duration = .seconds(10)) -> ResponsesClientConfiguration {
+    ResponsesClientConfiguration(
+        retry: RetryPolicy(maxRetries: maxRetries, initialDelay: .milliseconds(10), maxDelay: .milliseconds(40), jitter: 0.25, maxRetryAfter: .seconds(5)),
+        connectTimeout: .seconds(2), responseTimeout: .seconds(10), idleTimeout: idleTimeout)
+}
+
+/// Runs `body` with a scripted server and a client pointed at it, and shuts both down.
+func withScripted<Result: Sendable>(
+    _ turns: [ScriptedTurn], dialect: ScriptedDialect = .spec, configuration: ResponsesClientConfiguration = fastConfiguration(),
+    provider adjust: @Sendable (inout Provider) -> Void = { _ in }, logger: Logger = ResponsesClient.quietLogger,
+    _ body: (ResponsesClient, ScriptedResponsesServer) async throws -> Result
+) async throws -> Result {
+    try await ScriptedResponsesServer.withServer(turns, dialect: dialect) { server in
+        var provider = server.provider
+        adjust(&provider)
+        return try await ResponsesClient.withClient(provider: provider, configuration: configuration, logger: logger) { client in
+            try await body(client, server)
+        }
+    }
+}
+
+/// A log handler that keeps every line, to check what reaches logs.
+final class CapturingLogHandler: LogHandler, Sendable {
+    private let storage = Mutex<[String]>([])
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+    var lines: [String] { storage.withLock { $0 } }
+
+    func log(event: LogEvent) {
+        let metadata = event.metadata?.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ") ?? ""
+        storage.withLock { $0.append("\(event.level) \(event.message) \(metadata)") }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A loopback port that refuses connections for as long as the returned socket is open: bound, never listening, so no
+/// other test's server can take it meanwhile. Close the descriptor when done.
+func reserveRefusingPort() throws -> (port: Int, descriptor: Int32) {
+    #if canImport(Glibc)
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+    }
+    guard descriptor >= 0, bound == 0 else { throw CancellationError() }
+    _ = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return (Int(UInt16(bigEndian: address.sin_port)), descriptor)
+}
