@@ -48,6 +48,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Benchmarks of the streaming path, each beside a baseline: `swift run -c release errand-bench`.
+        .executableTarget(
+            name: "errand-bench",
+            dependencies: [
+                "ResponsesAPI",
+                "ErrandTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "ResponsesAPITests",
             dependencies: ["ResponsesAPI", "ErrandTesting"],

@@ -115,8 +115,9 @@ public final class ScriptedResponsesServer: Sendable {
     }
 
     /// Runs `body` with a started server and shuts it down afterwards.
-    public static func withServer<Result: Sendable>(
-        _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, _ body: (ScriptedResponsesServer) async throws -> Result
+    public static func withServer<Result>(
+        _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, isolation: isolated (any Actor)? = #isolation,
+        _ body: (ScriptedResponsesServer) async throws -> Result
     ) async throws -> Result {
         let server = try await start(turns, dialect: dialect)
         do {
@@ -214,6 +215,11 @@ public final class ScriptedResponsesServer: Sendable {
                     try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "event: response.output_text.delta\ndata: {\"type\": \"response.output_text.delta\", oops\n\n"))))
                 }
                 if delay > .zero, index > 0 { try await Task.sleep(for: delay) }
+                if let text = event.stringValue {
+                    // A string stands for a raw `data:` line, e.g. the `[DONE]` sentinel of Chat-style servers.
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "data: \(text)\n\n"))))
+                    continue
+                }
                 let type = event["type"]?.stringValue ?? "message"
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(string: "event: \(type)\ndata: \(event.jsonString)\n\n"))))
             }

@@ -24,9 +24,11 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
     }
 
     /// Reads the whole stream, calling `onEvent` for each event, and returns the final response.
-    public func finalResponse(onEvent: (ResponseStreamEvent) async throws -> Void = { _ in }) async throws -> Response {
+    public func finalResponse(
+        isolation: isolated (any Actor)? = #isolation, onEvent: (ResponseStreamEvent) async throws -> Void = { _ in }
+    ) async throws -> Response {
         var iterator = makeAsyncIterator()
-        while let event = try await iterator.next() {
+        while let event = try await iterator.next(isolation: isolation) {
             try await onEvent(event)
         }
         return iterator.accumulator.snapshot()
@@ -113,6 +115,14 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 if finished { return }
                 let data = message.data.trimmingCharacters(in: .whitespaces)
                 if data == "[DONE]" {
+                    // Chat-style servers end with [DONE]; without a terminal event before it, the streamed items are the answer.
+                    if accumulator.finalResponse == nil, accumulator.errors.isEmpty {
+                        var response = accumulator.snapshot()
+                        response.status = .completed
+                        let event = ResponseStreamEvent.completed(ResponseEvent(sequenceNumber: nil, response: response))
+                        accumulator.apply(event)
+                        pending.append(event)
+                    }
                     if accumulator.finalResponse != nil { finished = true }
                     continue
                 }

@@ -49,9 +49,9 @@ public final class ResponsesClient: Sendable {
     public static let quietLogger = Logger(label: "errand.responses", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Runs `body` with a client and shuts the client down afterwards, however `body` ends.
-    public static func withClient<Result: Sendable>(
+    public static func withClient<Result>(
         provider: Provider, configuration: ResponsesClientConfiguration = .init(), logger: Logger = ResponsesClient.quietLogger,
-        _ body: (ResponsesClient) async throws -> Result
+        isolation: isolated (any Actor)? = #isolation, _ body: (ResponsesClient) async throws -> Result
     ) async throws -> Result {
         let client = ResponsesClient(provider: provider, configuration: configuration, logger: logger)
         do {

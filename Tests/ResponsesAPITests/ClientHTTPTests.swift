@@ -166,6 +166,20 @@ import Testing
         }
     }
 
+    @Test func doneSentinelWithoutTerminalEventEndsTheStream() async throws {
+        let events: [JSONValue] = [
+            ["type": "response.created", "response": ["id": "r2", "status": "in_progress", "output": []]],
+            ["type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "Fine."],
+        ]
+        // A bare `data: [DONE]` line is how Chat-style servers end a stream.
+        let done = ScriptedTurn.events(events + ["[DONE]"])
+        try await withScripted([done]) { client, _ in
+            let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
+            #expect(response.outputText == "Fine.")
+            #expect(response.status == .completed)
+        }
+    }
+
     @Test func malformedEventIsSkipped() async throws {
         let logs = CapturingLogHandler()
         let turn = ScriptedTurn(output: [.message(Self.poem)], malformedEventAt: 5)
@@ -280,6 +294,32 @@ import Testing
         #expect(policy.delay(attempt: 0, headers: headers, now: now) == .seconds(5))
         headers = HTTPHeadersBuilder.make(["retry-after": "3600"])  // beyond maxRetryAfter: backoff instead
         #expect(policy.delay(attempt: 0, headers: headers, now: now) == .milliseconds(500))
+    }
+
+    @Test func aSlowAnswerTimesOut() async throws {
+        var configuration = fastConfiguration(maxRetries: 0)
+        configuration.responseTimeout = .milliseconds(200)
+        try await withScripted([ScriptedTurn.message("late").delayed(by: .seconds(2))], configuration: configuration) { client, _ in
+            let error = await #expect(throws: ResponsesError.self) { _ = try await client.create(CreateResponseRequest(model: "m", input: "x")) }
+            #expect(error?.kind == .timeout)
+        }
+    }
+
+    @Test func cancellingTheConsumerStopsTheStreamPromptly() async throws {
+        let slow = ScriptedTurn.message(Self.poem).pacing(.milliseconds(500))
+        try await withScripted([slow]) { client, _ in
+            let started = AsyncStream<Void>.makeStream()
+            let task = Task {
+                try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse { _ in started.continuation.yield() }
+            }
+            for await _ in started.stream { break }
+            let clock = ContinuousClock()
+            let start = clock.now
+            task.cancel()
+            await #expect(throws: (any Error).self) { _ = try await task.value }
+            // The stream has minutes of pacing left; cancellation must not wait for it.
+            #expect(clock.now - start < .seconds(5))
+        }
     }
 
     // MARK: Resumption

@@ -12,10 +12,10 @@ func fastConfiguration(maxRetries: Int = 2, idleTimeout: Duration = .seconds(10)
 }
 
 /// Runs `body` with a scripted server and a client pointed at it, and shuts both down.
-func withScripted<Result: Sendable>(
+func withScripted<Result>(
     _ turns: [ScriptedTurn], dialect: ScriptedDialect = .spec, configuration: ResponsesClientConfiguration = fastConfiguration(),
-    provider adjust: @Sendable (inout Provider) -> Void = { _ in }, logger: Logger = ResponsesClient.quietLogger,
-    _ body: (ResponsesClient, ScriptedResponsesServer) async throws -> Result
+    provider adjust: (inout Provider) -> Void = { _ in }, logger: Logger = ResponsesClient.quietLogger,
+    isolation: isolated (any Actor)? = #isolation, _ body: (ResponsesClient, ScriptedResponsesServer) async throws -> Result
 ) async throws -> Result {
     try await ScriptedResponsesServer.withServer(turns, dialect: dialect) { server in
         var provider = server.provider
