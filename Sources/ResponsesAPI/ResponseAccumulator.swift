@@ -109,8 +109,9 @@ public struct ResponseAccumulator: Sendable {
     }
 
     private mutating func updateMessage(at index: Int, itemID: String?, _ change: (inout OutputMessage) -> Void) {
+        // Taken out of the dictionary first, so that the text is uniquely referenced and appended in place.
         var message: OutputMessage
-        if case .message(let existing)? = items[index] {
+        if case .message(let existing)? = items.removeValue(forKey: index) {
             message = existing
         } else {
             message = OutputMessage(id: itemID, status: "in_progress", content: [])
@@ -124,6 +125,7 @@ public struct ResponseAccumulator: Sendable {
             while message.content.count <= contentIndex { message.content.append(.text(OutputText(text: ""))) }
             var part: OutputText
             if case .text(let existing) = message.content[contentIndex] { part = existing } else { part = OutputText(text: "") }
+            message.content[contentIndex] = .refusal("")  // drop the array's reference to the text before changing it
             change(&part.text)
             message.content[contentIndex] = .text(part)
         }
@@ -131,7 +133,7 @@ public struct ResponseAccumulator: Sendable {
 
     private mutating func updateCall(at index: Int, itemID: String?, _ change: (inout FunctionCall) -> Void) {
         var call: FunctionCall
-        if case .functionCall(let existing)? = items[index] {
+        if case .functionCall(let existing)? = items.removeValue(forKey: index) {
             call = existing
         } else {
             call = FunctionCall(id: itemID, callId: itemID ?? "", name: "", arguments: "", status: "in_progress")

@@ -111,10 +111,10 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         }
 
         private mutating func consume(_ chunk: ByteBuffer) throws {
-            for message in parser.feed(chunk.readableBytesView) {
+            for message in chunk.withUnsafeReadableBytes({ parser.feed($0) }) {
                 if finished { return }
-                let data = message.data.trimmingCharacters(in: .whitespaces)
-                if data == "[DONE]" {
+                let data = message.data
+                if data.utf8.count <= 10, data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
                     // Chat-style servers end with [DONE]; without a terminal event before it, the streamed items are the answer.
                     if accumulator.finalResponse == nil, accumulator.errors.isEmpty {
                         var response = accumulator.snapshot()

@@ -25,8 +25,11 @@ public struct ServerSentEvent: Sendable, Hashable {
 /// A synchronous server-sent events parser fed whole buffers (WHATWG rules): CR, LF or CRLF line ends (also split
 /// across buffers), `:` comments, multi-line `data:`, one optional space after the colon, a leading BOM, `[DONE]`
 /// not needed, and an unterminated trailing event discarded at the end of the stream.
+///
+/// It scans each buffer for line ends and handles whole lines as slices of the buffer; only a line split across two
+/// buffers is copied.
 public struct ServerSentEventParser: Sendable {
-    private var line: [UInt8] = []
+    private var carry: [UInt8] = []
     private var lastWasCR = false
     private var atStart = true
     private var eventType: String?
@@ -39,72 +42,109 @@ public struct ServerSentEventParser: Sendable {
     public init() {}
 
     /// Feeds bytes and returns the events they complete, in order.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) -> [ServerSentEvent] {
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\n"):
-                if lastWasCR {
-                    lastWasCR = false
-                    continue
-                }
-                endLine(into: &events)
-            case UInt8(ascii: "\r"):
-                lastWasCR = true
-                endLine(into: &events)
-            default:
-                lastWasCR = false
-                line.append(byte)
+        let count = bytes.count
+        var lineStart = 0
+        var index = 0
+        while index < count {
+            let byte = bytes[index]
+            guard byte == Self.lf || byte == Self.cr else {
+                index += 1
+                continue
             }
+            if byte == Self.lf, lastWasCR, index == lineStart, carry.isEmpty {
+                // The LF of a CRLF whose CR ended the previous line (possibly in the previous buffer).
+                lastWasCR = false
+                index += 1
+                lineStart = index
+                continue
+            }
+            if carry.isEmpty {
+                processLine(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<index]), into: &events)
+            } else {
+                carry.append(contentsOf: bytes[lineStart..<index])
+                let line = carry
+                carry.removeAll(keepingCapacity: true)
+                line.withUnsafeBytes { processLine($0, into: &events) }
+            }
+            lastWasCR = byte == Self.cr
+            index += 1
+            lineStart = index
+        }
+        if lineStart < count {
+            carry.append(contentsOf: bytes[lineStart..<count])
+            lastWasCR = false
         }
         return events
     }
 
+    /// Feeds bytes and returns the events they complete, in order.
+    public mutating func feed(_ bytes: [UInt8]) -> [ServerSentEvent] {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Feeds bytes and returns the events they complete, in order.
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) -> [ServerSentEvent] {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
     /// Ends the stream: an event without its blank line is discarded, as WHATWG requires.
     public mutating func finish() {
-        line.removeAll()
+        carry.removeAll()
         data.removeAll()
         hasData = false
         eventType = nil
     }
 
-    private mutating func endLine(into events: inout [ServerSentEvent]) {
-        defer { line.removeAll(keepingCapacity: true) }
+    private static let lf = UInt8(ascii: "\n")
+    private static let cr = UInt8(ascii: "\r")
+    private static let colon = UInt8(ascii: ":")
+    private static let space = UInt8(ascii: " ")
+
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
+        guard bytes.count == name.utf8CodeUnitCount else { return false }
+        let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        return bytes.elementsEqual(expected)
+    }
+
+    private mutating func processLine(_ raw: UnsafeRawBufferPointer, into events: inout [ServerSentEvent]) {
+        var line = raw
         if atStart {
             // A UTF-8 byte order mark before the first line is not part of it.
             atStart = false
-            if line.starts(with: [0xEF, 0xBB, 0xBF]) { line.removeFirst(3) }
+            if line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF {
+                line = UnsafeRawBufferPointer(rebasing: line[3...])
+            }
         }
         if line.isEmpty {
             dispatch(into: &events)
             return
         }
-        if line.first == UInt8(ascii: ":") { return }
-        let field: ArraySlice<UInt8>
-        var value: ArraySlice<UInt8>
-        if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-            field = line[..<colon]
-            value = line[(colon + 1)...]
-            if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
+        if line[0] == Self.colon { return }
+        let field: UnsafeRawBufferPointer
+        let value: UnsafeRawBufferPointer
+        if let colon = line.firstIndex(of: Self.colon) {
+            field = UnsafeRawBufferPointer(rebasing: line[..<colon])
+            var valueStart = colon + 1
+            if valueStart < line.count, line[valueStart] == Self.space { valueStart += 1 }
+            value = UnsafeRawBufferPointer(rebasing: line[valueStart...])
         } else {
-            field = line[...]
-            value = []
+            field = line
+            value = UnsafeRawBufferPointer(start: nil, count: 0)
         }
-        switch String(decoding: field, as: UTF8.self) {
-        case "event":
-            eventType = String(decoding: value, as: UTF8.self)
-        case "data":
-            if hasData { data.append(UInt8(ascii: "\n")) }
+        if Self.equals(field, "data") {
+            if hasData { data.append(Self.lf) }
             data.append(contentsOf: value)
             hasData = true
-        case "id":
+        } else if Self.equals(field, "event") {
+            eventType = String(decoding: value, as: UTF8.self)
+        } else if Self.equals(field, "id") {
             if !value.contains(0) { lastEventID = String(decoding: value, as: UTF8.self) }
-        case "retry":
+        } else if Self.equals(field, "retry") {
             if !value.isEmpty, value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
                 retry = Int(String(decoding: value, as: UTF8.self))
             }
-        default:
-            break
         }
     }
 

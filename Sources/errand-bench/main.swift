@@ -47,7 +47,7 @@ func syntheticStream(deltas: Int) -> [UInt8] {
     emit("response.output_item.added", #""output_index":0,"item":{"id":"msg_1","type":"message","role":"assistant","status":"in_progress","content":[]}"#)
     emit("response.content_part.added", #""item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"#)
     for index in 0..<deltas {
-        emit("response.output_text.delta", #""item_id":"msg_1","output_index":0,"content_index":0,"delta":"word\#(index % 10) ","logprobs":[],"obfuscation":"Xy7pQ2"}"#)
+        emit("response.output_text.delta", #""item_id":"msg_1","output_index":0,"content_index":0,"delta":"word\#(index % 10) ","logprobs":[],"obfuscation":"Xy7pQ2""#)
     }
     emit("response.output_text.done", #""item_id":"msg_1","output_index":0,"content_index":0,"text":"…","logprobs":[]"#)
     for call in 0..<5 {
