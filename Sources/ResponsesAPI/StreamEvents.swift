@@ -1,5 +1,28 @@
 import Foundation
 
+/// The keys of the text events, position and payload together, so that each event is read from one container.
+enum TextEventKey: String, CodingKey {
+    case sequenceNumber = "sequence_number", itemID = "item_id", outputIndex = "output_index", contentIndex = "content_index"
+    case summaryIndex = "summary_index", delta, text, refusal, arguments, transcript
+}
+
+/// Where an event points: the fields most stream events share.
+struct EventLocation {
+    var sequenceNumber: Int?
+    var itemID: String?
+    var outputIndex: Int
+    var contentIndex: Int?
+    var summaryIndex: Int?
+
+    init(_ container: KeyedDecodingContainer<TextEventKey>) {
+        sequenceNumber = try? container.decodeIfPresent(Int.self, forKey: .sequenceNumber)
+        itemID = try? container.decodeIfPresent(String.self, forKey: .itemID)
+        outputIndex = (try? container.decodeIfPresent(Int.self, forKey: .outputIndex)) ?? 0
+        contentIndex = try? container.decodeIfPresent(Int.self, forKey: .contentIndex)
+        summaryIndex = try? container.decodeIfPresent(Int.self, forKey: .summaryIndex)
+    }
+}
+
 /// A lifecycle event that carries the whole response (`response.created`, `.in_progress`, `.queued`, `.completed`, `.incomplete`, `.failed`).
 public struct ResponseEvent: Decodable, Sendable, Hashable {
     /// The event's position in the stream, when the server numbers events.
@@ -96,19 +119,12 @@ public struct DeltaEvent: Decodable, Sendable, Hashable {
         self.delta = delta
     }
 
-    enum CodingKeys: String, CodingKey {
-        case sequenceNumber = "sequence_number", itemID = "item_id", outputIndex = "output_index", contentIndex = "content_index"
-        case summaryIndex = "summary_index", delta
-    }
-
     /// Decodes the event; a missing delta reads as empty.
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        sequenceNumber = try? container.decodeIfPresent(Int.self, forKey: .sequenceNumber)
-        itemID = try container.decodeIfPresent(String.self, forKey: .itemID)
-        outputIndex = try container.decodeIfPresent(Int.self, forKey: .outputIndex) ?? 0
-        contentIndex = try container.decodeIfPresent(Int.self, forKey: .contentIndex)
-        summaryIndex = try container.decodeIfPresent(Int.self, forKey: .summaryIndex)
+        let container = try decoder.container(keyedBy: TextEventKey.self)
+        let location = EventLocation(container)
+        (sequenceNumber, itemID, outputIndex) = (location.sequenceNumber, location.itemID, location.outputIndex)
+        (contentIndex, summaryIndex) = (location.contentIndex, location.summaryIndex)
         delta = try container.decodeIfPresent(String.self, forKey: .delta) ?? ""
     }
 }
@@ -128,19 +144,12 @@ public struct DoneEvent: Decodable, Sendable, Hashable {
     /// The finished text (empty for events that carry none, such as `response.audio.done`).
     public var text: String
 
-    enum CodingKeys: String, CodingKey {
-        case sequenceNumber = "sequence_number", itemID = "item_id", outputIndex = "output_index", contentIndex = "content_index"
-        case summaryIndex = "summary_index", text, refusal, arguments, transcript
-    }
-
     /// Decodes the event.
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        sequenceNumber = try? container.decodeIfPresent(Int.self, forKey: .sequenceNumber)
-        itemID = try container.decodeIfPresent(String.self, forKey: .itemID)
-        outputIndex = try container.decodeIfPresent(Int.self, forKey: .outputIndex) ?? 0
-        contentIndex = try container.decodeIfPresent(Int.self, forKey: .contentIndex)
-        summaryIndex = try container.decodeIfPresent(Int.self, forKey: .summaryIndex)
+        let container = try decoder.container(keyedBy: TextEventKey.self)
+        let location = EventLocation(container)
+        (sequenceNumber, itemID, outputIndex) = (location.sequenceNumber, location.itemID, location.outputIndex)
+        (contentIndex, summaryIndex) = (location.contentIndex, location.summaryIndex)
         text = try container.decodeIfPresent(String.self, forKey: .text)
             ?? container.decodeIfPresent(String.self, forKey: .refusal)
             ?? container.decodeIfPresent(String.self, forKey: .arguments)
