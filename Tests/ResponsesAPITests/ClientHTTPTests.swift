@@ -97,6 +97,20 @@ import Testing
         }
     }
 
+    @Test func aCallNamedOnlyWhenAddedKeepsItsName() async throws {
+        // LM Studio style: no argument deltas, `.done` without `name`, no `output_item.done`, and an empty terminal output.
+        let events: [JSONValue] = [
+            ["type": "response.created", "response": ["id": "r3", "status": "in_progress", "output": []]],
+            ["type": "response.output_item.added", "output_index": 0, "item": ["type": "function_call", "id": "fc_9", "call_id": "call_9", "name": "read_file", "arguments": ""]],
+            ["type": "response.function_call_arguments.done", "item_id": "fc_9", "output_index": 0, "arguments": #"{"path":"a.txt"}"#],
+            ["type": "response.completed", "response": ["id": "r3", "status": "completed", "output": []]],
+        ]
+        try await withScripted([.events(events)]) { client, _ in
+            let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
+            #expect(response.functionCalls == [FunctionCall(id: "fc_9", callId: "call_9", name: "read_file", arguments: #"{"path":"a.txt"}"#, status: nil)])
+        }
+    }
+
     @Test func doneWithoutPrecedingDeltas() async throws {
         var dialect = ScriptedDialect()
         dialect.argumentDeltas = false
