@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "ResponsesAPI", targets: ["ResponsesAPI"]),
         .library(name: "ErrandTesting", targets: ["ErrandTesting"]),
+        .library(name: "ErrandCore", targets: ["ErrandCore"]),
+        .library(name: "ErrandTools", targets: ["ErrandTools"]),
         .executable(name: "errand", targets: ["errand"]),
     ],
     dependencies: [
@@ -26,6 +28,19 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The Tool protocol, the registry, the agent loop (Runner), run events, limits and the journal.
+        .target(
+            name: "ErrandCore",
+            dependencies: [
+                "ResponsesAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Built-in tools (files for now) and their workspace sandbox.
+        .target(
+            name: "ErrandTools",
+            dependencies: ["ErrandCore", "ResponsesAPI"]
         ),
         // A scripted Responses API server on loopback, for tests, benchmarks and the demo.
         .target(
@@ -63,6 +78,17 @@ let package = Package(
             name: "ResponsesAPITests",
             dependencies: ["ResponsesAPI", "ErrandTesting"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "ErrandCoreTests",
+            dependencies: [
+                "ErrandCore", "ErrandTesting", "ResponsesAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ErrandToolsTests",
+            dependencies: ["ErrandTools", "ErrandCore", "ResponsesAPI"]
         ),
         .testTarget(
             name: "ErrandTestingTests",

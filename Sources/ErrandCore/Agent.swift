@@ -1,0 +1,213 @@
+import Foundation
+import ResponsesAPI
+
+/// How a run carries the conversation from turn to turn.
+public enum StateMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Chain with `previous_response_id`; if the provider refuses the chain, replay the history once and stay stateless.
+    case auto
+    /// Always chain with `previous_response_id`.
+    case stateful
+    /// Replay the whole history every turn (with `store: false`, reasoning travels as `encrypted_content`).
+    case stateless
+}
+
+/// Model settings sent every turn.
+public struct ModelSettings: Sendable, Hashable {
+    /// Sampling temperature.
+    public var temperature: Double?
+    /// Nucleus sampling.
+    public var topP: Double?
+    /// The cap on output tokens per turn.
+    public var maxOutputTokens: Int?
+    /// Reasoning settings.
+    public var reasoning: ReasoningOptions?
+    /// Text format (structured output) and verbosity.
+    public var text: TextOptions?
+    /// Whether the provider stores responses; `false` makes a stateless run ask for encrypted reasoning.
+    public var store: Bool?
+    /// Metadata sent with every request.
+    public var metadata: [String: String]?
+    /// Extra output to include.
+    public var include: [String]?
+    /// Any other request fields.
+    public var extra: [String: JSONValue]
+
+    /// Creates settings.
+    public init(
+        temperature: Double? = nil, topP: Double? = nil, maxOutputTokens: Int? = nil, reasoning: ReasoningOptions? = nil,
+        text: TextOptions? = nil, store: Bool? = nil, metadata: [String: String]? = nil, include: [String]? = nil,
+        extra: [String: JSONValue] = [:]
+    ) {
+        self.temperature = temperature
+        self.topP = topP
+        self.maxOutputTokens = maxOutputTokens
+        self.reasoning = reasoning
+        self.text = text
+        self.store = store
+        self.metadata = metadata
+        self.include = include
+        self.extra = extra
+    }
+}
+
+/// The limits of a run; reaching one ends the run with its own status and everything done so far.
+public struct RunLimits: Sendable, Hashable {
+    /// The most model turns (default 10, as the peers).
+    public var maxTurns: Int
+    /// The most tool calls over the run.
+    public var maxToolCalls: Int?
+    /// The wall-clock limit of the whole run.
+    public var timeout: Duration?
+    /// The limit of one tool call, unless the tool sets its own.
+    public var toolTimeout: Duration
+    /// How many tool calls of one turn run at once.
+    public var maxToolConcurrency: Int
+    /// The longest tool output sent to the model; longer ones are cut with a note.
+    public var maxToolOutputCharacters: Int
+
+    /// Creates limits.
+    public init(
+        maxTurns: Int = 10, maxToolCalls: Int? = nil, timeout: Duration? = nil, toolTimeout: Duration = .seconds(60),
+        maxToolConcurrency: Int = 8, maxToolOutputCharacters: Int = 100_000
+    ) {
+        self.maxTurns = maxTurns
+        self.maxToolCalls = maxToolCalls
+        self.timeout = timeout
+        self.toolTimeout = toolTimeout
+        self.maxToolConcurrency = maxToolConcurrency
+        self.maxToolOutputCharacters = maxToolOutputCharacters
+    }
+}
+
+/// What a run needs besides the client: the model, its instructions, its tools and how to run them.
+public struct Agent: Sendable {
+    /// A name for logs and journals.
+    public var name: String
+    /// The model id.
+    public var model: String
+    /// Instructions, re-sent every turn (they are not inherited through `previous_response_id`).
+    public var instructions: String?
+    /// The tools the model may call.
+    public var tools: ToolRegistry
+    /// How the model must choose tools on the first turn.
+    public var toolChoice: ToolChoice?
+    /// Whether the model may ask for several calls at once.
+    public var parallelToolCalls: Bool?
+    /// Whether a forcing `tool_choice` (`required`, a named function) becomes `auto` after the first tool turn.
+    public var resetToolChoiceAfterToolUse: Bool
+    /// Settings sent every turn.
+    public var settings: ModelSettings
+    /// The run's limits.
+    public var limits: RunLimits
+    /// How state is carried between turns.
+    public var state: StateMode
+    /// Whether turns stream (text deltas as events) or use one JSON call each.
+    public var streaming: Bool
+    /// The folder tools work in.
+    public var workspace: Workspace?
+
+    /// Creates an agent.
+    public init(
+        name: String = "agent", model: String, instructions: String? = nil, tools: ToolRegistry = ToolRegistry(),
+        toolChoice: ToolChoice? = nil, parallelToolCalls: Bool? = nil, resetToolChoiceAfterToolUse: Bool = true,
+        settings: ModelSettings = ModelSettings(), limits: RunLimits = RunLimits(), state: StateMode = .auto, streaming: Bool = true,
+        workspace: Workspace? = nil
+    ) {
+        self.name = name
+        self.model = model
+        self.instructions = instructions
+        self.tools = tools
+        self.toolChoice = toolChoice
+        self.parallelToolCalls = parallelToolCalls
+        self.resetToolChoiceAfterToolUse = resetToolChoiceAfterToolUse
+        self.settings = settings
+        self.limits = limits
+        self.state = state
+        self.streaming = streaming
+        self.workspace = workspace
+    }
+}
+
+/// One tool call of a run and how it ended.
+public struct ToolCallRecord: Sendable, Hashable, Codable {
+    /// The turn that asked for it.
+    public var turn: Int
+    /// The call's `call_id`.
+    public var callID: String
+    /// The tool's name.
+    public var name: String
+    /// The arguments as the model wrote them.
+    public var arguments: String
+    /// The output sent back to the model (the error message, for a failed call).
+    public var output: String
+    /// Whether the call failed (bad arguments, unknown tool, error, timeout).
+    public var isError: Bool
+    /// How long it took, in seconds.
+    public var duration: Double
+
+    enum CodingKeys: String, CodingKey {
+        case turn, callID = "call_id", name, arguments, output, isError = "is_error", duration = "duration_seconds"
+    }
+}
+
+/// How a run ended and everything it did.
+public struct RunResult: Sendable {
+    /// How a run ended.
+    public enum Status: String, Sendable, Hashable, Codable {
+        /// The model answered without asking for tools.
+        case completed
+        /// The turn limit was reached.
+        case maxTurns = "max_turns"
+        /// The tool call limit was reached.
+        case maxToolCalls = "max_tool_calls"
+        /// The run's time limit passed.
+        case timedOut = "timed_out"
+        /// The run was cancelled.
+        case cancelled
+        /// The provider failed (see `error`).
+        case failed
+    }
+
+    /// The run's id.
+    public var runID: String
+    /// How the run ended.
+    public var status: Status
+    /// The final answer's text (empty unless completed).
+    public var finalText: String
+    /// Every output item of every turn, in order.
+    public var items: [OutputItem]
+    /// Every tool call with its outcome.
+    public var toolCalls: [ToolCallRecord]
+    /// Token usage summed over the turns.
+    public var usage: Usage
+    /// The last response's id.
+    public var lastResponseID: String?
+    /// How many model turns ran.
+    public var turns: Int
+    /// Why the run did not complete, for people.
+    public var error: String?
+    /// Why the final answer is incomplete (`max_output_tokens`, `content_filter`), when it is.
+    public var incompleteReason: String?
+    /// The journal file, when the run kept one.
+    public var journal: URL?
+}
+
+/// What happens during a run, as it happens.
+public enum RunEvent: Sendable {
+    /// The run started.
+    case runStarted(runID: String, agent: String)
+    /// A model turn started.
+    case turnStarted(turn: Int, stateless: Bool)
+    /// Streamed answer text.
+    case textDelta(String)
+    /// A tool call is about to run.
+    case toolCallStarted(turn: Int, callID: String, name: String, arguments: String)
+    /// A tool call finished, with its output or error.
+    case toolCallFinished(ToolCallRecord)
+    /// A model turn finished.
+    case turnFinished(turn: Int, responseID: String, usage: Usage?)
+    /// The provider refused `previous_response_id`; the run replays the history from now on.
+    case stateFallback(reason: String)
+    /// The run finished.
+    case runFinished(RunResult)
+}

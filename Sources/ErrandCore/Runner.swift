@@ -1,0 +1,465 @@
+import Foundation
+import Logging
+import ResponsesAPI
+import Synchronization
+
+/// Runs an agent: calls the model, runs the tools it asks for, sends their outputs back, and loops until the model
+/// answers without tools or a limit is reached. A tool failure is data for the model; only limits and provider
+/// failures end a run. Every step goes to the journal before the next one starts.
+///
+/// ```swift
+/// let runner = Runner(client: client)
+/// let result = await runner.run(agent, input: "What is in README.md?")
+/// print(result.status, result.finalText)
+/// ```
+public struct Runner: Sendable {
+    /// The Responses API client.
+    public let client: ResponsesClient
+    /// Where the runner logs.
+    public let logger: Logger
+
+    /// Creates a runner.
+    public init(client: ResponsesClient, logger: Logger = ResponsesClient.quietLogger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Runs `agent` on `input`, calling `onEvent` for each event, and returns how the run ended. Never throws: a failure
+    /// is the result's status and error. Cancelling the calling task cancels the run (status `cancelled`).
+    public func run(
+        _ agent: Agent, input: ResponseInput, journal: URL? = nil, runID: String? = nil,
+        onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
+    ) async -> RunResult {
+        let id = runID ?? Self.makeRunID()
+        let items: [InputItem]
+        switch input {
+        case .text(let text): items = [.user(text)]
+        case .items(let list): items = list
+        }
+        var state = RunState(runID: id, history: items, stateless: agent.state == .stateless || !client.provider.keepsState)
+        state.toolChoice = agent.toolChoice
+        let opened: Journal?
+        do {
+            opened = try journal.map(Journal.init(url:))
+        } catch {
+            state.status = .failed
+            state.error = "cannot write the journal at \(journal?.path ?? "?"): \(error)"
+            return state.result(journal: journal)
+        }
+        var start = JournalEntry(type: "run_started", runID: id)
+        start.agent = agent.name
+        start.model = agent.model
+        start.mode = agent.state.rawValue
+        start.input = items
+        opened?.append(start)
+        onEvent(.runStarted(runID: id, agent: agent.name))
+        return await drive(RunLoop(agent: agent, client: client, logger: logger, journal: opened, emit: onEvent, state: state))
+    }
+
+    /// The events of a run of `agent` on `input`, ending with ``RunEvent/runFinished(_:)``. Stopping the iteration
+    /// cancels the run.
+    public func events(_ agent: Agent, input: ResponseInput, journal: URL? = nil, runID: String? = nil) -> AsyncStream<RunEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: RunEvent.self, bufferingPolicy: .unbounded)
+        let task = Task {
+            _ = await run(agent, input: input, journal: journal, runID: runID) { continuation.yield($0) }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Resumes the run recorded in `journal` from its last completed step, appending to the same journal: a request
+    /// without its response is sent again, tool calls without results are run, and the loop goes on. A run whose
+    /// journal records its end is not run again; its recorded result is returned.
+    public func resume(_ agent: Agent, journal url: URL, onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }) async throws -> RunResult {
+        let entries = try Journal.read(url)
+        guard let start = entries.first, start.type == "run_started" else {
+            throw ToolError("\(url.path) is not a run journal: it does not begin with run_started")
+        }
+        var state = try RunState(replaying: entries, agent: agent, keepsState: client.provider.keepsState)
+        if let finished = entries.last(where: { $0.type == "run_finished" }) {
+            state.status = RunResult.Status(rawValue: finished.status ?? "") ?? .completed
+            state.finalText = finished.finalText ?? state.finalText
+            state.error = finished.message
+            let result = state.result(journal: url)
+            onEvent(.runFinished(result))
+            return result
+        }
+        let journal = try Journal(url: url)
+        var resumed = JournalEntry(type: "run_resumed", runID: state.runID)
+        resumed.turn = state.turn
+        journal.append(resumed)
+        onEvent(.runStarted(runID: state.runID, agent: agent.name))
+        return await drive(RunLoop(agent: agent, client: client, logger: logger, journal: journal, emit: onEvent, state: state))
+    }
+
+    /// Runs the loop under the run's time limit.
+    private func drive(_ loop: RunLoop) async -> RunResult {
+        enum Outcome: Sendable {
+            case finished(RunState)
+            case timerFired
+            case timerStopped
+        }
+        let timeout = loop.agent.limits.timeout
+        var final = await withTaskGroup(of: Outcome.self) { group -> RunState in
+            group.addTask {
+                var loop = loop
+                await loop.run()
+                return .finished(loop.state)
+            }
+            if let timeout {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: timeout)
+                        return .timerFired
+                    } catch {
+                        return .timerStopped
+                    }
+                }
+            }
+            var timedOut = false
+            while let outcome = await group.next() {
+                switch outcome {
+                case .finished(var state):
+                    group.cancelAll()
+                    if timedOut {
+                        state.status = .timedOut
+                        state.error = "the run reached its time limit of \(timeout.map { "\($0)" } ?? "?")"
+                    }
+                    return state
+                case .timerFired:
+                    timedOut = true
+                    group.cancelAll()
+                case .timerStopped:
+                    break
+                }
+            }
+            return loop.state
+        }
+        if final.status == nil {
+            final.status = Task.isCancelled ? .cancelled : .failed
+        }
+        let result = final.result(journal: loop.journal?.url)
+        var entry = JournalEntry(type: "run_finished", runID: result.runID)
+        entry.status = result.status.rawValue
+        entry.finalText = result.finalText
+        entry.usage = result.usage
+        entry.lastResponseID = result.lastResponseID
+        entry.turn = result.turns
+        entry.toolCallCount = result.toolCalls.count
+        entry.message = result.error
+        loop.journal?.append(entry)
+        loop.journal?.close()
+        loop.emit(.runFinished(result))
+        return result
+    }
+
+    static func makeRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return "run-\(formatter.string(from: Date()))-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+/// Everything a run has done so far.
+struct RunState: Sendable {
+    var runID: String
+    var turn = 0
+    var usage = Usage()
+    var items: [OutputItem] = []
+    var toolCalls: [ToolCallRecord] = []
+    /// The whole conversation, kept for stateless replay and for the fallback to it.
+    var history: [InputItem]
+    /// The items for the next request when chaining.
+    var pending: [InputItem] = []
+    /// Calls to run before the next model turn (a resumed run whose journal lacks their results).
+    var pendingCalls: [FunctionCall] = []
+    var previousResponseID: String?
+    var stateless: Bool
+    var toolChoice: ToolChoice?
+    var finalText = ""
+    var status: RunResult.Status?
+    var error: String?
+    var incompleteReason: String?
+    var lastResponseID: String?
+
+    init(runID: String, history: [InputItem], stateless: Bool) {
+        self.runID = runID
+        self.history = history
+        self.stateless = stateless
+    }
+
+    /// Rebuilds the state of a run from its journal.
+    init(replaying entries: [JournalEntry], agent: Agent, keepsState: Bool) throws {
+        let start = entries[0]
+        self.init(runID: start.runID, history: start.input ?? [], stateless: agent.state == .stateless || !keepsState)
+        toolChoice = agent.toolChoice
+        var lastCalls: [FunctionCall] = []
+        var outputs: [String: String] = [:]
+        var openRequest: JournalEntry?
+        func settleCalls() {
+            // The outputs of the last response's calls, in call order, join the history and the next request.
+            let answered = lastCalls.compactMap { call in outputs[call.callId].map { FunctionCallOutput(callId: call.callId, output: $0) } }
+            for output in answered { history.append(.functionCallOutput(output)) }
+            pending = answered.map { .functionCallOutput($0) }
+            pendingCalls = lastCalls.filter { outputs[$0.callId] == nil }
+        }
+        for entry in entries {
+            switch entry.type {
+            case "request":
+                openRequest = entry
+            case "response":
+                guard let response = entry.response else { continue }
+                openRequest = nil
+                turn = entry.turn ?? turn + 1
+                usage = usage + (response.usage ?? Usage())
+                items += response.output
+                history += response.output.map(InputItem.output)
+                lastResponseID = response.id
+                previousResponseID = response.id.isEmpty ? nil : response.id
+                lastCalls = response.functionCalls
+                outputs = [:]
+                pending = []
+                if lastCalls.isEmpty {
+                    finalText = response.outputText
+                    if response.status == .failed {
+                        status = .failed
+                        error = response.error?.message
+                    } else {
+                        status = .completed
+                    }
+                }
+                if !lastCalls.isEmpty, agent.resetToolChoiceAfterToolUse { toolChoice = toolChoice.map(Self.relaxed) }
+            case "tool_call":
+                guard let callID = entry.callID else { continue }
+                outputs[callID] = entry.output ?? ""
+                toolCalls.append(ToolCallRecord(
+                    turn: entry.turn ?? turn, callID: callID, name: entry.name ?? "", arguments: entry.arguments ?? "",
+                    output: entry.output ?? "", isError: entry.isError ?? false, duration: entry.durationSeconds ?? 0))
+            case "state_fallback":
+                stateless = true
+            default:
+                break
+            }
+        }
+        settleCalls()
+        if let request = openRequest {
+            // The request was sent (or about to be) and no response was recorded: send it again.
+            turn = max(0, (request.turn ?? turn + 1) - 1)
+            if !(request.input ?? []).isEmpty, !stateless { pending = request.input ?? [] }
+            previousResponseID = request.previousResponseID
+            pendingCalls = []
+            status = nil
+        }
+    }
+
+    /// `auto` in place of a choice that forces a tool.
+    static func relaxed(_ choice: ToolChoice) -> ToolChoice {
+        switch choice {
+        case .required, .function, .mcp, .custom, .hosted: .auto
+        case .allowedTools(_, let tools): .allowedTools(mode: "auto", tools: tools)
+        default: choice
+        }
+    }
+
+    func result(journal: URL?) -> RunResult {
+        RunResult(
+            runID: runID, status: status ?? .failed, finalText: finalText, items: items, toolCalls: toolCalls, usage: usage,
+            lastResponseID: lastResponseID, turns: turn, error: error, incompleteReason: incompleteReason, journal: journal)
+    }
+}
+
+/// The loop of one run.
+struct RunLoop: Sendable {
+    let agent: Agent
+    let client: ResponsesClient
+    let logger: Logger
+    let journal: Journal?
+    let emit: @Sendable (RunEvent) -> Void
+    var state: RunState
+
+    mutating func run() async {
+        if !state.pendingCalls.isEmpty {
+            let calls = state.pendingCalls
+            state.pendingCalls = []
+            await runTools(calls)
+        }
+        while state.status == nil {
+            if Task.isCancelled {
+                state.status = .cancelled
+                break
+            }
+            if state.turn >= agent.limits.maxTurns {
+                state.status = .maxTurns
+                state.error = "the run reached its limit of \(agent.limits.maxTurns) turns"
+                break
+            }
+            await turn()
+        }
+    }
+
+    private mutating func turn() async {
+        state.turn += 1
+        let request = makeRequest()
+        var entry = JournalEntry(type: "request", runID: state.runID)
+        entry.turn = state.turn
+        entry.mode = state.stateless ? "stateless" : "stateful"
+        entry.previousResponseID = request.previousResponseID
+        entry.input = state.stateless ? nil : { if case .items(let items)? = request.input { items } else { nil } }()
+        var body = request
+        body.input = nil
+        entry.request = body
+        journal?.append(entry)
+        emit(.turnStarted(turn: state.turn, stateless: state.stateless))
+
+        let response: Response
+        do {
+            response = try await callModel(request)
+        } catch let error as ResponsesError where error.isPreviousResponseNotFound && agent.state == .auto && !state.stateless {
+            state.stateless = true
+            state.turn -= 1
+            let reason = "the provider refused previous_response_id (\(error.providerError?.message ?? "HTTP \(error.status ?? 0)")); replaying the history from now on"
+            logger.warning("falling back to stateless", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
+            var fallback = JournalEntry(type: "state_fallback", runID: state.runID)
+            fallback.turn = state.turn + 1
+            fallback.message = reason
+            journal?.append(fallback)
+            emit(.stateFallback(reason: reason))
+            return
+        } catch {
+            if Task.isCancelled || error is CancellationError {
+                state.status = .cancelled
+                return
+            }
+            state.status = .failed
+            state.error = "\(error)"
+            var failure = JournalEntry(type: "error", runID: state.runID)
+            failure.turn = state.turn
+            failure.message = state.error
+            if let error = error as? ResponsesError {
+                failure.httpStatus = error.status
+                if let partial = error.partialResponse, !partial.output.isEmpty { failure.response = partial }
+            }
+            journal?.append(failure)
+            return
+        }
+        record(response)
+        let calls = response.functionCalls
+        if response.status == .failed {
+            state.status = .failed
+            state.error = "the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")"
+            return
+        }
+        if calls.isEmpty {
+            state.finalText = response.outputText
+            if response.status == .incomplete { state.incompleteReason = response.incompleteDetails?.reason ?? "unknown" }
+            state.status = .completed
+            return
+        }
+        if let max = agent.limits.maxToolCalls, state.toolCalls.count + calls.count > max {
+            state.status = .maxToolCalls
+            state.error = "the model asked for \(calls.count) more tool calls after \(state.toolCalls.count), over the limit of \(max)"
+            return
+        }
+        await runTools(calls)
+        if agent.resetToolChoiceAfterToolUse { state.toolChoice = state.toolChoice.map(RunState.relaxed) }
+    }
+
+    private func makeRequest() -> CreateResponseRequest {
+        let settings = agent.settings
+        var request = CreateResponseRequest(
+            model: agent.model, instructions: agent.instructions, tools: agent.tools.isEmpty ? nil : agent.tools.definitions,
+            toolChoice: agent.tools.isEmpty ? nil : state.toolChoice, parallelToolCalls: agent.tools.isEmpty ? nil : agent.parallelToolCalls,
+            maxOutputTokens: settings.maxOutputTokens, store: settings.store, temperature: settings.temperature, topP: settings.topP,
+            reasoning: settings.reasoning, text: settings.text, metadata: settings.metadata, include: settings.include, extra: settings.extra)
+        if state.stateless {
+            request.input = .items(state.history)
+            if settings.store == false {
+                var include = request.include ?? []
+                if !include.contains("reasoning.encrypted_content") { include.append("reasoning.encrypted_content") }
+                request.include = include
+            }
+        } else if let previous = state.previousResponseID {
+            request.previousResponseID = previous
+            request.input = .items(state.pending)
+        } else {
+            request.input = .items(state.history)
+        }
+        return request
+    }
+
+    private func callModel(_ request: CreateResponseRequest) async throws -> Response {
+        guard agent.streaming else { return try await client.create(request) }
+        let emit = self.emit
+        return try await client.stream(request).finalResponse { event in
+            if case .outputTextDelta(let delta) = event { emit(.textDelta(delta.delta)) }
+        }
+    }
+
+    private mutating func record(_ response: Response) {
+        var entry = JournalEntry(type: "response", runID: state.runID)
+        entry.turn = state.turn
+        entry.response = response
+        journal?.append(entry)
+        if let usage = response.usage { state.usage = state.usage + usage }
+        state.items += response.output
+        state.history += response.output.map(InputItem.output)
+        state.lastResponseID = response.id
+        state.previousResponseID = response.id.isEmpty ? nil : response.id
+        state.pending = []
+        emit(.turnFinished(turn: state.turn, responseID: response.id, usage: response.usage))
+    }
+
+    /// Runs the calls (several at once, up to the concurrency limit), then adds their outputs in call order.
+    private mutating func runTools(_ calls: [FunctionCall]) async {
+        let turn = state.turn
+        for call in calls { emit(.toolCallStarted(turn: turn, callID: call.callId, name: call.name, arguments: call.arguments)) }
+        let limit = max(1, agent.limits.maxToolConcurrency)
+        let executor = ToolExecutor(agent: agent, runID: state.runID, logger: logger)
+        let journal = self.journal
+        let emit = self.emit
+        let runID = state.runID
+        var records = [ToolCallRecord?](repeating: nil, count: calls.count)
+        await withTaskGroup(of: (Int, ToolCallRecord).self) { group in
+            var next = 0
+            func start(_ index: Int) {
+                let call = calls[index]
+                group.addTask { (index, await executor.execute(call, turn: turn)) }
+            }
+            while next < min(limit, calls.count) {
+                start(next)
+                next += 1
+            }
+            while let (index, record) = await group.next() {
+                records[index] = record
+                var entry = JournalEntry(type: "tool_call", runID: runID)
+                entry.turn = turn
+                entry.callID = record.callID
+                entry.name = record.name
+                entry.arguments = record.arguments
+                entry.output = record.output
+                entry.isError = record.isError
+                entry.durationSeconds = record.duration
+                journal?.append(entry)
+                emit(.toolCallFinished(record))
+                if next < calls.count {
+                    start(next)
+                    next += 1
+                }
+            }
+        }
+        if Task.isCancelled {
+            state.toolCalls += records.compactMap { $0 }
+            state.status = .cancelled
+            return
+        }
+        for record in records.compactMap({ $0 }) {
+            state.toolCalls.append(record)
+            let output = InputItem.functionCallOutput(FunctionCallOutput(callId: record.callID, output: record.output))
+            state.history.append(output)
+            state.pending.append(output)
+        }
+    }
+}

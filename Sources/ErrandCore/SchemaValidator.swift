@@ -1,0 +1,83 @@
+import ResponsesAPI
+
+/// Checks tool arguments against a parameter schema and says what is wrong in words a model can act on.
+///
+/// Written by hand: the arguments of one call are small and the schemas are the subset tools use (`type` or a list of
+/// types, `enum`, `properties`, `required`, `additionalProperties: false`, `items`, `anyOf`/`oneOf`); a full JSON
+/// Schema validator package is not among the dependencies this project trusts.
+public enum SchemaValidator {
+    /// The problems with `value` against `schema`; empty when it conforms.
+    public static func problems(_ value: JSONValue, schema: JSONValue, path: String = "") -> [String] {
+        guard case .object(let rules) = schema else { return [] }
+        var problems: [String] = []
+        let place = path.isEmpty ? "the arguments" : "'\(path)'"
+        if let alternatives = (rules["anyOf"] ?? rules["oneOf"])?.arrayValue {
+            if !alternatives.contains(where: { Self.problems(value, schema: $0, path: path).isEmpty }) {
+                problems.append("\(place) matches none of the allowed forms")
+            }
+        }
+        if let types = types(rules["type"]), !types.contains(where: { matches(value, $0) }) {
+            problems.append("\(place) must be \(types.map(article).joined(separator: " or ")), not \(describe(value))")
+            return problems
+        }
+        if let allowed = rules["enum"]?.arrayValue, !allowed.contains(value) {
+            problems.append("\(place) must be one of \(allowed.map(\.jsonString).joined(separator: ", ")), not \(value.jsonString)")
+        }
+        if case .object(let members) = value {
+            let properties = rules["properties"]?.objectValue ?? [:]
+            for case .string(let name) in rules["required"]?.arrayValue ?? [] where members[name] == nil {
+                problems.append("missing required field '\(join(path, name))'")
+            }
+            for (name, member) in members.sorted(by: { $0.key < $1.key }) {
+                if let propertySchema = properties[name] {
+                    problems += Self.problems(member, schema: propertySchema, path: join(path, name))
+                } else if rules["additionalProperties"] == false {
+                    problems.append("unexpected field '\(join(path, name))' (allowed: \(properties.keys.sorted().joined(separator: ", ")))")
+                }
+            }
+        }
+        if case .array(let elements) = value, let items = rules["items"] {
+            for (index, element) in elements.enumerated() {
+                problems += Self.problems(element, schema: items, path: "\(path)[\(index)]")
+            }
+        }
+        return problems
+    }
+
+    private static func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+    private static func types(_ value: JSONValue?) -> [String]? {
+        switch value {
+        case .string(let type)?: [type]
+        case .array(let list)?: list.compactMap(\.stringValue)
+        default: nil
+        }
+    }
+
+    private static func matches(_ value: JSONValue, _ type: String) -> Bool {
+        switch (type, value) {
+        case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object), ("number", .number): true
+        case ("integer", .number(let number)): number.rounded() == number
+        default: false
+        }
+    }
+
+    private static func article(_ type: String) -> String {
+        switch type {
+        case "integer", "array", "object": "an \(type)"
+        case "null": "null"
+        default: "a \(type)"
+        }
+    }
+
+    private static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let flag): "a boolean (\(flag))"
+        case .number(let number): "a number (\(JSONValue.number(number).jsonString))"
+        case .string(let text): "a string (\(JSONValue.string(String(text.prefix(40)))))"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}

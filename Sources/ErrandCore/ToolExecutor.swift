@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import ResponsesAPI
+import Synchronization
+
+/// Runs one function call and turns whatever happens into the output the model reads: the tool's output, or an error
+/// that says exactly what went wrong (unknown tool, arguments that are not JSON or do not fit the schema, a thrown
+/// error, a timeout), so that the model can try again.
+struct ToolExecutor: Sendable {
+    let agent: Agent
+    let runID: String
+    let logger: Logger
+
+    func execute(_ call: FunctionCall, turn: Int) async -> ToolCallRecord {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (output, isError) = await outcome(of: call)
+        let elapsed = clock.now - start
+        let cap = agent.limits.maxToolOutputCharacters
+        var text = output
+        if text.count > cap {
+            let cut = text.count - cap
+            text = String(text.prefix(cap)) + "\n[output cut: \(cut) more characters not shown]"
+        }
+        return ToolCallRecord(
+            turn: turn, callID: call.callId, name: call.name, arguments: call.arguments, output: text, isError: isError,
+            duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    private func outcome(of call: FunctionCall) async -> (String, Bool) {
+        guard let tool = agent.tools[call.name] else {
+            let names = agent.tools.names.joined(separator: ", ")
+            return ("error: there is no tool named '\(call.name)'. The tools are: \(names.isEmpty ? "none" : names).", true)
+        }
+        let arguments: JSONValue
+        let text = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty {
+            arguments = [:]
+        } else {
+            do {
+                arguments = try JSONValue(parsing: text)
+            } catch {
+                return ("error: the arguments of \(call.name) are not valid JSON (\(String(text.prefix(200)))). Send one JSON object that matches the tool's parameters.", true)
+            }
+        }
+        guard case .object = arguments else {
+            return ("error: the arguments of \(call.name) must be a JSON object, not \(String(text.prefix(200))).", true)
+        }
+        let problems = SchemaValidator.problems(arguments, schema: tool.parameters)
+        if !problems.isEmpty {
+            return ("error: invalid arguments for \(call.name): \(problems.joined(separator: "; ")).", true)
+        }
+        var callLogger = logger
+        callLogger[metadataKey: "run_id"] = "\(runID)"
+        callLogger[metadataKey: "call_id"] = "\(call.callId)"
+        callLogger[metadataKey: "tool"] = "\(call.name)"
+        let context = ToolContext(runID: runID, callID: call.callId, workspace: agent.workspace, logger: callLogger)
+        let timeout = tool.timeout ?? agent.limits.toolTimeout
+        do {
+            let output = try await withDeadline(timeout) { try await tool.invoke(arguments, context) }
+            return (output.text, false)
+        } catch is DeadlineExceeded {
+            return ("error: \(call.name) timed out after \(timeout) and was stopped.", true)
+        } catch let error as ToolArgumentsError {
+            return ("error: invalid arguments for \(call.name): \(error.message).", true)
+        } catch let error as ToolError {
+            return ("error: \(error.message)", true)
+        } catch is CancellationError {
+            return ("error: \(call.name) was cancelled.", true)
+        } catch {
+            return ("error: \(call.name) failed: \(error)", true)
+        }
+    }
+}
+
+/// A tool call's time limit passed.
+struct DeadlineExceeded: Error {}
+
+/// The first outcome of a deadline race; whoever comes second (the waiter or the outcome) completes the hand-over.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private let state = Mutex<(result: Result<T, any Error>?, continuation: CheckedContinuation<T, any Error>?)>((nil, nil))
+
+    func settle(_ result: Result<T, any Error>) {
+        let waiting = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        waiting?.resume(with: result)
+    }
+
+    func wait(_ continuation: CheckedContinuation<T, any Error>) {
+        let ready = state.withLock { state -> Result<T, any Error>? in
+            if let result = state.result { return result }
+            state.continuation = continuation
+            return nil
+        }
+        if let ready { continuation.resume(with: ready) }
+    }
+}
+
+/// Runs `operation` until it returns, `timeout` passes, or the calling task is cancelled, whichever comes first. The
+/// operation runs in a task of its own and is cancelled when abandoned, so that a tool which ignores cancellation
+/// cannot hold the run.
+func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    let outcome = FirstOutcome<T>()
+    let work = Task { try await operation() }
+    let relay = Task { outcome.settle(await work.result) }
+    let timer = Task {
+        try await Task.sleep(for: timeout)
+        outcome.settle(.failure(DeadlineExceeded()))
+    }
+    defer {
+        timer.cancel()
+        work.cancel()
+        _ = relay
+    }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { outcome.wait($0) }
+    } onCancel: {
+        outcome.settle(.failure(CancellationError()))
+    }
+}

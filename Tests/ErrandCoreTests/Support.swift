@@ -1,0 +1,121 @@
+import ErrandCore
+import ErrandTesting
+import Foundation
+import ResponsesAPI
+import Synchronization
+
+/// `echo {text}` → `echo: text`.
+struct Echo: Tool {
+    struct Arguments: Decodable { var text: String }
+    let name = "echo"
+    let description = "Repeat the text."
+    let parameters = JSONSchema.object(["text": .string("What to repeat")])
+    func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput { .text("echo: \(arguments.text)") }
+}
+
+/// `add {a, b}` → `{"sum": a + b}`.
+struct Add: Tool {
+    struct Arguments: Decodable { var a: Int; var b: Int }
+    let name = "add"
+    let description = "Add two integers."
+    let parameters = JSONSchema.object(["a": .integer(), "b": .integer()])
+    func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput { .json(["sum": .number(Double(arguments.a + arguments.b))]) }
+}
+
+/// Counts how many calls run at once.
+final class Concurrency: Sendable {
+    private let state = Mutex<(now: Int, peak: Int)>((0, 0))
+    var peak: Int { state.withLock { $0.peak } }
+    func enter() { state.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) } }
+    func leave() { state.withLock { $0.now -= 1 } }
+}
+
+/// `sleep {ms, label}`: waits (cancellably), then answers its label.
+struct Sleep: Tool {
+    struct Arguments: Decodable { var ms: Int; var label: String }
+    let name = "sleep"
+    let description = "Wait."
+    let parameters = JSONSchema.object(["ms": .integer(), "label": .string()])
+    let concurrency: Concurrency
+    func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {
+        concurrency.enter()
+        defer { concurrency.leave() }
+        try await Task.sleep(for: .milliseconds(arguments.ms))
+        return .text(arguments.label)
+    }
+}
+
+/// `stubborn {}`: waits 5 s and ignores cancellation.
+struct Stubborn: Tool {
+    struct Arguments: Decodable {}
+    let name = "stubborn"
+    let description = "Never stops early."
+    let parameters = JSONSchema.object([:])
+    func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { continuation.resume() }
+        }
+        return "finally"
+    }
+}
+
+/// `fail {}`: throws.
+struct Fail: Tool {
+    struct Arguments: Decodable {}
+    let name = "fail"
+    let description = "Always fails."
+    let parameters = JSONSchema.object([:])
+    func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput { throw ToolError("disk on fire") }
+}
+
+func registry(_ tools: [any Tool]) throws -> ToolRegistry {
+    var registry = ToolRegistry()
+    for tool in tools { try registry.add(RegisteredTool(tool)) }
+    return registry
+}
+
+/// Collects run events.
+final class EventLog: Sendable {
+    private let storage = Mutex<[RunEvent]>([])
+    var events: [RunEvent] { storage.withLock { $0 } }
+    func record(_ event: RunEvent) { storage.withLock { $0.append(event) } }
+    var responseIDs: [String] { events.compactMap { if case .turnFinished(_, let id, _) = $0 { id } else { nil } } }
+    var text: String { events.compactMap { if case .textDelta(let text) = $0 { text } else { nil } }.joined() }
+}
+
+func fastClientConfiguration() -> ResponsesClientConfiguration {
+    ResponsesClientConfiguration(retry: RetryPolicy(maxRetries: 1, initialDelay: .milliseconds(5), maxDelay: .milliseconds(10)))
+}
+
+/// Runs `body` with a scripted server and a runner on a client pointed at it.
+func withRunner<Result>(
+    _ turns: [ScriptedTurn], dialect: ScriptedDialect = .spec, keepsState: Bool? = nil,
+    isolation: isolated (any Actor)? = #isolation, _ body: (Runner, ScriptedResponsesServer) async throws -> Result
+) async throws -> Result {
+    try await ScriptedResponsesServer.withServer(turns, dialect: dialect) { server in
+        var provider = server.provider
+        if let keepsState { provider.keepsState = keepsState }
+        return try await ResponsesClient.withClient(provider: provider, configuration: fastClientConfiguration()) { client in
+            try await body(Runner(client: client), server)
+        }
+    }
+}
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("errand-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+extension RecordedRequest {
+    /// The `function_call_output` items of the request's input: (call_id, output).
+    var functionOutputs: [(String, String)] {
+        (body?["input"]?.arrayValue ?? []).compactMap { item in
+            guard item["type"] == "function_call_output" else { return nil }
+            return (item["call_id"]?.stringValue ?? "", item["output"]?.stringValue ?? "")
+        }
+    }
+    var inputTypes: [String] {
+        (body?["input"]?.arrayValue ?? []).map { $0["type"]?.stringValue ?? "message" }
+    }
+}
