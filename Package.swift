@@ -34,6 +34,8 @@ let package = Package(
             name: "ErrandCore",
             dependencies: [
                 "ResponsesAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -68,6 +70,7 @@ let package = Package(
             name: "errand-bench",
             dependencies: [
                 "ResponsesAPI",
+                "ErrandCore",
                 "ErrandTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -88,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ErrandToolsTests",
-            dependencies: ["ErrandTools", "ErrandCore", "ResponsesAPI"]
+            dependencies: ["ErrandTools", "ErrandCore", "ResponsesAPI", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ErrandTestingTests",

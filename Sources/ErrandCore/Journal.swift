@@ -11,6 +11,8 @@ struct JournalEntry: Codable, Sendable {
     var agent: String?
     var model: String?
     var mode: String?
+    var instructions: String?
+    var tools: [ResponseTool]?
     var input: [InputItem]?
     var previousResponseID: String?
     var request: CreateResponseRequest?
@@ -35,13 +37,14 @@ struct JournalEntry: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, runID = "run_id", time, turn, agent, model, mode, input, previousResponseID = "previous_response_id", request, response
+        case type, runID = "run_id", time, turn, agent, model, mode, instructions, tools, input, previousResponseID = "previous_response_id", request, response
         case callID = "call_id", name, arguments, output, isError = "is_error", durationSeconds = "duration_seconds", message, status
         case httpStatus = "http_status", finalText = "final_text", usage, lastResponseID = "last_response_id", toolCallCount = "tool_call_count"
     }
 }
 
-/// An append-only JSON-lines record of a run: the run's start, each request (without secrets: no headers, no key),
+/// An append-only JSON-lines record of a run: the run's start (with the instructions and tools, written once), each
+/// request (what changes per turn; never headers or the key),
 /// each response, each tool call and its result, each error, and the result. Each line is written before the next step
 /// starts, so a crash or a kill loses at most the step in flight, and ``Runner/resume(_:journal:onEvent:)`` can go on.
 public final class Journal: Sendable {

@@ -50,6 +50,8 @@ public struct Runner: Sendable {
         start.agent = agent.name
         start.model = agent.model
         start.mode = agent.state.rawValue
+        start.instructions = agent.instructions
+        start.tools = agent.tools.definitions
         start.input = items
         opened?.append(start)
         onEvent(.runStarted(runID: id, agent: agent.name))
@@ -308,8 +310,11 @@ struct RunLoop: Sendable {
         entry.mode = state.stateless ? "stateless" : "stateful"
         entry.previousResponseID = request.previousResponseID
         entry.input = state.stateless ? nil : { if case .items(let items)? = request.input { items } else { nil } }()
+        // The instructions and tools are in run_started; each request line keeps what may change.
         var body = request
         body.input = nil
+        body.instructions = nil
+        body.tools = nil
         entry.request = body
         journal?.append(entry)
         emit(.turnStarted(turn: state.turn, stateless: state.stateless))
@@ -399,10 +404,17 @@ struct RunLoop: Sendable {
     }
 
     private mutating func record(_ response: Response) {
-        var entry = JournalEntry(type: "response", runID: state.runID)
-        entry.turn = state.turn
-        entry.response = response
-        journal?.append(entry)
+        if let journal {
+            // The response as the model made it; what the provider echoes of the request (tools, instructions,
+            // sampling settings) is already in run_started and the request line.
+            var made = response
+            made.extra = [:]
+            made.instructions = nil
+            var entry = JournalEntry(type: "response", runID: state.runID)
+            entry.turn = state.turn
+            entry.response = made
+            journal.append(entry)
+        }
         if let usage = response.usage { state.usage = state.usage + usage }
         state.items += response.output
         state.history += response.output.map(InputItem.output)
@@ -422,31 +434,41 @@ struct RunLoop: Sendable {
         let emit = self.emit
         let runID = state.runID
         var records = [ToolCallRecord?](repeating: nil, count: calls.count)
-        await withTaskGroup(of: (Int, ToolCallRecord).self) { group in
-            var next = 0
-            func start(_ index: Int) {
-                let call = calls[index]
-                group.addTask { (index, await executor.execute(call, turn: turn)) }
-            }
-            while next < min(limit, calls.count) {
-                start(next)
-                next += 1
-            }
-            while let (index, record) = await group.next() {
-                records[index] = record
-                var entry = JournalEntry(type: "tool_call", runID: runID)
-                entry.turn = turn
-                entry.callID = record.callID
-                entry.name = record.name
-                entry.arguments = record.arguments
-                entry.output = record.output
-                entry.isError = record.isError
-                entry.durationSeconds = record.duration
-                journal?.append(entry)
-                emit(.toolCallFinished(record))
-                if next < calls.count {
+        func finished(_ record: ToolCallRecord) {
+            var entry = JournalEntry(type: "tool_call", runID: runID)
+            entry.turn = turn
+            entry.callID = record.callID
+            entry.name = record.name
+            entry.arguments = record.arguments
+            entry.output = record.output
+            entry.isError = record.isError
+            entry.durationSeconds = record.duration
+            journal?.append(entry)
+            emit(.toolCallFinished(record))
+        }
+        if calls.count == 1 {
+            // One call needs no task group (and its extra hop).
+            let record = await executor.execute(calls[0], turn: turn)
+            records[0] = record
+            finished(record)
+        } else {
+            await withTaskGroup(of: (Int, ToolCallRecord).self) { group in
+                var next = 0
+                func start(_ index: Int) {
+                    let call = calls[index]
+                    group.addTask { (index, await executor.execute(call, turn: turn)) }
+                }
+                while next < min(limit, calls.count) {
                     start(next)
                     next += 1
+                }
+                while let (index, record) = await group.next() {
+                    records[index] = record
+                    finished(record)
+                    if next < calls.count {
+                        start(next)
+                        next += 1
+                    }
                 }
             }
         }

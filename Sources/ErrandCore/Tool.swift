@@ -161,6 +161,11 @@ public struct RegisteredTool: Sendable {
         }
     }
 
+    /// Calls the tool with JSON arguments (not checked against the schema: the runner does that first).
+    public func call(arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
+        try await invoke(arguments, context)
+    }
+
     /// The definition sent in the request's `tools`.
     public var definition: ResponseTool {
         .function(FunctionTool(name: name, description: description, parameters: parameters, strict: isStrict))

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import ResponsesAPI
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Runs one function call and turns whatever happens into the output the model reads: the tool's output, or an error
@@ -105,16 +107,21 @@ private final class FirstOutcome<T: Sendable>: Sendable {
 /// cannot hold the run.
 func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     let outcome = FirstOutcome<T>()
-    let work = Task { try await operation() }
-    let relay = Task { outcome.settle(await work.result) }
-    let timer = Task {
-        try await Task.sleep(for: timeout)
+    let work = Task {
+        do {
+            outcome.settle(.success(try await operation()))
+        } catch {
+            outcome.settle(.failure(error))
+        }
+    }
+    // A NIO scheduled task, not a sleeping Task: cancelling it frees it at once, where a cancelled Task.sleep keeps
+    // its timer until the deadline (measured: ~1 KB per call held for the whole timeout).
+    let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
         outcome.settle(.failure(DeadlineExceeded()))
     }
     defer {
         timer.cancel()
         work.cancel()
-        _ = relay
     }
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { outcome.wait($0) }

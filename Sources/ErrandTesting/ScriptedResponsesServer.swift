@@ -74,6 +74,14 @@ public final class ScriptedResponsesServer: Sendable {
     /// How many scripted turns are still unused.
     public var remainingTurns: Int { state.withLock { $0.turns.count } }
 
+    /// Drops the recorded requests and stored responses (for long benchmarks; chains to forgotten responses break).
+    public func forget() {
+        state.withLock { state in
+            state.requests.removeAll()
+            state.stored.removeAll()
+        }
+    }
+
     /// Appends turns to the script.
     public func enqueue(_ turns: [ScriptedTurn]) {
         state.withLock { $0.turns.append(contentsOf: turns) }

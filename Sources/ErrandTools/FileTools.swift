@@ -127,7 +127,7 @@ public struct ListDirectory: Tool {
 
     public let name = "list_directory"
     public let description = """
-        List a folder of the workspace: folders end with '/', symbolic links show their target. recursive lists the \
+        List a folder of the workspace: folders end with '/', symbolic links show their target inside the workspace. recursive lists the \
         whole tree (not entering .git or build folders).
         """
     public var parameters: JSONSchema {
@@ -155,7 +155,13 @@ public struct ListDirectory: Tool {
                 let shown = prefix + name
                 if lines.count < limit {
                     if kind.isSymlink {
-                        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: child.path)) ?? "?"
+                        // Where a link leads is shown only inside the workspace; nothing outside it is revealed.
+                        let target: String
+                        do {
+                            target = workspace.relativePath(try workspace.resolve(workspace.relativePath(child)))
+                        } catch let error as ToolError {
+                            target = error.message.contains("loop") ? "[a link loop]" : error.message.contains("broken") ? "[a broken link]" : "[outside the workspace]"
+                        }
                         lines.append("\(shown) -> \(target)")
                     } else {
                         lines.append(kind.isDirectory ? shown + "/" : shown)

@@ -391,12 +391,19 @@ public struct CreateResponseRequest: Sendable, Hashable {
 
     /// The body as JSON, with the token cap under `maxTokensField`.
     public func body(maxTokensField: MaxTokensField = .maxOutputTokens) throws -> JSONValue {
-        var object = try JSONValue(encoding: self).objectValue ?? [:]
-        if maxTokensField == .maxTokens, let cap = object.removeValue(forKey: "max_output_tokens") {
-            object["max_tokens"] = cap
-        }
-        return .object(object)
+        try JSONDecoder().decode(JSONValue.self, from: encodedBody(maxTokensField: maxTokensField))
     }
+
+    /// The body as JSON bytes, with the token cap under `maxTokensField`, in one encoding pass.
+    public func encodedBody(maxTokensField: MaxTokensField = .maxOutputTokens) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.userInfo[Self.maxTokensFieldKey] = maxTokensField
+        return try encoder.encode(self)
+    }
+
+    /// The encoder's `userInfo` key that names the token cap's field.
+    static let maxTokensFieldKey = CodingUserInfoKey(rawValue: "errand.maxTokensField")!
 }
 
 extension CreateResponseRequest: Codable {
@@ -454,7 +461,14 @@ extension CreateResponseRequest: Codable {
         try container.encodeIfPresent(tools, forKey: .tools)
         try container.encodeIfPresent(toolChoice, forKey: .toolChoice)
         try container.encodeIfPresent(parallelToolCalls, forKey: .parallelToolCalls)
-        try container.encodeIfPresent(maxOutputTokens, forKey: .maxOutputTokens)
+        if let maxOutputTokens {
+            if encoder.userInfo[Self.maxTokensFieldKey] as? MaxTokensField == .maxTokens {
+                var renamed = encoder.container(keyedBy: AnyCodingKey.self)
+                try renamed.encode(maxOutputTokens, forKey: AnyCodingKey("max_tokens"))
+            } else {
+                try container.encode(maxOutputTokens, forKey: .maxOutputTokens)
+            }
+        }
         try container.encodeIfPresent(maxToolCalls, forKey: .maxToolCalls)
         try container.encodeIfPresent(previousResponseID, forKey: .previousResponseID)
         try container.encodeIfPresent(conversation, forKey: .conversation)

@@ -259,15 +259,19 @@ extension Response: Codable {
         try container.encodeIfPresent(createdAt, forKey: .createdAt)
         try container.encodeIfPresent(completedAt, forKey: .completedAt)
         try container.encode(status, forKey: .status)
-        try container.encode(error.map { try JSONValue(encoding: $0) } ?? .null, forKey: .error)
-        try container.encode(incompleteDetails.map { try JSONValue(encoding: $0) } ?? .null, forKey: .incompleteDetails)
+        if let error { try container.encode(error, forKey: .error) } else { try container.encodeNil(forKey: .error) }
+        if let incompleteDetails {
+            try container.encode(incompleteDetails, forKey: .incompleteDetails)
+        } else {
+            try container.encodeNil(forKey: .incompleteDetails)
+        }
         try container.encode(output, forKey: .output)
         try container.encodeIfPresent(model, forKey: .model)
         try container.encodeIfPresent(instructions, forKey: .instructions)
         try container.encodeIfPresent(previousResponseID, forKey: .previousResponseID)
         try container.encodeIfPresent(store, forKey: .store)
         try container.encodeIfPresent(background, forKey: .background)
-        try container.encode(usage.map { try JSONValue(encoding: $0) } ?? .null, forKey: .usage)
+        if let usage { try container.encode(usage, forKey: .usage) } else { try container.encodeNil(forKey: .usage) }
         try container.encodeIfPresent(metadata, forKey: .metadata)
         if let conversationID { try container.encode(["id": conversationID], forKey: .conversation) }
         if !extra.isEmpty {

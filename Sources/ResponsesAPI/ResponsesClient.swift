@@ -145,8 +145,7 @@ public final class ResponsesClient: Sendable {
 
     func encode(_ request: CreateResponseRequest) throws -> ByteBuffer {
         do {
-            let body = try request.body(maxTokensField: provider.maxTokensField)
-            return ByteBuffer(data: try JSONEncoder().encode(body))
+            return ByteBuffer(data: try request.encodedBody(maxTokensField: provider.maxTokensField))
         } catch {
             throw ResponsesError(kind: .invalidRequest, message: "the request could not be encoded", provider: provider.name, underlying: error)
         }

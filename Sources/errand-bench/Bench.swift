@@ -1,6 +1,9 @@
-// Benchmarks of the streaming path, each beside a baseline measured in the same run.
-// Run in release: swift run -c release errand-bench
+// Benchmarks, each beside a baseline measured in the same run. Run in release:
+//   swift run -c release errand-bench          (all)
+//   swift run -c release errand-bench stream   (SSE parsing and decoding)
+//   swift run -c release errand-bench loop     (the agent loop's own cost per turn)
 import AsyncHTTPClient
+import ErrandCore
 import ErrandTesting
 import Foundation
 import NIOCore
@@ -75,6 +78,12 @@ func row(_ name: String, seconds: Double, bytes: Int, events: Int) {
 @main
 struct Bench {
     static func main() async throws {
+        let which = CommandLine.arguments.dropFirst().first ?? "all"
+        if which == "all" || which == "stream" { try await streamBenchmarks() }
+        if which == "all" || which == "loop" { try await LoopBenchmark.run() }
+    }
+
+    static func streamBenchmarks() async throws {
         let stream = syntheticStream(deltas: 20_000)
         let pieces = chunks(stream)
         var parser = ServerSentEventParser()
