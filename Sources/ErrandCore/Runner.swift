@@ -322,7 +322,9 @@ struct RunLoop: Sendable {
         let response: Response
         do {
             response = try await callModel(request)
-        } catch let error as ResponsesError where error.isPreviousResponseNotFound && agent.state == .auto && !state.stateless {
+        } catch let error as ResponsesError
+            where error.isPreviousResponseNotFound && agent.state == .auto && !state.stateless && request.previousResponseID != nil
+        {
             state.stateless = true
             state.turn -= 1
             let reason = "the provider refused previous_response_id (\(error.providerError?.message ?? "HTTP \(error.status ?? 0)")); replaying the history from now on"
