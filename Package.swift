@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ErrandTesting", targets: ["ErrandTesting"]),
         .library(name: "ErrandCore", targets: ["ErrandCore"]),
         .library(name: "ErrandTools", targets: ["ErrandTools"]),
+        .library(name: "ErrandSpec", targets: ["ErrandSpec"]),
         .executable(name: "errand", targets: ["errand"]),
     ],
     dependencies: [
@@ -42,7 +43,16 @@ let package = Package(
         // Built-in tools (files for now) and their workspace sandbox.
         .target(
             name: "ErrandTools",
-            dependencies: ["ErrandCore", "ResponsesAPI"]
+            dependencies: [
+                "ErrandCore", "ResponsesAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The JSON agent spec: strict decoding, its JSON Schema, command-tool manifests, building a runnable agent.
+        .target(
+            name: "ErrandSpec",
+            dependencies: ["ErrandCore", "ErrandTools", "ResponsesAPI"]
         ),
         // A scripted Responses API server on loopback, for tests, benchmarks and the demo.
         .target(
@@ -60,6 +70,8 @@ let package = Package(
             name: "errand",
             dependencies: [
                 "ResponsesAPI",
+                "ErrandCore",
+                "ErrandSpec",
                 "ErrandTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

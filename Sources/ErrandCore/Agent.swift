@@ -144,9 +144,23 @@ public struct ToolCallRecord: Sendable, Hashable, Codable {
     public var isError: Bool
     /// How long it took, in seconds.
     public var duration: Double
+    /// Notes the tool kept for the journal (e.g. a command's stderr), not sent to the model.
+    public var notes: [String]?
+
+    /// Creates a record.
+    public init(turn: Int, callID: String, name: String, arguments: String, output: String, isError: Bool, duration: Double, notes: [String]? = nil) {
+        self.turn = turn
+        self.callID = callID
+        self.name = name
+        self.arguments = arguments
+        self.output = output
+        self.isError = isError
+        self.duration = duration
+        self.notes = notes
+    }
 
     enum CodingKeys: String, CodingKey {
-        case turn, callID = "call_id", name, arguments, output, isError = "is_error", duration = "duration_seconds"
+        case turn, callID = "call_id", name, arguments, output, isError = "is_error", duration = "duration_seconds", notes
     }
 }
 

@@ -23,6 +23,7 @@ struct JournalEntry: Codable, Sendable {
     var output: String?
     var isError: Bool?
     var durationSeconds: Double?
+    var notes: [String]?
     var message: String?
     var status: String?
     var httpStatus: Int?
@@ -38,7 +39,7 @@ struct JournalEntry: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case type, runID = "run_id", time, turn, agent, model, mode, instructions, tools, input, previousResponseID = "previous_response_id", request, response
-        case callID = "call_id", name, arguments, output, isError = "is_error", durationSeconds = "duration_seconds", message, status
+        case callID = "call_id", name, arguments, output, isError = "is_error", durationSeconds = "duration_seconds", notes, message, status
         case httpStatus = "http_status", finalText = "final_text", usage, lastResponseID = "last_response_id", toolCallCount = "tool_call_count"
     }
 }

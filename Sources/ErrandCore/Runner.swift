@@ -156,7 +156,8 @@ public struct Runner: Sendable {
         return result
     }
 
-    static func makeRunID() -> String {
+    /// A fresh run id: the UTC time and a random suffix, e.g. `run-20261122-010422-3f9a1c2e`.
+    public static func makeRunID() -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -239,7 +240,7 @@ struct RunState: Sendable {
                 outputs[callID] = entry.output ?? ""
                 toolCalls.append(ToolCallRecord(
                     turn: entry.turn ?? turn, callID: callID, name: entry.name ?? "", arguments: entry.arguments ?? "",
-                    output: entry.output ?? "", isError: entry.isError ?? false, duration: entry.durationSeconds ?? 0))
+                    output: entry.output ?? "", isError: entry.isError ?? false, duration: entry.durationSeconds ?? 0, notes: entry.notes))
             case "state_fallback":
                 stateless = true
             default:
@@ -445,6 +446,7 @@ struct RunLoop: Sendable {
             entry.output = record.output
             entry.isError = record.isError
             entry.durationSeconds = record.duration
+            entry.notes = record.notes
             journal?.append(entry)
             emit(.toolCallFinished(record))
         }

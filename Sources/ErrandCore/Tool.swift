@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ResponsesAPI
+import Synchronization
 
 /// What a tool gives back to the model: text, or structured JSON (sent as its compact text).
 public enum ToolOutput: Sendable, Hashable, ExpressibleByStringLiteral {
@@ -49,6 +50,7 @@ public struct ToolContext: Sendable {
     public let workspace: Workspace?
     /// A logger with the run and call in its metadata.
     public let logger: Logger
+    private let notes: ToolNotes
 
     /// Creates a context.
     public init(runID: String, callID: String, workspace: Workspace?, logger: Logger) {
@@ -56,7 +58,14 @@ public struct ToolContext: Sendable {
         self.callID = callID
         self.workspace = workspace
         self.logger = logger
+        self.notes = ToolNotes()
     }
+
+    /// Keeps a note about this call in the journal (not sent to the model), e.g. a command's stderr.
+    public func note(_ text: String) { notes.append(text) }
+
+    /// The notes kept so far.
+    public var keptNotes: [String] { notes.all }
 
     /// Whether the run was cancelled or the call timed out; long tools should check and stop.
     public var isCancelled: Bool { Task.isCancelled }
@@ -69,6 +78,13 @@ public struct ToolContext: Sendable {
         guard let workspace else { throw ToolError("this run has no workspace") }
         return workspace
     }
+}
+
+/// The notes of one call, shared by the copies of its context.
+final class ToolNotes: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ text: String) { storage.withLock { $0.append(text) } }
+    var all: [String] { storage.withLock { $0 } }
 }
 
 /// An error a tool throws to tell the model what went wrong; its message becomes the call's output.

@@ -16,7 +16,8 @@ struct ToolExecutor: Sendable {
     func execute(_ call: FunctionCall, turn: Int) async -> ToolCallRecord {
         let clock = ContinuousClock()
         let start = clock.now
-        let (output, isError) = await outcome(of: call)
+        let notes = ToolNotesBox()
+        let (output, isError) = await outcome(of: call, notes: notes)
         let elapsed = clock.now - start
         let cap = agent.limits.maxToolOutputCharacters
         var text = output
@@ -26,10 +27,17 @@ struct ToolExecutor: Sendable {
         }
         return ToolCallRecord(
             turn: turn, callID: call.callId, name: call.name, arguments: call.arguments, output: text, isError: isError,
-            duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            notes: notes.context.flatMap { $0.keptNotes.isEmpty ? nil : $0.keptNotes })
     }
 
-    private func outcome(of call: FunctionCall) async -> (String, Bool) {
+    /// The context a call ran with, to read its notes afterwards.
+    final class ToolNotesBox: @unchecked Sendable {
+        // Written once before the call starts, read after it ends.
+        var context: ToolContext?
+    }
+
+    private func outcome(of call: FunctionCall, notes: ToolNotesBox) async -> (String, Bool) {
         guard let tool = agent.tools[call.name] else {
             let names = agent.tools.names.joined(separator: ", ")
             return ("error: there is no tool named '\(call.name)'. The tools are: \(names.isEmpty ? "none" : names).", true)
@@ -57,6 +65,7 @@ struct ToolExecutor: Sendable {
         callLogger[metadataKey: "call_id"] = "\(call.callId)"
         callLogger[metadataKey: "tool"] = "\(call.name)"
         let context = ToolContext(runID: runID, callID: call.callId, workspace: agent.workspace, logger: callLogger)
+        notes.context = context
         let timeout = tool.timeout ?? agent.limits.toolTimeout
         do {
             let output = try await withDeadline(timeout) { try await tool.invoke(arguments, context) }

@@ -11,10 +11,11 @@ struct Errand: AsyncParsableCommand {
         discussion: """
             Providers: openai (OPENAI_API_KEY, OPENAI_BASE_URL), mume (MUME_API_KEY), umodelverse (UMODELVERSE_API_KEY), \
             or any compatible server with --base-url.
-            Exit codes: 0 success, 1 provider or network failure, 2 bad usage, 130 interrupted.
+            Exit codes: 0 success, 1 the run failed or hit a limit (or a provider or network failure), 2 bad usage, spec or \
+            manifest, 130 interrupted. Shell completions: errand --generate-completion-script bash|zsh|fish.
             """,
         version: "0.1.0",
-        subcommands: [Respond.self, Demo.self]
+        subcommands: [Run.self, Validate.self, Tools.self, Schema.self, Demo.self, Respond.self]
     )
 
     /// Parses the arguments, runs the command, and maps failures to the documented exit codes.

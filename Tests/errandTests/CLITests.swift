@@ -105,10 +105,14 @@ import Testing
     }
 
     @Test func demoRunsWithNoKeyAndNoNetwork() async throws {
-        let result = try await run(["demo"])
+        let journals = FileManager.default.temporaryDirectory.appendingPathComponent("errand-demo-\(UUID().uuidString)")
+        let result = try await run(["demo", "--journal-dir", journals.path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("resumed it"))
         #expect(result.stderr.contains("scripted server"))
-        #expect(result.stderr.contains("1 resumption"))
+        #expect(result.stderr.contains("↳ read_file"))
+        #expect(result.stderr.contains("✓ completed: 3 turns, 3 tool calls"))
+        #expect(result.stdout.contains("From what I read here"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: journals.path)
+        #expect(files.count == 1 && files[0].hasSuffix(".jsonl"))
     }
 }

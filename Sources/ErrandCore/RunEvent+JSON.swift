@@ -1,0 +1,64 @@
+import Foundation
+import ResponsesAPI
+
+extension ToolCallRecord {
+    /// The record as JSON (`ok` is the opposite of `is_error`).
+    public var jsonValue: JSONValue {
+        var object: [String: JSONValue] = [
+            "turn": .number(Double(turn)), "call_id": .string(callID), "name": .string(name), "arguments": .string(arguments),
+            "output": .string(output), "ok": .bool(!isError), "duration_seconds": .number((duration * 1000).rounded() / 1000),
+        ]
+        if let notes { object["notes"] = .array(notes.map(JSONValue.string)) }
+        return .object(object)
+    }
+}
+
+extension Usage {
+    /// The counts as JSON.
+    public var jsonValue: JSONValue {
+        [
+            "input_tokens": .number(Double(inputTokens)), "output_tokens": .number(Double(outputTokens)),
+            "total_tokens": .number(Double(totalTokens)), "cached_tokens": .number(Double(cachedTokens)),
+            "reasoning_tokens": .number(Double(reasoningTokens)),
+        ]
+    }
+}
+
+extension RunResult {
+    /// The result as one JSON object: status, output_text, turns, tool_calls, usage, response_id, run_id, journal, error.
+    public var jsonValue: JSONValue {
+        [
+            "status": .string(status.rawValue), "output_text": .string(finalText), "turns": .number(Double(turns)),
+            "tool_calls": .array(toolCalls.map { call in
+                ["name": .string(call.name), "call_id": .string(call.callID), "arguments": .string(call.arguments), "ok": .bool(!call.isError)]
+            }),
+            "usage": usage.jsonValue, "response_id": lastResponseID.map(JSONValue.string) ?? .null, "run_id": .string(runID),
+            "journal": journal.map { .string($0.path) } ?? .null, "error": error.map(JSONValue.string) ?? .null,
+            "incomplete_reason": incompleteReason.map(JSONValue.string) ?? .null,
+        ]
+    }
+}
+
+extension RunEvent {
+    /// The event as one JSON object with a `type`.
+    public var jsonValue: JSONValue {
+        switch self {
+        case .runStarted(let runID, let agent):
+            ["type": "run_started", "run_id": .string(runID), "agent": .string(agent)]
+        case .turnStarted(let turn, let stateless):
+            ["type": "turn_started", "turn": .number(Double(turn)), "stateless": .bool(stateless)]
+        case .textDelta(let text):
+            ["type": "text_delta", "delta": .string(text)]
+        case .toolCallStarted(let turn, let callID, let name, let arguments):
+            ["type": "tool_call_started", "turn": .number(Double(turn)), "call_id": .string(callID), "name": .string(name), "arguments": .string(arguments)]
+        case .toolCallFinished(let record):
+            { var value = record.jsonValue; value["type"] = "tool_call_finished"; return value }()
+        case .turnFinished(let turn, let responseID, let usage):
+            ["type": "turn_finished", "turn": .number(Double(turn)), "response_id": .string(responseID), "usage": usage?.jsonValue ?? .null]
+        case .stateFallback(let reason):
+            ["type": "state_fallback", "reason": .string(reason)]
+        case .runFinished(let result):
+            { var value = result.jsonValue; value["type"] = "run_finished"; return value }()
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import ErrandCore
+import ErrandTools
+import Foundation
+import ResponsesAPI
+
+/// Command-line overrides of a spec.
+public struct SpecOverrides: Sendable {
+    /// The model id.
+    public var model: String?
+    /// A provider preset.
+    public var preset: String?
+    /// A base URL.
+    public var baseURL: String?
+    /// The turn limit.
+    public var maxTurns: Int?
+    /// The workspace root.
+    public var workspace: URL?
+    /// Hosts `fetch_url` may reach (for the tool that arrives with HTML extraction).
+    public var allowHosts: [String]
+    /// The state mode.
+    public var state: StateMode?
+
+    /// No overrides.
+    public init(
+        model: String? = nil, preset: String? = nil, baseURL: String? = nil, maxTurns: Int? = nil, workspace: URL? = nil,
+        allowHosts: [String] = [], state: StateMode? = nil
+    ) {
+        self.model = model
+        self.preset = preset
+        self.baseURL = baseURL
+        self.maxTurns = maxTurns
+        self.workspace = workspace
+        self.allowHosts = allowHosts
+        self.state = state
+    }
+}
+
+extension AgentSpec {
+    /// The provider the spec names, with the overrides applied.
+    public func provider(overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment) -> Provider {
+        let presetName = overrides.preset ?? preset
+        var provider: Provider
+        if let presetName, let named = Provider.preset(named: presetName, environment: environment) {
+            provider = named
+            if let url = overrides.baseURL ?? baseURL { provider.baseURL = url }
+        } else if let url = overrides.baseURL ?? baseURL {
+            provider = .custom(baseURL: url, environment: environment)
+        } else {
+            provider = .openai(environment: environment)
+        }
+        if let variable = apiKeyEnvironmentVariable {
+            provider.apiKeyEnvironmentVariable = variable
+            provider.apiKey = environment[variable].flatMap { $0.isEmpty ? nil : APIKey($0) }
+            provider.requiresAPIKey = true
+        }
+        for (name, value) in headers { provider.headers[name] = Self.expand(value, environment: environment) }
+        if let maxTokensField { provider.maxTokensField = maxTokensField }
+        if (overrides.state ?? state) == .stateless { provider.keepsState = false }
+        return provider
+    }
+
+    /// `${VAR}` replaced from the environment (empty when unset).
+    static func expand(_ value: String, environment: [String: String]) -> String {
+        var result = ""
+        var rest = value[...]
+        while let start = rest.range(of: "${"), let end = rest[start.upperBound...].firstIndex(of: "}") {
+            result += rest[..<start.lowerBound]
+            result += environment[String(rest[start.upperBound..<end])] ?? ""
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+
+    /// The model to use: the override, the spec's, `ERRAND_MODEL`, or the provider's usual one.
+    public func model(overrides: SpecOverrides = SpecOverrides(), provider: Provider, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        overrides.model ?? model ?? environment["ERRAND_MODEL"] ?? Self.usualModel(for: provider)
+    }
+
+    /// A sensible model for a provider when none is named.
+    public static func usualModel(for provider: Provider) -> String {
+        switch provider.name {
+        case "mume": "openai/gpt-4.1-mini"
+        case "umodelverse": "gpt-4o"
+        default: "gpt-4.1-mini"
+        }
+    }
+
+    /// The spec's tools, registered (built-ins, then command tools, in the spec's order), for a workspace.
+    public func registry(workspace: Workspace) throws -> ToolRegistry {
+        var all = ToolRegistry()
+        try FileTools.register(into: &all, workspace: try Workspace(root: workspace.root, writable: true))
+        var registry = ToolRegistry()
+        for tool in tools {
+            switch tool {
+            case .builtin(let name, _):
+                if let builtin = all[name] { try registry.add(builtin) }
+            case .command(let command, _):
+                try registry.add(command.registered)
+            }
+        }
+        return registry
+    }
+
+    /// The agent this spec describes, with the overrides applied.
+    public func agent(overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Agent {
+        let provider = provider(overrides: overrides, environment: environment)
+        let workspace = try Workspace(root: overrides.workspace ?? workspaceRoot, writable: writable)
+        var limits = limits
+        if let maxTurns = overrides.maxTurns { limits.maxTurns = maxTurns }
+        return Agent(
+            name: name, model: model(overrides: overrides, provider: provider, environment: environment), instructions: instructions,
+            tools: try registry(workspace: workspace), toolChoice: toolChoice, parallelToolCalls: parallelToolCalls, settings: settings,
+            limits: limits, state: overrides.state ?? state, workspace: workspace)
+    }
+}

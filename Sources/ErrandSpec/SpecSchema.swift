@@ -1,0 +1,107 @@
+import ResponsesAPI
+
+extension AgentSpec {
+    /// The JSON Schema of an agent spec (`errand schema` prints it; example specs point `$schema` at a copy of it).
+    public static let jsonSchema: JSONValue = {
+        let string: JSONValue = ["type": "string"]
+        let stringMap: JSONValue = ["type": "object", "additionalProperties": ["type": "string"]]
+        func described(_ schema: JSONValue, _ text: String) -> JSONValue {
+            var copy = schema
+            copy["description"] = .string(text)
+            return copy
+        }
+        let builtin: JSONValue = ["type": "string", "enum": .array(builtinTools.map(JSONValue.string))]
+        let tool: JSONValue = [
+            "oneOf": [
+                described(builtin, "A built-in tool by name."),
+                ["type": "object", "description": "A built-in tool with options.", "required": ["name"], "properties": ["name": builtin], "additionalProperties": false],
+                ["type": "object", "description": "A command tool described by a manifest (path relative to the spec).", "required": ["manifest"],
+                 "properties": ["manifest": string], "additionalProperties": false],
+            ]
+        ]
+        return [
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://errand.dev/schemas/agent-spec.json",
+            "title": "Errand agent spec",
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": false,
+            "properties": [
+                "$schema": string,
+                "name": described(string, "The agent's name."),
+                "description": described(string, "What the agent is for."),
+                "model": described(string, "The model id, e.g. gpt-4.1-mini or openai/gpt-4.1-mini (Mume)."),
+                "instructions": described(string, "System instructions, re-sent every turn."),
+                "instructions_file": described(string, "A file with the instructions, relative to the spec."),
+                "provider": [
+                    "type": "object", "additionalProperties": false,
+                    "properties": [
+                        "preset": ["type": "string", "enum": .array(Provider.presetNames.map(JSONValue.string))],
+                        "base_url": described(string, "A compatible server's base URL (requests go to {base_url}/responses)."),
+                        "api_key_env": described(string, "The environment variable that holds the API key."),
+                        "headers": described(stringMap, "Extra headers; ${VAR} in a value is read from the environment."),
+                        "state": ["type": "string", "enum": ["auto", "stateful", "stateless"]],
+                        "max_tokens_field": ["type": "string", "enum": ["max_output_tokens", "max_tokens"]],
+                    ],
+                ],
+                "tools": ["type": "array", "items": tool],
+                "tool_choice": [
+                    "oneOf": [
+                        ["type": "string", "enum": ["auto", "none", "required"]],
+                        ["type": "object", "required": ["type", "name"], "additionalProperties": false,
+                         "properties": ["type": ["const": "function"], "name": string]],
+                    ]
+                ],
+                "parallel_tool_calls": ["type": "boolean"],
+                "settings": [
+                    "type": "object", "additionalProperties": false,
+                    "properties": [
+                        "temperature": ["type": "number", "minimum": 0, "maximum": 2],
+                        "top_p": ["type": "number", "minimum": 0, "maximum": 1],
+                        "max_output_tokens": ["type": "integer", "minimum": 16],
+                        "reasoning": [
+                            "type": "object", "additionalProperties": false,
+                            "properties": [
+                                "effort": ["type": "string", "enum": ["none", "minimal", "low", "medium", "high", "xhigh", "max"]],
+                                "summary": ["type": "string", "enum": ["auto", "concise", "detailed"]],
+                            ],
+                        ],
+                        "text": [
+                            "type": "object", "additionalProperties": false,
+                            "properties": [
+                                "format": [
+                                    "type": "object", "required": ["type"], "additionalProperties": false,
+                                    "properties": [
+                                        "type": ["type": "string", "enum": ["text", "json_object", "json_schema"]],
+                                        "name": string, "schema": ["type": "object"], "description": string, "strict": ["type": "boolean"],
+                                    ],
+                                ],
+                                "verbosity": ["type": "string", "enum": ["low", "medium", "high"]],
+                            ],
+                        ],
+                        "store": ["type": "boolean"],
+                        "metadata": stringMap,
+                        "include": ["type": "array", "items": string],
+                    ],
+                ],
+                "limits": [
+                    "type": "object", "additionalProperties": false,
+                    "properties": [
+                        "max_turns": ["type": "integer", "minimum": 1],
+                        "max_tool_calls": ["type": "integer", "minimum": 0],
+                        "timeout_seconds": ["type": "number", "exclusiveMinimum": 0],
+                        "tool_timeout_seconds": ["type": "number", "exclusiveMinimum": 0],
+                        "max_tool_concurrency": ["type": "integer", "minimum": 1],
+                    ],
+                ],
+                "workspace": [
+                    "type": "object", "additionalProperties": false,
+                    "properties": [
+                        "root": described(string, "The folder tools work in, relative to the spec unless absolute."),
+                        "writable": ["type": "boolean"],
+                    ],
+                ],
+            ],
+        ]
+    }()
+}

@@ -1,0 +1,330 @@
+import ArgumentParser
+import ErrandCore
+import ErrandSpec
+import Foundation
+import Logging
+import ResponsesAPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Flags that override a spec.
+struct OverrideOptions: ParsableArguments {
+    @Option(help: "The model id.")
+    var model: String?
+
+    @Option(help: "A provider preset: \(Provider.presetNames.joined(separator: ", ")).")
+    var provider: String?
+
+    @Option(help: "The base URL of a compatible server.")
+    var baseURL: String?
+
+    @Option(help: "The most model turns.")
+    var maxTurns: Int?
+
+    @Option(help: "The workspace folder tools work in.")
+    var workspace: String?
+
+    @Option(help: "A host fetch_url may reach (repeatable; for specs with fetch_url).")
+    var allowHost: [String] = []
+
+    @Option(help: "How state is carried: auto, stateful or stateless.")
+    var state: String?
+
+    func validate() throws {
+        if let provider, Provider.preset(named: provider) == nil {
+            throw ValidationError("unknown provider '\(provider)': use one of \(Provider.presetNames.joined(separator: ", ")), or --base-url")
+        }
+        if let state, StateMode(rawValue: state) == nil { throw ValidationError("--state must be auto, stateful or stateless, not '\(state)'") }
+        if let maxTurns, maxTurns < 1 { throw ValidationError("--max-turns must be at least 1") }
+        if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
+            throw ValidationError("--base-url must be an http(s) URL, not '\(baseURL)'")
+        }
+    }
+
+    var overrides: SpecOverrides {
+        SpecOverrides(
+            model: model, preset: provider, baseURL: baseURL, maxTurns: maxTurns,
+            workspace: workspace.map { URL(fileURLWithPath: $0).standardizedFileURL }, allowHosts: allowHost,
+            state: state.flatMap(StateMode.init(rawValue:)))
+    }
+}
+
+/// Loads a spec, printing its problems and exiting 2 when it has any.
+func loadSpec(_ path: String) throws -> AgentSpec {
+    do {
+        return try AgentSpec.load(URL(fileURLWithPath: path))
+    } catch let error as SpecError {
+        printError(error.description)
+        throw ExitCode(2)
+    }
+}
+
+/// `errand run`: runs a task with an agent spec.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a task with an agent spec.",
+        discussion: """
+            The task comes from the arguments, or from stdin when there are none or it is '-'. The answer streams to \
+            stdout; each tool call is a line on stderr. Every step is journaled under --journal-dir; --resume RUN_ID \
+            goes on from where a run stopped. Exit codes: 0 completed, 1 failed or hit a limit, 2 bad usage or spec, \
+            130 interrupted.
+            """
+    )
+
+    @Argument(help: "The agent spec (JSON).")
+    var spec: String
+
+    @Argument(help: "The task.")
+    var task: [String] = []
+
+    @OptionGroup var overrides: OverrideOptions
+
+    @Flag(help: "Print one JSON object with the result at the end.")
+    var json = false
+
+    @Flag(help: "Print every run event as a JSON line as it happens.")
+    var events = false
+
+    @Flag(name: .shortAndLong, help: "Print the final answer only.")
+    var quiet = false
+
+    @Option(help: "Resume the run with this id from its journal.")
+    var resume: String?
+
+    @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs).")
+    var journalDir: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if [json, events, quiet].filter({ $0 }).count > 1 { throw ValidationError("choose one of --json, --events and --quiet") }
+    }
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let spec = try loadSpec(self.spec)
+        let environment = ProcessInfo.processInfo.environment
+        let agent: Agent
+        do {
+            agent = try spec.agent(overrides: overrides.overrides, environment: environment)
+        } catch {
+            printError("errand: \(error)")
+            throw ExitCode(2)
+        }
+        if !overrides.allowHost.isEmpty {
+            printError("errand: --allow-host has no effect: \(spec.name) has no fetch_url tool")
+        }
+        let provider = spec.provider(overrides: overrides.overrides, environment: environment)
+        let folder = URL(fileURLWithPath: journalDir ?? environment["ERRAND_JOURNAL_DIR"] ?? ".errand/runs").standardizedFileURL
+        let input = resume == nil ? try readTask() : ""
+        let resume = self.resume
+        let mode: OutputMode = json ? .json : events ? .events : quiet ? .quiet : .normal
+        let display = RunDisplay(mode: mode, interactive: isatty(STDERR_FILENO) == 1)
+
+        let result = try await ResponsesClient.withClient(provider: provider, logger: logger) { client in
+            let runner = Runner(client: client, logger: logger)
+            let run = Task { () async throws -> RunResult in
+                if let resume {
+                    let journal = folder.appendingPathComponent("\(resume).jsonl")
+                    guard FileManager.default.fileExists(atPath: journal.path) else {
+                        throw ValidationError("no journal for run \(resume) in \(folder.path)")
+                    }
+                    return try await runner.resume(agent, journal: journal, onEvent: display.show)
+                }
+                let runID = Runner.makeRunID()
+                return await runner.run(
+                    agent, input: .text(input), journal: folder.appendingPathComponent("\(runID).jsonl"), runID: runID, onEvent: display.show)
+            }
+            let interrupts = Interrupts { run.cancel() }
+            defer { interrupts.stop() }
+            return try await run.value
+        }
+        display.finish(result)
+        switch result.status {
+        case .completed: return
+        case .cancelled: throw ExitCode(130)
+        default: throw ExitCode(1)
+        }
+    }
+
+    private func readTask() throws -> String {
+        if !task.isEmpty, task != ["-"] { return task.joined(separator: " ") }
+        let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw ValidationError("no task: pass it as arguments or on stdin") }
+        return text
+    }
+}
+
+/// Ctrl-C cancels the run (which then writes its journal and ends); a second Ctrl-C exits at once.
+final class Interrupts: @unchecked Sendable {
+    // The source is only cancelled, from the thread that made it.
+    private let source: any DispatchSourceSignal
+
+    init(_ cancel: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let count = Mutex(0)
+        let queue = DispatchQueue(label: "errand.signals")
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: queue)
+        source.setEventHandler {
+            let times = count.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            if times > 1 { exit(130) }
+            printError("\nerrand: interrupted; stopping the run and writing its journal (Ctrl-C again to quit at once)")
+            cancel()
+        }
+        source.resume()
+        self.source = source
+        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM, queue: queue)
+        terminate.setEventHandler { cancel() }
+        terminate.resume()
+        Self.keep.append(terminate)
+    }
+
+    private nonisolated(unsafe) static var keep: [any DispatchSourceSignal] = []
+
+    func stop() { source.cancel() }
+}
+
+enum OutputMode {
+    case normal, json, events, quiet
+}
+
+/// Shows a run as it happens: streamed text on stdout, one line per tool call on stderr, a spinner while the model
+/// thinks (only when stderr is a terminal), and the end.
+final class RunDisplay: Sendable {
+    private struct State {
+        var waiting = false
+        var frame = 0
+        var turn = 0
+        var wroteText = false
+        var started: ContinuousClock.Instant?
+    }
+
+    private let mode: OutputMode
+    private let interactive: Bool
+    private let state = Mutex(State())
+    private let ticker = Mutex<Task<Void, Never>?>(nil)
+
+    init(mode: OutputMode, interactive: Bool) {
+        self.mode = mode
+        self.interactive = interactive && mode == .normal
+    }
+
+    func show(_ event: RunEvent) {
+        switch mode {
+        case .events:
+            writeOut(event.jsonValue.jsonString + "\n")
+            return
+        case .json, .quiet:
+            return
+        case .normal:
+            break
+        }
+        switch event {
+        case .turnStarted(let turn, _):
+            state.withLock {
+                $0.turn = turn
+                $0.waiting = true
+                $0.started = ContinuousClock.now
+            }
+            startSpinner()
+        case .textDelta(let text):
+            clearSpinner()
+            state.withLock { $0.wroteText = true }
+            writeOut(text)
+        case .toolCallStarted:
+            clearSpinner()
+        case .toolCallFinished(let record):
+            clearSpinner()
+            let arguments = Self.short(record.arguments, 60)
+            let outcome = record.isError ? "✗ \(Self.short(record.output, 70))" : "✓"
+            printError("  ↳ \(record.name) \(arguments) \(outcome) \(Self.milliseconds(record.duration))")
+        case .stateFallback(let reason):
+            clearSpinner()
+            printError("  ⚠ \(reason)")
+        case .turnFinished:
+            clearSpinner()
+        default:
+            break
+        }
+    }
+
+    func finish(_ result: RunResult) {
+        clearSpinner()
+        ticker.withLock { $0?.cancel() }
+        switch mode {
+        case .json:
+            writeOut(result.jsonValue.jsonString + "\n")
+        case .quiet:
+            if !result.finalText.isEmpty { writeOut(result.finalText + "\n") }
+        case .events:
+            break
+        case .normal:
+            let wrote = state.withLock { $0.wroteText }
+            if !wrote, !result.finalText.isEmpty { writeOut(result.finalText) }
+            if wrote || !result.finalText.isEmpty { writeOut("\n") }
+            let tokens = result.usage.totalTokens
+            let summary = "\(result.turns) turn\(result.turns == 1 ? "" : "s"), \(result.toolCalls.count) tool call\(result.toolCalls.count == 1 ? "" : "s"), \(tokens) tokens"
+            let journal = result.journal.map { " · journal \(Self.relative($0.path))" } ?? ""
+            if result.status == .completed {
+                printError("✓ completed: \(summary) · run \(result.runID)\(journal)")
+            }
+        }
+        if result.status != .completed {
+            let resume = result.journal != nil && result.status != .failed ? " (resume with --resume \(result.runID))" : ""
+            printError("errand: the run ended \(result.status.rawValue): \(result.error ?? "no reason given")\(resume)")
+        }
+        if let reason = result.incompleteReason { printError("errand: the answer is incomplete (\(reason))") }
+    }
+
+    private func startSpinner() {
+        guard interactive else { return }
+        ticker.withLock { task in
+            guard task == nil else { return }
+            task = Task { [self] in
+                let frames = Array("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+                while !Task.isCancelled {
+                    let line = state.withLock { state -> String? in
+                        guard state.waiting else { return nil }
+                        state.frame += 1
+                        let seconds = state.started.map { Double((ContinuousClock.now - $0).components.seconds) } ?? 0
+                        return "\r\(frames[state.frame % frames.count]) waiting for the model (turn \(state.turn), \(Int(seconds)) s)\u{1B}[K"
+                    }
+                    if let line { FileHandle.standardError.write(Data(line.utf8)) }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+    }
+
+    private func clearSpinner() {
+        guard interactive else { return }
+        let was = state.withLock { state -> Bool in
+            defer { state.waiting = false }
+            return state.waiting
+        }
+        if was { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    static func short(_ text: String, _ limit: Int) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: " ")
+        return flat.count > limit ? String(flat.prefix(limit - 1)) + "…" : flat
+    }
+
+    static func milliseconds(_ seconds: Double) -> String {
+        seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : String(format: "%.1f s", seconds)
+    }
+
+    static func relative(_ path: String) -> String {
+        let here = FileManager.default.currentDirectoryPath + "/"
+        return path.hasPrefix(here) ? String(path.dropFirst(here.count)) : path
+    }
+}
