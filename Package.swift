@@ -40,11 +40,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Built-in tools (files for now) and their workspace sandbox.
+        // posix_spawn with a process group and default signals, for command tools (C: GNU extensions).
+        .target(name: "CSpawn"),
+        // Built-in tools (files, command tools) and their workspace sandbox.
         .target(
             name: "ErrandTools",
             dependencies: [
-                "ErrandCore", "ResponsesAPI",
+                "ErrandCore", "ResponsesAPI", "CSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -106,6 +108,13 @@ let package = Package(
             dependencies: ["ErrandTools", "ErrandCore", "ResponsesAPI", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
+            name: "ErrandSpecTests",
+            dependencies: [
+                "ErrandSpec", "ErrandCore", "ErrandTools", "ResponsesAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "ErrandTestingTests",
             dependencies: [
                 "ErrandTesting", "ResponsesAPI",
@@ -123,7 +132,7 @@ let package = Package(
 )
 
 // Strict settings for every target, in one place (as swift-log does).
-for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+for target in package.targets where [.executable, .test, .regular].contains(target.type) && target.name != "CSpawn" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

@@ -1,3 +1,4 @@
+import CSpawn
 import ErrandCore
 import Foundation
 import NIOCore
@@ -156,9 +157,12 @@ public struct CommandTool: Sendable {
     }
 }
 
-/// One execution of a command: a process with piped stdin, stdout (capped) and stderr (tail kept).
+/// One execution of a command, spawned with `posix_spawn`: every signal at its default (Foundation's `Process` passes
+/// on ignored signals, so a command could not be stopped with SIGTERM), in a process group of its own (so that a timeout,
+/// a cancel or the end of the call stops the children it started too), with close-on-exec pipes (so that calls running
+/// in parallel do not inherit each other's pipes and hang waiting for end of file).
 final class CommandRun: @unchecked Sendable {
-    // Mutable state is touched under `lock`, or by one reader at a time.
+    // Mutable state is touched under `lock`.
     struct Outcome {
         var status: Int32
         var stdout: Data
@@ -167,7 +171,10 @@ final class CommandRun: @unchecked Sendable {
         var timedOut: Bool
     }
 
-    private let process = Process()
+    private let executable: String
+    private let argv: [String]
+    private let folder: URL
+    private let environment: [String: String]
     private let stdin: Data
     private let maxOutputBytes: Int
     private let lock = NSLock()
@@ -175,13 +182,14 @@ final class CommandRun: @unchecked Sendable {
     private var stderr = Data()
     private var dropped = 0
     private var timedOut = false
-    private let streamsDone = DispatchGroup()
+    private var pid: pid_t = 0
+    private var exited = false
 
     init(executable: String, argv: [String], folder: URL, environment: [String: String], stdin: Data, maxOutputBytes: Int) {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = argv
-        process.currentDirectoryURL = folder
-        process.environment = environment
+        self.executable = executable
+        self.argv = argv
+        self.folder = folder
+        self.environment = environment
         self.stdin = stdin
         self.maxOutputBytes = maxOutputBytes
     }
@@ -191,78 +199,111 @@ final class CommandRun: @unchecked Sendable {
 
     func execute(timeout: Duration) async throws -> Outcome {
         Self.ignoreBrokenPipes
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        read(output.fileHandleForReading, isStdout: true)
-        read(errors.fileHandleForReading, isStdout: false)
+        var input: [Int32] = [0, 0], output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
+        for (index, result) in [errand_pipe_cloexec(&input), errand_pipe_cloexec(&output), errand_pipe_cloexec(&errors)].enumerated() where result != 0 {
+            throw ToolError("cannot create pipe \(index) for the command: \(String(cString: strerror(result)))")
+        }
+        let child = try spawn(stdin: input[0], stdout: output[1], stderr: errors[1])
+        close(input[0])
+        close(output[1])
+        close(errors[1])
+        lock.withLock { pid = child }
+        let streams = DispatchGroup()
+        read(output[0], into: streams, isStdout: true)
+        read(errors[0], into: streams, isStdout: false)
+        let data = stdin
+        let writeEnd = input[1]
+        Thread.detachNewThread {
+            data.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(writeEnd, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { break }  // EPIPE: the command does not read its input
+                    offset += written
+                }
+            }
+            close(writeEnd)
+        }
         let loop = MultiThreadedEventLoopGroup.singleton.any()
-        let status: Int32 = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-                let timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
-                    lock.withLock { timedOut = true }
-                    stop()
-                }
-                process.terminationHandler = { process in
-                    timer.cancel()
-                    continuation.resume(returning: process.terminationStatus)
-                }
-                do {
-                    try process.run()
-                } catch {
-                    timer.cancel()
-                    process.terminationHandler = nil
-                    continuation.resume(throwing: ToolError("cannot start \(process.executableURL?.path ?? "the command"): \(error.localizedDescription)"))
-                    return
-                }
-                DispatchQueue.global().async { [self] in
-                    // A command that exits without reading stdin must not take errand down: EPIPE, not SIGPIPE.
-                    try? input.fileHandleForWriting.write(contentsOf: stdin)
-                    try? input.fileHandleForWriting.close()
+        let timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
+            lock.withLock { timedOut = true }
+            stop()
+        }
+        let status: Int32 = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
+                Thread.detachNewThread { [self] in
+                    var status: Int32 = 0
+                    while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+                    lock.withLock { exited = true }
+                    continuation.resume(returning: status)
                 }
             }
         } onCancel: {
             stop()
         }
-        // The streams end when the process (and any child holding them) is gone; do not wait forever for a child.
-        if streamsDone.wait(timeout: .now() + 2) == .timedOut {
-            output.fileHandleForReading.readabilityHandler = nil
-            errors.fileHandleForReading.readabilityHandler = nil
+        timer.cancel()
+        // Whatever the command left running in its group goes too.
+        kill(-child, SIGKILL)
+        // A process outside the group could still hold the pipes: wait briefly, not forever.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                _ = streams.wait(timeout: .now() + 2)
+                continuation.resume()
+            }
         }
         if Task.isCancelled { throw CancellationError() }
-        return lock.withLock { Outcome(status: status, stdout: stdout, stderr: stderr, droppedBytes: dropped, timedOut: timedOut) }
+        let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return lock.withLock { Outcome(status: code, stdout: stdout, stderr: stderr, droppedBytes: dropped, timedOut: timedOut) }
     }
 
-    private func read(_ handle: FileHandle, isStdout: Bool) {
-        streamsDone.enter()
-        handle.readabilityHandler = { [self] handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                streamsDone.leave()
-                return
-            }
-            lock.withLock {
-                if isStdout {
-                    let room = max(0, maxOutputBytes - stdout.count)
-                    stdout.append(data.prefix(room))
-                    dropped += max(0, data.count - room)
-                } else {
-                    stderr.append(data)
-                    if stderr.count > 65_536 { stderr = stderr.suffix(16_384) }
+    private func spawn(stdin: Int32, stdout: Int32, stderr: Int32) throws -> pid_t {
+        let arguments = ([executable] + argv).map { strdup($0) } + [nil]
+        let variables = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            arguments.forEach { free($0) }
+            variables.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let result = errand_spawn(&child, executable, folder.path, stdin, stdout, stderr, arguments, variables)
+        guard result == 0 else {
+            throw ToolError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        return child
+    }
+
+    /// Reads a stream to its end on a thread of its own.
+    private func read(_ descriptor: Int32, into group: DispatchGroup, isStdout: Bool) {
+        group.enter()
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                let data = Data(buffer[0..<count])
+                lock.withLock {
+                    if isStdout {
+                        let room = max(0, maxOutputBytes - self.stdout.count)
+                        self.stdout.append(data.prefix(room))
+                        dropped += max(0, data.count - room)
+                    } else {
+                        self.stderr.append(data)
+                        if self.stderr.count > 65_536 { self.stderr = self.stderr.suffix(16_384) }
+                    }
                 }
             }
+            close(descriptor)
+            group.leave()
         }
     }
 
-    /// SIGTERM, then SIGKILL two seconds later if it is still running.
+    /// SIGTERM to the command's group, then SIGKILL a second later if it is still running.
     private func stop() {
-        guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        process.terminate()
-        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .seconds(2)) {
-            kill(pid, SIGKILL)
+        let (child, done) = lock.withLock { (pid, exited) }
+        guard child > 0, !done else { return }
+        kill(-child, SIGTERM)
+        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .seconds(1)) { [self] in
+            if !lock.withLock({ exited }) { kill(-child, SIGKILL) }
         }
     }
 }

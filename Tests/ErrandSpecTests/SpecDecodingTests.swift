@@ -1,0 +1,145 @@
+import ErrandCore
+import ErrandSpec
+import Foundation
+import ResponsesAPI
+import Testing
+
+/// Every error path of the spec decoder names the file and the JSON path, and says what was expected.
+@Suite struct SpecDecodingTests {
+    static let folder: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("errand-spec-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try? "Be brief.".write(to: url.appendingPathComponent("instructions.md"), atomically: true, encoding: .utf8)
+        return url
+    }()
+
+    func parse(_ json: String) throws -> AgentSpec {
+        try AgentSpec.parse(Data(json.utf8), file: Self.folder.appendingPathComponent("agent.json"), environment: ["PATH": "/usr/bin:/bin"])
+    }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var json: String
+        var path: String
+        var message: String
+        var testDescription: String { "\(path): \(message)" }
+    }
+
+    static let cases: [Case] = [
+        Case(json: #"{}"#, path: "name", message: "missing; expected a string"),
+        Case(json: #"[1, 2]"#, path: "", message: "expected an object, not an array"),
+        Case(json: #"{"name": "a", "modle": "gpt"}"#, path: "modle", message: "unknown key; did you mean 'model'?"),
+        Case(json: #"{"name": "a", "colour": 1}"#, path: "colour", message: "unknown key; allowed keys: name, description"),
+        Case(json: #"{"name": 7}"#, path: "name", message: "expected a string, not the number 7"),
+        Case(json: #"{"name": "a", "parallel_tool_calls": "yes"}"#, path: "parallel_tool_calls", message: #"expected true or false, not the string "yes""#),
+        Case(json: #"{"name": "a", "provider": "openai"}"#, path: "provider", message: #"expected an object, not the string "openai""#),
+        Case(json: #"{"name": "a", "provider": {"preset": "azure"}}"#, path: "provider.preset", message: "'azure' is not one of 'openai', 'mume', 'umodelverse'"),
+        Case(json: #"{"name": "a", "provider": {"base_url": "ftp://x"}}"#, path: "provider.base_url", message: "expected an http(s) URL"),
+        Case(json: #"{"name": "a", "provider": {"state": "sometimes"}}"#, path: "provider.state", message: "'sometimes' is not one of 'auto', 'stateful', 'stateless'"),
+        Case(json: #"{"name": "a", "provider": {"max_tokens_field": "tokens"}}"#, path: "provider.max_tokens_field", message: "is not one of"),
+        Case(json: #"{"name": "a", "provider": {"headers": {"X-A": 1}}}"#, path: "provider.headers.X-A", message: "expected a string, not the number 1"),
+        Case(json: #"{"name": "a", "tools": "read_file"}"#, path: "tools", message: "expected an array of tools"),
+        Case(json: #"{"name": "a", "tools": ["read_files"]}"#, path: "tools[0]", message: "'read_files' is not a built-in tool; the built-in tools are read_file"),
+        Case(json: #"{"name": "a", "tools": ["read_file", {"name": "search_files", "max": 3}]}"#, path: "tools[1].max", message: "unknown option of search_files"),
+        Case(json: #"{"name": "a", "tools": ["read_file", "read_file"]}"#, path: "tools[1]", message: "a second tool named 'read_file'"),
+        Case(json: #"{"name": "a", "tools": ["write_file"]}"#, path: "tools[0]", message: "write_file needs \"workspace\": {\"writable\": true}"),
+        Case(json: #"{"name": "a", "tools": [{"manifest": "nowhere.json"}]}"#, path: "tools[0].manifest", message: "cannot read the manifest"),
+        Case(json: #"{"name": "a", "tools": [{"manifest": "m.json", "extra": 1}]}"#, path: "tools[0].extra", message: "unknown key"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git"}}]}"#, path: "tools[0].mcp", message: "not supported"),
+        Case(json: #"{"name": "a", "tools": [{"name": "fetch_url", "allow_hosts": ["example.org"]}]}"#, path: "tools[0]", message: "fetch_url arrives with HTML extraction"),
+        Case(json: #"{"name": "a", "tools": [3]}"#, path: "tools[0]", message: "expected a built-in tool's name"),
+        Case(json: #"{"name": "a", "tools": ["read_file"], "tool_choice": {"type": "function", "name": "nope"}}"#, path: "tool_choice.name", message: "'nope' is not one of the spec's tools (read_file)"),
+        Case(json: #"{"name": "a", "tool_choice": "always"}"#, path: "tool_choice", message: #"expected "auto", "none", "required""#),
+        Case(json: #"{"name": "a", "settings": {"temperature": 3}}"#, path: "settings.temperature", message: "must be between 0 and 2, not 3"),
+        Case(json: #"{"name": "a", "settings": {"top_p": -0.5}}"#, path: "settings.top_p", message: "must be between 0 and 1, not -0.5"),
+        Case(json: #"{"name": "a", "settings": {"max_output_tokens": 8}}"#, path: "settings.max_output_tokens", message: "must be at least 16, not 8"),
+        Case(json: #"{"name": "a", "settings": {"max_output_tokens": 100.5}}"#, path: "settings.max_output_tokens", message: "expected a whole number"),
+        Case(json: #"{"name": "a", "settings": {"reasoning": {"effort": "huge"}}}"#, path: "settings.reasoning.effort", message: "'huge' is not one of"),
+        Case(json: #"{"name": "a", "settings": {"text": {"format": {"type": "json_schema", "name": "x"}}}}"#, path: "settings.text.format.schema", message: "missing; expected the JSON Schema"),
+        Case(json: #"{"name": "a", "settings": {"text": {"format": {"type": "yaml"}}}}"#, path: "settings.text.format.type", message: "'yaml' is not one of"),
+        Case(json: #"{"name": "a", "settings": {"metadata": {"k": true}}}"#, path: "settings.metadata.k", message: "expected a string, not true"),
+        Case(json: #"{"name": "a", "limits": {"max_turns": 0}}"#, path: "limits.max_turns", message: "must be at least 1, not 0"),
+        Case(json: #"{"name": "a", "limits": {"timeout_seconds": "10"}}"#, path: "limits.timeout_seconds", message: #"expected a number, not the string "10""#),
+        Case(json: #"{"name": "a", "limits": {"max_tool_concurrency": 0}}"#, path: "limits.max_tool_concurrency", message: "must be at least 1"),
+        Case(json: #"{"name": "a", "limits": {"retries": 3}}"#, path: "limits.retries", message: "unknown key"),
+        Case(json: #"{"name": "a", "workspace": {"root": "missing-folder"}}"#, path: "workspace.root", message: "is not a folder"),
+        Case(json: #"{"name": "a", "workspace": {"writable": "yes"}}"#, path: "workspace.writable", message: "expected true or false"),
+        Case(json: #"{"name": "a", "instructions": "x", "instructions_file": "instructions.md"}"#, path: "instructions_file", message: "not both"),
+        Case(json: #"{"name": "a", "instructions_file": "missing.md"}"#, path: "instructions_file", message: "cannot read"),
+        Case(json: #"{"name": "a" "model": "m"}"#, path: "", message: "not valid JSON"),
+    ]
+
+    @Test(arguments: cases)
+    func eachProblemNamesTheFileAndPath(_ testCase: Case) throws {
+        do {
+            _ = try parse(testCase.json)
+            Issue.record("accepted: \(testCase.json)")
+        } catch let error as SpecError {
+            let match = error.problems.first { $0.path == testCase.path && $0.message.contains(testCase.message) }
+            #expect(match != nil, "got: \(error.description)")
+            #expect(error.description.contains(Self.folder.appendingPathComponent("agent.json").path))
+        }
+    }
+
+    @Test func everyProblemIsReportedAtOnce() throws {
+        let error = #expect(throws: SpecError.self) {
+            _ = try parse(#"{"name": "a", "modle": "x", "limits": {"max_turns": 0}, "settings": {"temperature": 9}}"#)
+        }
+        #expect(error?.problems.map(\.path) == ["modle", "settings.temperature", "limits.max_turns"])
+    }
+
+    @Test func aGoodSpecBuildsItsAgent() throws {
+        let spec = try parse(#"""
+            {"$schema": "./schema.json", "name": "helper", "model": "m1", "instructions_file": "instructions.md",
+             "provider": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "MY_KEY", "headers": {"X-Team": "${TEAM}-a"}, "state": "stateless", "max_tokens_field": "max_tokens"},
+             "tools": ["read_file", {"name": "search_files"}], "tool_choice": {"type": "function", "name": "read_file"}, "parallel_tool_calls": false,
+             "settings": {"temperature": 0.5, "max_output_tokens": 64, "store": false, "metadata": {"k": "v"},
+                          "text": {"format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}, "strict": true}}},
+             "limits": {"max_turns": 4, "max_tool_calls": 9, "timeout_seconds": 1.5, "tool_timeout_seconds": 2, "max_tool_concurrency": 3},
+             "workspace": {"root": "sub", "writable": false}}
+            """#)
+        let environment = ["MY_KEY": "k-123", "TEAM": "blue"]
+        let agent = try spec.agent(overrides: SpecOverrides(maxTurns: 2), environment: environment)
+        #expect(agent.model == "m1")
+        #expect(agent.instructions == "Be brief.")
+        #expect(agent.tools.names == ["read_file", "search_files"])
+        #expect(agent.toolChoice == .function(name: "read_file"))
+        #expect(agent.parallelToolCalls == false)
+        #expect(agent.settings.temperature == 0.5)
+        #expect(agent.settings.store == false)
+        #expect(agent.limits.maxTurns == 2, "the override wins")
+        #expect(agent.limits.maxToolCalls == 9)
+        #expect(agent.limits.timeout == .milliseconds(1500))
+        #expect(agent.limits.toolTimeout == .seconds(2))
+        #expect(agent.state == .stateless)
+        #expect(agent.workspace?.root.lastPathComponent == "sub")
+        let provider = spec.provider(environment: environment)
+        #expect(provider.baseURL == "http://127.0.0.1:9/v1")
+        #expect(provider.apiKey == APIKey("k-123"))
+        #expect(provider.headers["X-Team"] == "blue-a")
+        #expect(provider.maxTokensField == .maxTokens)
+        #expect(provider.keepsState == false)
+        let overridden = spec.provider(overrides: SpecOverrides(preset: "mume"), environment: environment)
+        #expect(overridden.name == "mume")
+        #expect(spec.model(overrides: SpecOverrides(model: "m2"), provider: provider) == "m2")
+    }
+
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    @Test(arguments: ["codebase-explainer", "doc-stats", "json-inspector"])
+    func theExampleSpecsValidate(_ name: String) throws {
+        let spec = try AgentSpec.load(Self.repository.appendingPathComponent("agents/\(name).json"))
+        #expect(spec.name == name)
+        #expect(!spec.toolNames.isEmpty)
+        _ = try spec.agent(environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
+    }
+
+    @Test func theCheckedInSchemaIsTheOneErrandPrints() throws {
+        let file = try JSONValue(parsing: Data(contentsOf: Self.repository.appendingPathComponent("agents/schema/agent-spec.schema.json")))
+        #expect(file == AgentSpec.jsonSchema, "regenerate it with: swift run errand schema > agents/schema/agent-spec.schema.json")
+        // Every key the decoder accepts at the top level is in the schema, and no other.
+        let keys = Set(AgentSpec.jsonSchema["properties"]?.objectValue?.keys.map { $0 } ?? [])
+        #expect(keys == ["$schema", "name", "description", "model", "instructions", "instructions_file", "provider", "tools", "tool_choice", "parallel_tool_calls", "settings", "limits", "workspace"])
+    }
+}
