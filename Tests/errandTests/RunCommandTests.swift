@@ -1,0 +1,238 @@
+import ErrandTesting
+import Foundation
+import ResponsesAPI
+import Synchronization
+import Testing
+
+/// A running `errand` process.
+final class Launched: @unchecked Sendable {
+    let process = Process()
+    private let output = Buffer()
+    private let errors = Buffer()
+    private let done = DispatchGroup()
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = CLITests.binary
+        process.arguments = arguments
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        for (pipe, sink) in [(out, output), (err, errors)] {
+            done.enter()
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread { [done] in
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    sink.data.withLock { $0.append(data) }
+                }
+                done.leave()
+            }
+        }
+    }
+
+    /// Waits for the process on a thread, keeping the cooperative pool free for the in-process server.
+    func wait() async -> (status: Int32, stdout: String, stderr: String) {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { [self] in
+                process.waitUntilExit()
+                _ = done.wait(timeout: .now() + 5)
+                continuation.resume()
+            }
+        }
+        return (process.terminationStatus, String(decoding: output.data.withLock { $0 }, as: UTF8.self), String(decoding: errors.data.withLock { $0 }, as: UTF8.self))
+    }
+}
+
+/// Bytes a reader thread collects.
+final class Buffer: Sendable {
+    let data = Mutex(Data())
+}
+
+@Suite struct RunCommandTests {
+    let folder: URL
+    let spec: URL
+    let journals: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-cli-\(UUID().uuidString)")
+        journals = folder.appendingPathComponent("journals")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("work"), withIntermediateDirectories: true)
+        try "The secret word is teapot.\n".write(to: folder.appendingPathComponent("work/notes.txt"), atomically: true, encoding: .utf8)
+        spec = folder.appendingPathComponent("agent.json")
+        try #"""
+            {"name": "notes-reader", "model": "test-model", "instructions": "Read the notes.",
+             "tools": ["read_file", "list_directory"], "workspace": {"root": "work"}, "limits": {"max_turns": 5}}
+            """#.write(to: spec, atomically: true, encoding: .utf8)
+    }
+
+    static let readNotes = ScriptedTurn.calls(.call("read_file", ["path": "notes.txt", "offset": nil, "limit": nil], id: "call_read"))
+
+    func errand(_ arguments: [String], server: ScriptedResponsesServer? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+        var all = arguments
+        if let server { all += ["--base-url", server.baseURL] }
+        return await (try Launched(all, environment: ["OPENAI_API_KEY": "sk-test"])).wait()
+    }
+
+    @Test func runStreamsTheAnswerAndShowsToolCalls() async throws {
+        try await ScriptedResponsesServer.withServer([Self.readNotes, .message("The word is teapot.")]) { server in
+            let result = try await errand(["run", spec.path, "What", "is", "the", "word?", "--journal-dir", journals.path], server: server)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "The word is teapot.\n")
+            #expect(result.stderr.contains("↳ read_file {\"limit\":null,\"offset\":null,\"path\":\"notes.txt\"} ✓"))
+            #expect(result.stderr.contains("✓ completed: 2 turns, 1 tool call"))
+            #expect(!result.stderr.contains("waiting for the model"), "no spinner when stderr is not a terminal")
+            let requests = server.createRequests
+            #expect(requests.count == 2)
+            #expect(requests[0].body?["model"] == "test-model")
+            #expect(requests[0].body?["instructions"] == "Read the notes.")
+            #expect(requests[0].body?["input"]?[0]?["content"] == "What is the word?")
+            #expect(requests[0].body?["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["read_file", "list_directory"])
+            #expect(requests[1].body?["input"]?[0]?["output"]?.stringValue?.contains("teapot") == true)
+        }
+    }
+
+    @Test func runJSONEventsAndQuiet() async throws {
+        try await ScriptedResponsesServer.withServer([Self.readNotes, .message("teapot"), Self.readNotes, .message("teapot"), .message("just this")]) { server in
+            let json = try await errand(["run", spec.path, "word?", "--json", "--journal-dir", journals.path], server: server)
+            #expect(json.status == 0)
+            let object = try JSONValue(parsing: json.stdout)
+            #expect(object["status"] == "completed")
+            #expect(object["output_text"] == "teapot")
+            #expect(object["turns"] == 2)
+            #expect(object["tool_calls"]?[0]?["name"] == "read_file")
+            #expect(object["tool_calls"]?[0]?["call_id"] == "call_read")
+            #expect(object["tool_calls"]?[0]?["ok"] == true)
+            #expect(object["usage"]?["total_tokens"]?.intValue ?? 0 > 0)
+            #expect(object["response_id"]?.stringValue?.hasPrefix("resp_") == true)
+            #expect(object["run_id"]?.stringValue?.hasPrefix("run-") == true)
+            #expect(object["journal"]?.stringValue?.hasPrefix(journals.path) == true)
+            #expect(object["error"] == .null)
+
+            let events = try await errand(["run", spec.path, "word?", "--events", "--journal-dir", journals.path], server: server)
+            #expect(events.status == 0)
+            let types = try events.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0))["type"]?.stringValue ?? "?" }
+            #expect(types.first == "run_started")
+            #expect(types.last == "run_finished")
+            #expect(types.contains("tool_call_started") && types.contains("tool_call_finished") && types.contains("text_delta"))
+
+            let quiet = try await errand(["run", spec.path, "anything", "--quiet", "--journal-dir", journals.path], server: server)
+            #expect(quiet.status == 0)
+            #expect(quiet.stdout == "just this\n")
+            #expect(quiet.stderr.isEmpty)
+        }
+    }
+
+    @Test func aLimitExitsOneWithTheReason() async throws {
+        try await ScriptedResponsesServer.withServer([Self.readNotes, .message("never")]) { server in
+            let result = try await errand(["run", spec.path, "word?", "--max-turns", "1", "--journal-dir", journals.path], server: server)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("errand: the run ended max_turns: the run reached its limit of 1 turns"))
+            #expect(result.stderr.contains("--resume run-"))
+        }
+    }
+
+    @Test func aProviderFailureExitsOne() async throws {
+        try await ScriptedResponsesServer.withServer([.error(status: 429, message: "You exceeded your current quota.", type: "insufficient_quota", code: "insufficient_quota", headers: ["x-should-retry": "false"])]) { server in
+            let result = try await errand(["run", spec.path, "word?", "--journal-dir", journals.path], server: server)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("errand: the run ended failed:"))
+            #expect(result.stderr.contains("You exceeded your current quota."))
+            #expect(!result.stderr.contains("sk-test"))
+        }
+    }
+
+    @Test func badSpecsAndUsageExitTwo() async throws {
+        let bad = folder.appendingPathComponent("bad.json")
+        try #"{"name": "x", "tools": ["read_files"], "limits": {"max_turns": -1}}"#.write(to: bad, atomically: true, encoding: .utf8)
+        let run = try await errand(["run", bad.path, "task"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("\(bad.path): tools[0]: 'read_files' is not a built-in tool"))
+        #expect(run.stderr.contains("\(bad.path): limits.max_turns: must be at least 1, not -1"))
+        let validate = try await errand(["validate", spec.path, bad.path])
+        #expect(validate.status == 2)
+        #expect(validate.stdout.contains("✓ \(spec.path): notes-reader (2 tools: read_file, list_directory)"))
+        let missing = try await errand(["run", folder.appendingPathComponent("nope.json").path, "task"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("cannot read the spec"))
+        let usage = try await errand(["run", spec.path, "task", "--state", "sometimes"])
+        #expect(usage.status == 2)
+    }
+
+    @Test func validateToolsAndSchema() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let agents = try FileManager.default.contentsOfDirectory(atPath: repository.appendingPathComponent("agents").path)
+            .filter { $0.hasSuffix(".json") }.map { repository.appendingPathComponent("agents/\($0)").path }
+        let validate = try await errand(["validate"] + agents)
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stdout.split(separator: "\n").count == agents.count)
+
+        let tools = try await errand(["tools", repository.appendingPathComponent("agents/codebase-explainer.json").path, "--json"])
+        #expect(tools.status == 0)
+        let array = try JSONValue(parsing: tools.stdout)
+        #expect(array.arrayValue?.compactMap { $0["name"]?.stringValue } == ["list_directory", "read_file", "search_files", "git_log"])
+        #expect(array[3]?["parameters"]?["properties"]?["path"]?["x-errand-path"] == nil)
+        let text = try await errand(["tools"])
+        #expect(text.stdout.contains("read_file\n  Read a text file"))
+
+        let schema = try await errand(["schema"])
+        #expect(schema.status == 0)
+        #expect(try JSONValue(parsing: schema.stdout)["title"] == "Errand agent spec")
+    }
+
+    @Test func resumeGoesOnAfterAKilledRun() async throws {
+        try await ScriptedResponsesServer.withServer([Self.readNotes, ScriptedTurn.message("too late").delayed(by: .seconds(60))]) { server in
+            let running = try Launched(
+                ["run", spec.path, "word?", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "sk-test"])
+            // Wait until the tool ran and the second request is in flight, then kill the process outright.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(30)
+            while server.createRequests.count < 2, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try #require(server.createRequests.count == 2)
+            kill(running.process.processIdentifier, SIGKILL)
+            let killed = await running.wait()
+            #expect(killed.status == SIGKILL)
+            let files = try FileManager.default.contentsOfDirectory(atPath: journals.path)
+            try #require(files.count == 1)
+            let runID = String(files[0].dropLast(".jsonl".count))
+            let before = try String(contentsOf: journals.appendingPathComponent(files[0]), encoding: .utf8)
+            #expect(before.contains(#""type":"tool_call""#) && !before.contains("run_finished"))
+
+            server.enqueue([.message("The word is teapot.")])
+            let resumed = try await errand(["run", spec.path, "--resume", runID, "--journal-dir", journals.path], server: server)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect(resumed.stdout == "The word is teapot.\n")
+            let last = try #require(server.createRequests.last)
+            #expect(last.body?["previous_response_id"] == server.createRequests[1].body?["previous_response_id"], "the same request is sent again")
+            #expect(last.body?["input"]?[0]?["call_id"] == "call_read")
+            let after = try String(contentsOf: journals.appendingPathComponent(files[0]), encoding: .utf8)
+            #expect(after.contains(#""type":"run_resumed""#) && after.contains(#""status":"completed""#))
+
+            let unknown = try await errand(["run", spec.path, "--resume", "run-nope", "--journal-dir", journals.path], server: server)
+            #expect(unknown.status == 2)
+            #expect(unknown.stderr.contains("no journal for run run-nope"))
+        }
+    }
+
+    @Test func ctrlCCancelsWritesTheJournalAndExits130() async throws {
+        try await ScriptedResponsesServer.withServer([ScriptedTurn.message("too late").delayed(by: .seconds(60))]) { server in
+            let running = try Launched(
+                ["run", spec.path, "word?", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "sk-test"])
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(30)
+            while server.createRequests.isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            kill(running.process.processIdentifier, SIGINT)
+            let result = await running.wait()
+            #expect(result.status == 130, "\(result.stderr)")
+            #expect(result.stderr.contains("interrupted"))
+            let files = try FileManager.default.contentsOfDirectory(atPath: journals.path)
+            let journal = try String(contentsOf: journals.appendingPathComponent(files[0]), encoding: .utf8)
+            #expect(journal.contains(#""type":"run_finished""#) && journal.contains(#""status":"cancelled""#))
+        }
+    }
+}
