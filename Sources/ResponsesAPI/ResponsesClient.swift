@@ -183,7 +183,7 @@ public final class ResponsesClient: Sendable {
             try Task.checkCancellation()
             let answer: HTTPClientResponse
             do {
-                answer = try await transport.execute(request, timeout: configuration.responseTimeout)
+                answer = try await transport.execute(request, timeout: configuration.responseTimeout, streaming: acceptStream)
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
                 let failure = connectionError(error, doing: what)

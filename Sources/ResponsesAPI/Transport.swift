@@ -4,40 +4,51 @@ import NIOCore
 /// Sends one HTTP request and returns the answer with its body still streaming. The client's only door to the network,
 /// so that tests can put something else behind it.
 public protocol ResponsesTransport: Sendable {
-    /// Sends `request`; `timeout` bounds the wait for the answer's head.
-    func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> HTTPClientResponse
+    /// Sends `request`; `timeout` bounds the wait for the answer's head. `streaming` says the body is a stream of events,
+    /// whose silences the idle timeout bounds.
+    func execute(_ request: HTTPClientRequest, timeout: Duration, streaming: Bool) async throws -> HTTPClientResponse
 }
 
-/// The transport over AsyncHTTPClient: connection pooling, TLS, a connect timeout, and an idle (read) timeout that
-/// also bounds the silence between stream events.
+/// The transport over AsyncHTTPClient: connection pooling, TLS and a connect timeout. Streams go through a client whose
+/// read timeout is the idle timeout between events; other calls through one without, since AsyncHTTPClient's read
+/// timeout also bounds the wait for the head, which a long non-streamed answer may need minutes for.
 public final class AsyncHTTPClientTransport: ResponsesTransport {
-    /// The underlying client.
+    /// The client for streams.
+    public let streamingClient: HTTPClient
+    /// The client for whole answers.
     public let httpClient: HTTPClient
-    private let ownsClient: Bool
+    private let ownsClients: Bool
 
-    /// Creates a transport with its own `HTTPClient`; call ``shutdown()`` when done.
+    /// Creates a transport with its own clients; call ``shutdown()`` when done.
     public init(connectTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120)) {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .init(connectTimeout), read: .init(idleTimeout))
-        configuration.redirectConfiguration = .follow(max: 5, allowCycles: false)
-        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        self.ownsClient = true
+        var streaming = HTTPClient.Configuration()
+        streaming.timeout = .init(connect: .init(connectTimeout), read: .init(idleTimeout))
+        streaming.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        var whole = HTTPClient.Configuration()
+        whole.timeout = .init(connect: .init(connectTimeout))
+        whole.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        self.streamingClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: streaming)
+        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: whole)
+        self.ownsClients = true
     }
 
-    /// Uses an existing `HTTPClient`, which the caller shuts down.
+    /// Uses an existing `HTTPClient` for everything, which the caller shuts down.
     public init(httpClient: HTTPClient) {
+        self.streamingClient = httpClient
         self.httpClient = httpClient
-        self.ownsClient = false
+        self.ownsClients = false
     }
 
     /// Sends the request.
-    public func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> HTTPClientResponse {
-        try await httpClient.execute(request, timeout: .init(timeout))
+    public func execute(_ request: HTTPClientRequest, timeout: Duration, streaming: Bool) async throws -> HTTPClientResponse {
+        try await (streaming ? streamingClient : httpClient).execute(request, timeout: .init(timeout))
     }
 
-    /// Shuts the owned `HTTPClient` down; does nothing for a borrowed one.
+    /// Shuts the owned clients down; does nothing for a borrowed one.
     public func shutdown() async throws {
-        if ownsClient { try await httpClient.shutdown() }
+        guard ownsClients else { return }
+        try await streamingClient.shutdown()
+        try await httpClient.shutdown()
     }
 }
 
@@ -51,7 +62,7 @@ public struct InMemoryTransport: ResponsesTransport {
     }
 
     /// Answers with the handler.
-    public func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> HTTPClientResponse {
+    public func execute(_ request: HTTPClientRequest, timeout: Duration, streaming: Bool) async throws -> HTTPClientResponse {
         try await handler(request)
     }
 }

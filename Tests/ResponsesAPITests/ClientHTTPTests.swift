@@ -369,8 +369,9 @@ import Testing
     }
 
     @Test func anIdleStreamIsResumed() async throws {
-        let turn = ScriptedTurn.message(Self.poem).pacing(.milliseconds(700))
-        try await withScripted([turn], configuration: fastConfiguration(idleTimeout: .milliseconds(250))) { client, server in
+        // Margins wide enough for a loaded 2-core machine: events 2.5 s apart, a 1 s idle limit.
+        let turn = ScriptedTurn.message(Self.poem).pacing(.milliseconds(2500))
+        try await withScripted([turn], configuration: fastConfiguration(idleTimeout: .seconds(1))) { client, server in
             let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
             #expect(response.outputText == Self.poem)
             #expect(server.requests.contains { $0.method == "GET" && $0.query["starting_after"] == "0" })
@@ -378,14 +379,24 @@ import Testing
     }
 
     @Test func anIdleStreamWithoutResumptionTimesOut() async throws {
-        var configuration = fastConfiguration(idleTimeout: .milliseconds(250))
+        var configuration = fastConfiguration(maxRetries: 0, idleTimeout: .seconds(1))
         configuration.resumeStreams = false
-        try await withScripted([ScriptedTurn.message(Self.poem).pacing(.milliseconds(700))], configuration: configuration) { client, _ in
+        try await withScripted([ScriptedTurn.message(Self.poem).pacing(.milliseconds(2500))], configuration: configuration) { client, _ in
             let error = await #expect(throws: ResponsesError.self) {
                 _ = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
             }
             #expect(error?.kind == .streamInterrupted)
             #expect(error?.description.contains("timed out") == true)
+        }
+    }
+
+    @Test func aSlowWholeAnswerIsNotCutByTheIdleTimeout() async throws {
+        // The idle timeout bounds silences within a stream, not the wait for a non-streamed answer.
+        var configuration = fastConfiguration(maxRetries: 0, idleTimeout: .milliseconds(300))
+        configuration.responseTimeout = .seconds(10)
+        try await withScripted([ScriptedTurn.message("worth the wait").delayed(by: .seconds(1))], configuration: configuration) { client, _ in
+            let response = try await client.create(CreateResponseRequest(model: "m", input: "x"))
+            #expect(response.outputText == "worth the wait")
         }
     }
 
