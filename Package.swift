@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "ErrandSpecTests",
             dependencies: [
-                "ErrandSpec", "ErrandCore", "ErrandTools", "ResponsesAPI",
+                "ErrandSpec", "ErrandCore", "ErrandTools", "ErrandTesting", "ResponsesAPI",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
