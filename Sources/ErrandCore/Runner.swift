@@ -179,6 +179,8 @@ struct RunState: Sendable {
     var pending: [InputItem] = []
     /// Calls to run before the next model turn (a resumed run whose journal lacks their results).
     var pendingCalls: [FunctionCall] = []
+    /// The call ids of the last response, in the order the model asked for them.
+    var callOrder: [String] = []
     var previousResponseID: String?
     var stateless: Bool
     var toolChoice: ToolChoice?
@@ -223,6 +225,7 @@ struct RunState: Sendable {
                 lastResponseID = response.id
                 previousResponseID = response.id.isEmpty ? nil : response.id
                 lastCalls = response.functionCalls
+                callOrder = lastCalls.map(\.callId)
                 outputs = [:]
                 pending = []
                 if lastCalls.isEmpty {
@@ -248,6 +251,7 @@ struct RunState: Sendable {
             }
         }
         settleCalls()
+        putLastTurnInCallOrder()
         if let request = openRequest {
             // The request was sent (or about to be) and no response was recorded: send it again.
             turn = max(0, (request.turn ?? turn + 1) - 1)
@@ -255,6 +259,25 @@ struct RunState: Sendable {
             previousResponseID = request.previousResponseID
             pendingCalls = []
             status = nil
+        }
+    }
+
+    /// Puts the last turn's tool records and outputs back in the order of the calls: a resumed run finds some in its
+    /// journal (in the order they finished) and runs the rest.
+    mutating func putLastTurnInCallOrder() {
+        let position = Dictionary(uniqueKeysWithValues: callOrder.enumerated().map { ($1, $0) })
+        func rank(_ id: String) -> Int { position[id] ?? Int.max }
+        let turnStart = toolCalls.firstIndex { position[$0.callID] != nil } ?? toolCalls.count
+        let sorted = toolCalls[turnStart...].sorted { rank($0.callID) < rank($1.callID) }
+        toolCalls.replaceSubrange(turnStart..., with: sorted)
+        func callID(_ item: InputItem) -> String? {
+            if case .functionCallOutput(let output) = item { return output.callId }
+            return nil
+        }
+        pending.sort { rank(callID($0) ?? "") < rank(callID($1) ?? "") }
+        if let historyStart = history.firstIndex(where: { callID($0).map { position[$0] != nil } ?? false }) {
+            let tail = history[historyStart...].sorted { rank(callID($0) ?? "") < rank(callID($1) ?? "") }
+            history.replaceSubrange(historyStart..., with: tail)
         }
     }
 
@@ -288,6 +311,7 @@ struct RunLoop: Sendable {
             let calls = state.pendingCalls
             state.pendingCalls = []
             await runTools(calls)
+            state.putLastTurnInCallOrder()
         }
         while state.status == nil {
             if Task.isCancelled {

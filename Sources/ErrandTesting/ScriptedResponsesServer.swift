@@ -171,7 +171,9 @@ public final class ScriptedResponsesServer: Sendable {
                     guard let request = head else { continue }
                     let plan = self.plan(for: self.record(request, body: body))
                     if try await !self.write(plan, to: outbound) {
-                        // Cut mid-body: half-close once the written events are out, then wait for the client to hang up.
+                        // Cut mid-body. A close (even a half-close) fails writes still queued in the channel, so give
+                        // the written events time to leave first; then half-close and wait for the client to hang up.
+                        try await Task.sleep(for: .milliseconds(150))
                         outbound.finish()
                     }
                 }
