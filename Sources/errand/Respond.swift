@@ -1,4 +1,5 @@
 import ArgumentParser
+import ErrandSpec
 import Foundation
 import Logging
 import ResponsesAPI
@@ -13,14 +14,7 @@ struct Respond: AsyncParsableCommand {
     @Argument(help: "The prompt.")
     var prompt: [String] = []
 
-    @Option(help: "The model id (default: ERRAND_MODEL, else the provider's usual model).")
-    var model: String?
-
-    @Option(help: "A provider preset: \(Provider.presetNames.joined(separator: ", ")).")
-    var provider: String?
-
-    @Option(help: "The base URL of a compatible server (overrides the preset's).")
-    var baseURL: String?
+    @OptionGroup var connection: ProviderOptions
 
     @Option(help: "System instructions.")
     var instructions: String?
@@ -37,25 +31,19 @@ struct Respond: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if let provider, Provider.preset(named: provider) == nil {
-            throw ValidationError("unknown provider '\(provider)': use one of \(Provider.presetNames.joined(separator: ", ")), or --base-url")
-        }
         if let maxOutputTokens, maxOutputTokens < 1 { throw ValidationError("--max-output-tokens must be positive") }
-        if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
-            throw ValidationError("--base-url must be an http(s) URL, not '\(baseURL)'")
-        }
     }
 
     func run() async throws {
         let logger = logging.bootstrap()
         let environment = ProcessInfo.processInfo.environment
-        let resolved = ProviderChoice(preset: provider, baseURL: baseURL, environment: environment)
+        let provider = ProviderChoice.provider(preset: connection.provider, baseURL: connection.baseURL, environment: environment)
         let text = try readPrompt()
         let request = CreateResponseRequest(
-            model: model ?? environment["ERRAND_MODEL"] ?? resolved.defaultModel, input: .text(text), instructions: instructions,
-            maxOutputTokens: maxOutputTokens)
+            model: connection.model ?? environment["ERRAND_MODEL"] ?? AgentSpec.usualModel(for: provider), input: .text(text),
+            instructions: instructions, maxOutputTokens: maxOutputTokens)
         do {
-            let response = try await ResponsesClient.withClient(provider: resolved.provider, logger: logger) { client in
+            let response = try await ResponsesClient.withClient(provider: provider, logger: logger) { client in
                 try await send(request, with: client)
             }
             try finish(response)
@@ -103,11 +91,8 @@ struct Respond: AsyncParsableCommand {
 }
 
 /// The provider the flags and environment name.
-struct ProviderChoice {
-    var provider: Provider
-    var defaultModel: String
-
-    init(preset: String?, baseURL: String?, environment: [String: String]) {
+enum ProviderChoice {
+    static func provider(preset: String?, baseURL: String?, environment: [String: String]) -> Provider {
         let name = preset ?? environment["ERRAND_PROVIDER"] ?? "openai"
         var provider = Provider.preset(named: name, environment: environment) ?? .openai(environment: environment)
         if let baseURL {
@@ -117,11 +102,6 @@ struct ProviderChoice {
                 provider.baseURL = baseURL
             }
         }
-        self.provider = provider
-        switch provider.name {
-        case "mume": defaultModel = "openai/gpt-4.1-mini"
-        case "umodelverse": defaultModel = "gpt-4o"
-        default: defaultModel = "gpt-4.1-mini"
-        }
+        return provider
     }
 }

@@ -12,8 +12,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Flags that override a spec.
-struct OverrideOptions: ParsableArguments {
+/// Which provider and model to use, shared by `run` and `respond`.
+struct ProviderOptions: ParsableArguments {
     @Option(help: "The model id.")
     var model: String?
 
@@ -22,6 +22,20 @@ struct OverrideOptions: ParsableArguments {
 
     @Option(help: "The base URL of a compatible server.")
     var baseURL: String?
+
+    func validate() throws {
+        if let provider, Provider.preset(named: provider) == nil {
+            throw ValidationError("unknown provider '\(provider)': use one of \(Provider.presetNames.joined(separator: ", ")), or --base-url")
+        }
+        if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
+            throw ValidationError("--base-url must be an http(s) URL, not '\(baseURL)'")
+        }
+    }
+}
+
+/// Flags that override a spec.
+struct OverrideOptions: ParsableArguments {
+    @OptionGroup var connection: ProviderOptions
 
     @Option(help: "The most model turns.")
     var maxTurns: Int?
@@ -36,19 +50,13 @@ struct OverrideOptions: ParsableArguments {
     var state: String?
 
     func validate() throws {
-        if let provider, Provider.preset(named: provider) == nil {
-            throw ValidationError("unknown provider '\(provider)': use one of \(Provider.presetNames.joined(separator: ", ")), or --base-url")
-        }
         if let state, StateMode(rawValue: state) == nil { throw ValidationError("--state must be auto, stateful or stateless, not '\(state)'") }
         if let maxTurns, maxTurns < 1 { throw ValidationError("--max-turns must be at least 1") }
-        if let baseURL, URL(string: baseURL)?.scheme?.hasPrefix("http") != true {
-            throw ValidationError("--base-url must be an http(s) URL, not '\(baseURL)'")
-        }
     }
 
     var overrides: SpecOverrides {
         SpecOverrides(
-            model: model, preset: provider, baseURL: baseURL, maxTurns: maxTurns,
+            model: connection.model, preset: connection.provider, baseURL: connection.baseURL, maxTurns: maxTurns,
             workspace: workspace.map { URL(fileURLWithPath: $0).standardizedFileURL }, allowHosts: allowHost,
             state: state.flatMap(StateMode.init(rawValue:)))
     }
