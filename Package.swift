@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ErrandCore", targets: ["ErrandCore"]),
         .library(name: "ErrandTools", targets: ["ErrandTools"]),
         .library(name: "ErrandSpec", targets: ["ErrandSpec"]),
+        .library(name: "HTMLExtract", targets: ["HTMLExtract"]),
         .executable(name: "errand", targets: ["errand"]),
     ],
     dependencies: [
@@ -29,6 +30,13 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // libxml2, found with pkg-config (apt: libxml2-dev).
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // A libxml2-backed HTML document and the main-content extractor (text, Markdown, title, links, metadata).
+        .target(
+            name: "HTMLExtract",
+            dependencies: ["CLibXML2"]
         ),
         // The Tool protocol, the registry, the agent loop (Runner), run events, limits and the journal.
         .target(
@@ -75,6 +83,7 @@ let package = Package(
                 "ErrandCore",
                 "ErrandSpec",
                 "ErrandTesting",
+                "HTMLExtract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -85,6 +94,7 @@ let package = Package(
             dependencies: [
                 "ResponsesAPI",
                 "ErrandCore",
+                "HTMLExtract",
                 "ErrandTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -113,6 +123,10 @@ let package = Package(
                 "ErrandSpec", "ErrandCore", "ErrandTools", "ErrandTesting", "ResponsesAPI",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "HTMLExtractTests",
+            dependencies: ["HTMLExtract"]
         ),
         .testTarget(
             name: "ErrandTestingTests",

@@ -1,0 +1,308 @@
+import Foundation
+
+/// What extraction finds in a page.
+public struct Extraction: Sendable, Hashable, Codable {
+    /// The title (Open Graph, else `<title>`, else the first `<h1>`).
+    public var title: String
+    /// The main content as plain text, one block per line.
+    public var text: String
+    /// The main content as Markdown.
+    public var markdown: String
+    /// The links of the main content, absolute, with their text.
+    public var links: [Link]
+    /// Canonical URL, author, published date, site name, description, language, when the page says.
+    public var metadata: [String: String]
+
+    /// A link.
+    public struct Link: Sendable, Hashable, Codable {
+        /// The link's text.
+        public var text: String
+        /// The absolute URL.
+        public var url: String
+    }
+}
+
+extension HTMLDocument {
+    /// Extracts the main content.
+    public func extract() -> Extraction {
+        var extractor = Extractor(document: self)
+        return extractor.run()
+    }
+}
+
+/// Main-content extraction over the flat tree: paragraphs score their ancestors (in the spirit of Readability), scores
+/// are weighed by link density and by general class/id/role/tag hints, the best container and its content-like siblings
+/// are kept, and boilerplate inside them (navigation, share and related blocks, forms, hidden nodes) is dropped.
+struct Extractor {
+    let document: HTMLDocument
+    var nodes: [PageNode] { document.nodes }
+    var textLength: [Int] = []
+    var linkLength: [Int] = []
+    var commas: [Int] = []
+    var excluded: [Bool] = []
+    var score: [Double] = []
+    var scored: [Bool] = []
+
+    init(document: HTMLDocument) {
+        self.document = document
+    }
+
+    static let blockTags: Set<String> = [
+        "p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
+        "blockquote", "table", "tr", "td", "th", "tbody", "thead", "figure", "figcaption", "header", "footer", "aside", "nav",
+        "form", "fieldset", "address", "hr", "br", "center", "details", "summary",
+    ]
+    static let removedTags: Set<String> = [
+        "nav", "aside", "footer", "header", "button", "select", "input", "textarea", "label", "option", "dialog", "menu", "fieldset",
+    ]
+    static let unlikely = [
+        "-ad-", "ad-break", "adsense", "advert", "agegate", "banner", "breadcrumb", "combx", "comment", "community", "consent",
+        "cookie", "cover-wrap", "disqus", "footer", "gdpr", "header", "legends", "menu", "modal", "newsletter", "outbrain",
+        "pagination", "pager", "popup", "promo", "recommend", "related", "remark", "replies", "rss", "share", "sharing",
+        "shoutbox", "sidebar", "signup", "skyscraper", "social", "sponsor", "subscribe", "supplemental", "taboola", "trending",
+        "widget", "most-popular", "most-read", "read-more", "readmore", "toolbar", "byline", "author-bio", "tags",
+    ]
+    static let likely = ["and", "article", "body", "column", "content", "main", "post", "entry", "story", "text", "blog"]
+    static let negative = [
+        "-ad-", "hidden", "hid", "banner", "combx", "comment", "com-", "contact", "foot", "footer", "footnote", "gdpr", "masthead",
+        "media", "meta", "outbrain", "promo", "related", "scroll", "share", "shoutbox", "sidebar", "skyscraper", "sponsor",
+        "shopping", "tags", "tool", "widget", "social", "newsletter", "subscribe", "caption",
+    ]
+    static let positive = ["article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "pagination", "post", "text", "blog", "story"]
+    static let removedRoles: Set<String> = ["navigation", "complementary", "banner", "contentinfo", "dialog", "search", "menu", "menubar", "alert"]
+
+    static func matches(_ text: String, _ words: [String]) -> Bool {
+        guard !text.isEmpty, text != " " else { return false }
+        return words.contains { text.contains($0) }
+    }
+
+    mutating func run() -> Extraction {
+        measure()
+        let metadata = readMetadata()
+        guard document.root >= 0 else {
+            return Extraction(title: metadata["title"] ?? document.title, text: "", markdown: "", links: [], metadata: metadata)
+        }
+        let chosen = choose()
+        var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
+        for index in chosen { renderer.render(index) }
+        var text = renderer.plainText()
+        var markdown = renderer.markdown()
+        if let body = articleBodyFromJSONLD(), body.count > text.count * 2 || text.count < 200, body.count > 200 {
+            text = body
+            markdown = body
+        }
+        let title = metadata["title"] ?? document.title
+        var meta = metadata
+        meta.removeValue(forKey: "title")
+        return Extraction(title: title, text: text, markdown: markdown, links: renderer.links, metadata: meta)
+    }
+
+    /// Text and link lengths and commas for every subtree, and which subtrees are boilerplate.
+    mutating func measure() {
+        let count = nodes.count
+        textLength = Array(repeating: 0, count: count)
+        linkLength = Array(repeating: 0, count: count)
+        commas = Array(repeating: 0, count: count)
+        excluded = Array(repeating: false, count: count)
+        score = Array(repeating: 0, count: count)
+        scored = Array(repeating: false, count: count)
+        for index in 0..<count where nodes[index].tag != "#text" {
+            let node = nodes[index]
+            let parentExcluded = node.parent >= 0 && excluded[node.parent]
+            excluded[index] = parentExcluded || isBoilerplate(node)
+        }
+        for index in stride(from: count - 1, through: 0, by: -1) {
+            let node = nodes[index]
+            if node.tag == "#text" {
+                var letters = 0
+                var marks = 0
+                for byte in node.text.utf8 {
+                    if byte > 0x20 { letters += 1 }
+                    if byte == UInt8(ascii: ",") { marks += 1 }
+                }
+                textLength[index] = letters
+                commas[index] = marks
+            } else if node.tag == "a" {
+                linkLength[index] = textLength[index]
+            }
+            if node.parent >= 0, !(excluded[index] && !excluded[node.parent]) {
+                textLength[node.parent] += textLength[index]
+                linkLength[node.parent] += linkLength[index]
+                commas[node.parent] += commas[index]
+            }
+        }
+    }
+
+    func isBoilerplate(_ node: PageNode) -> Bool {
+        if node.isHidden { return true }
+        if Self.removedTags.contains(node.tag) { return true }
+        if let role = node.attributes["role"]?.lowercased(), Self.removedRoles.contains(role) { return true }
+        if ["body", "html", "article", "main", "a", "p", "table", "tbody", "tr", "td", "th"].contains(node.tag) { return false }
+        let hints = node.classAndID
+        return Self.matches(hints, Self.unlikely) && !Self.matches(hints, Self.likely) && node.attributes["itemprop"] != "articleBody"
+    }
+
+    func linkDensity(_ index: Int) -> Double {
+        textLength[index] == 0 ? 0 : Double(linkLength[index]) / Double(textLength[index])
+    }
+
+    func classWeight(_ node: PageNode) -> Double {
+        var weight = 0.0
+        if Self.matches(node.classAndID, Self.negative) { weight -= 25 }
+        if Self.matches(node.classAndID, Self.positive) { weight += 25 }
+        if node.attributes["itemprop"] == "articleBody" { weight += 50 }
+        if node.tag == "article" || node.tag == "main" || node.attributes["role"] == "main" { weight += 10 }
+        return weight
+    }
+
+    mutating func initialize(_ index: Int) {
+        guard !scored[index] else { return }
+        scored[index] = true
+        let node = nodes[index]
+        var base = 0.0
+        switch node.tag {
+        case "div", "article", "main", "section": base = 5
+        case "pre", "td", "blockquote": base = 3
+        case "address", "ol", "ul", "dl", "dd", "dt", "li", "form": base = -3
+        case "h1", "h2", "h3", "h4", "h5", "h6", "th": base = -5
+        default: break
+        }
+        score[index] = base + classWeight(node)
+    }
+
+    /// Whether a node is a paragraph to score: a `p`-like element, or a container holding text but no blocks.
+    func isParagraph(_ index: Int) -> Bool {
+        let node = nodes[index]
+        switch node.tag {
+        case "p", "pre", "blockquote", "td", "dd": return true
+        case "div", "section", "span", "font", "center":
+            return !node.children.contains { Self.blockTags.contains(nodes[$0].tag) } && node.children.contains { nodes[$0].tag == "#text" && textLength[$0] > 0 }
+        default: return false
+        }
+    }
+
+    /// The node indices to render: the best container and its content-like siblings.
+    mutating func choose() -> [Int] {
+        for index in nodes.indices where !excluded[index] && nodes[index].tag != "#text" && isParagraph(index) {
+            let length = textLength[index]
+            guard length >= 25 else { continue }
+            let points = 1 + Double(commas[index]) + min(Double(length / 100), 3)
+            var ancestor = nodes[index].parent
+            var level = 0
+            while ancestor >= 0, level < 5 {
+                initialize(ancestor)
+                let divider = level == 0 ? 1 : level == 1 ? 2 : Double(level) * 3
+                score[ancestor] += points / divider
+                ancestor = nodes[ancestor].parent
+                level += 1
+            }
+        }
+        var best = -1
+        var bestScore = -Double.infinity
+        for index in nodes.indices where scored[index] && !excluded[index] {
+            let adjusted = score[index] * (1 - linkDensity(index))
+            score[index] = adjusted
+            if adjusted > bestScore {
+                best = index
+                bestScore = adjusted
+            }
+        }
+        guard best >= 0 else { return [document.root] }
+        // A container holding the best one whose text is hardly larger is the better choice (wrapper divs).
+        var top = best
+        while nodes[top].parent >= 0 {
+            let parent = nodes[top].parent
+            if excluded[parent] || nodes[parent].tag == "body" || nodes[parent].tag == "html" { break }
+            if Double(textLength[parent]) * (1 - linkDensity(parent)) > Double(textLength[top]) * 1.35 { break }
+            if scored[parent], score[parent] < bestScore * 0.6 { break }
+            top = parent
+        }
+        guard nodes[top].parent >= 0 else { return [top] }
+        let threshold = max(10, bestScore * 0.2)
+        var chosen: [Int] = []
+        for sibling in nodes[nodes[top].parent].children {
+            if sibling == top {
+                chosen.append(sibling)
+                continue
+            }
+            guard !excluded[sibling], nodes[sibling].tag != "#text" else { continue }
+            var bonus = 0.0
+            if !nodes[top].classAndID.trimmingCharacters(in: .whitespaces).isEmpty, nodes[sibling].classAndID == nodes[top].classAndID {
+                bonus = bestScore * 0.2
+            }
+            let length = textLength[sibling]
+            let density = linkDensity(sibling)
+            if scored[sibling], score[sibling] + bonus >= threshold {
+                chosen.append(sibling)
+            } else if nodes[sibling].tag == "p" {
+                if length > 80, density < 0.25 { chosen.append(sibling) }
+            }
+        }
+        return chosen
+    }
+
+    /// Canonical URL, author, dates, site name, description, language and the Open Graph title.
+    func readMetadata() -> [String: String] {
+        var result: [String: String] = [:]
+        func set(_ key: String, _ value: String?) {
+            guard result[key] == nil, let value = value?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return }
+            result[key] = value
+        }
+        for meta in document.metas {
+            let name = (meta["property"] ?? meta["name"] ?? meta["itemprop"] ?? "").lowercased()
+            let content = meta["content"]
+            switch name {
+            case "og:title", "twitter:title": set("title", content)
+            case "og:site_name", "application-name": set("site_name", content)
+            case "author", "article:author", "parsely-author", "dc.creator": set("author", content)
+            case "article:published_time", "datepublished", "date", "dc.date", "parsely-pub-date", "publish-date": set("published", content)
+            case "description", "og:description", "twitter:description": set("description", content)
+            case "og:url": set("url", content)
+            default: break
+            }
+        }
+        for link in document.linkTags where link["rel"]?.lowercased().split(separator: " ").contains("canonical") == true {
+            set("canonical", link["href"].map(document.absolute))
+        }
+        for script in document.jsonLD {
+            guard let data = script.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) else { continue }
+            for object in Self.objects(in: json) {
+                if let author = object["author"] {
+                    let names = Self.objects(in: author).compactMap { $0["name"] as? String } + ((author as? String).map { [$0] } ?? [])
+                    set("author", names.isEmpty ? nil : names.joined(separator: ", "))
+                }
+                set("published", object["datePublished"] as? String)
+                set("title", object["headline"] as? String)
+                if let publisher = object["publisher"] as? [String: Any] { set("site_name", publisher["name"] as? String) }
+            }
+        }
+        set("language", document.language)
+        if result["published"] == nil, let time = nodes.first(where: { $0.tag == "time" && $0.attributes["datetime"] != nil }) {
+            set("published", time.attributes["datetime"])
+        }
+        if result["title"] == nil, document.title.isEmpty, let heading = nodes.indices.first(where: { nodes[$0].tag == "h1" }) {
+            var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
+            renderer.render(heading)
+            set("title", renderer.plainText())
+        }
+        return result
+    }
+
+    /// The `articleBody` of the page's JSON-LD, when it has one.
+    func articleBodyFromJSONLD() -> String? {
+        for script in document.jsonLD {
+            guard let data = script.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) else { continue }
+            for object in Self.objects(in: json) {
+                if let body = object["articleBody"] as? String { return body.trimmingCharacters(in: .whitespacesAndNewlines) }
+            }
+        }
+        return nil
+    }
+
+    /// Every JSON object in a JSON-LD value, `@graph` included.
+    static func objects(in value: Any) -> [[String: Any]] {
+        if let array = value as? [Any] { return array.flatMap { objects(in: $0) } }
+        guard let object = value as? [String: Any] else { return [] }
+        return [object] + (object["@graph"].map { objects(in: $0) } ?? [])
+    }
+}

@@ -1,0 +1,156 @@
+import CLibXML2
+import Foundation
+
+/// One node of a parsed page, in a flat array: an element or a run of text.
+struct PageNode {
+    /// The lowercased tag name, or `#text`.
+    var tag: String
+    /// The text of a text node.
+    var text: String = ""
+    /// `class` and `id`, lowercased, space-separated (for boilerplate and content hints).
+    var classAndID: String = ""
+    /// The attributes kept for this tag (links, meta, time, images, language).
+    var attributes: [String: String] = [:]
+    /// Whether the element hides itself (`hidden`, `aria-hidden`, `display:none`).
+    var isHidden = false
+    /// The parent's index, -1 for the root.
+    var parent: Int
+    /// The children's indices, in order.
+    var children: [Int] = []
+}
+
+/// A parsed HTML page: a libxml2 document, read once into a flat Swift tree, then freed. Not `Sendable`; nothing
+/// outside this module sees a C pointer. libxml2 parses with RECOVER, NOERROR, NOWARNING and NONET: it never touches
+/// the network and never expands external entities.
+public final class HTMLDocument {
+    /// The largest page parsed; longer input is cut.
+    public static let maxBytes = 16 << 20
+
+    /// The encoding the page was read in, and where it came from (`http`, `meta`, `bom`, `default`).
+    public let encoding: (name: String, source: String)
+    /// The page's URL, for resolving relative links.
+    public let url: URL?
+    var nodes: [PageNode] = []
+    var root = -1
+    var titleText = ""
+    var metas: [[String: String]] = []
+    var linkTags: [[String: String]] = []
+    var jsonLD: [String] = []
+    var language: String?
+
+    /// Parses HTML bytes; `contentType` is the HTTP header, whose charset wins.
+    public init(data: Data, url: URL? = nil, contentType: String? = nil) {
+        self.url = url
+        let input = data.count > Self.maxBytes ? data.prefix(Self.maxBytes) : data
+        encoding = Charset.detect(input, contentType: contentType)
+        let document: htmlDocPtr? = input.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
+            return htmlReadMemory(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, encoding.name, errand_html_options())
+        }
+        guard let document else { return }
+        defer { xmlFreeDoc(document) }
+        if let element = xmlDocGetRootElement(document) { root = read(element, parent: -1) }
+    }
+
+    /// Parses HTML text.
+    public convenience init(html: String, url: URL? = nil) {
+        self.init(data: Data(html.utf8), url: url, contentType: "text/html; charset=utf-8")
+    }
+
+    private static func name(_ pointer: UnsafePointer<xmlChar>?) -> String {
+        guard let pointer else { return "" }
+        return String(cString: pointer).lowercased()
+    }
+
+    /// Tags whose content is never text of the page.
+    static let skipped: Set<String> = ["script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed", "head", "math"]
+
+    /// Reads `element` and its subtree; returns its index, or -1 when it is skipped.
+    private func read(_ element: xmlNodePtr, parent: Int) -> Int {
+        let tag = Self.name(element.pointee.name)
+        var attributes: [String: String] = [:]
+        var property = element.pointee.properties
+        while let attribute = property {
+            let key = Self.name(attribute.pointee.name)
+            let value = attribute.pointee.children?.pointee.content.map { String(cString: $0) } ?? ""
+            attributes[key] = value
+            property = attribute.pointee.next
+        }
+        switch tag {
+        case "title" where titleText.isEmpty:
+            titleText = Self.text(of: element)
+        case "meta":
+            metas.append(attributes)
+        case "link":
+            linkTags.append(attributes)
+        case "script" where attributes["type"]?.lowercased().contains("ld+json") == true:
+            jsonLD.append(Self.text(of: element))
+        case "html":
+            language = attributes["lang"] ?? attributes["xml:lang"]
+        default:
+            break
+        }
+        if tag == "head" {
+            // Walk it for title, meta and link, keep none of it as content.
+            var child = element.pointee.children
+            while let node = child {
+                if node.pointee.type == XML_ELEMENT_NODE { _ = read(node, parent: -1) }
+                child = node.pointee.next
+            }
+            return -1
+        }
+        if Self.skipped.contains(tag) || parent == -1 && root != -1 && tag != "html" && tag != "body" {
+            if parent == -1 { return -1 }
+        }
+        if Self.skipped.contains(tag) { return -1 }
+        let style = attributes["style"]?.lowercased().replacingOccurrences(of: " ", with: "") ?? ""
+        let hidden = attributes["hidden"] != nil || attributes["aria-hidden"]?.lowercased() == "true"
+            || style.contains("display:none") || style.contains("visibility:hidden")
+        var kept: [String: String] = [:]
+        for key in ["href", "src", "alt", "datetime", "itemprop", "role", "content", "lang", "type"] where attributes[key] != nil {
+            kept[key] = attributes[key]
+        }
+        let classAndID = ((attributes["class"] ?? "") + " " + (attributes["id"] ?? "")).lowercased()
+        let index = nodes.count
+        nodes.append(PageNode(tag: tag, classAndID: classAndID, attributes: kept, isHidden: hidden, parent: parent))
+        var children: [Int] = []
+        var child = element.pointee.children
+        while let node = child {
+            switch node.pointee.type {
+            case XML_ELEMENT_NODE:
+                let childIndex = read(node, parent: index)
+                if childIndex >= 0 { children.append(childIndex) }
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                if let content = node.pointee.content {
+                    let text = String(cString: content)
+                    if !text.isEmpty {
+                        children.append(nodes.count)
+                        nodes.append(PageNode(tag: "#text", text: text, parent: index))
+                    }
+                }
+            default:
+                break
+            }
+            child = node.pointee.next
+        }
+        nodes[index].children = children
+        return index
+    }
+
+    /// All text under a node (for title and scripts).
+    private static func text(of element: xmlNodePtr) -> String {
+        guard let content = xmlNodeGetContent(element) else { return "" }
+        defer { errand_xml_free(content) }
+        return String(cString: content)
+    }
+
+    /// The page's `<title>`.
+    public var title: String { titleText.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    /// An absolute URL for `reference`, resolved against the page's URL (or its `<base>`).
+    func absolute(_ reference: String) -> String {
+        let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let base = url, let resolved = URL(string: trimmed, relativeTo: base) else { return trimmed }
+        return resolved.absoluteString
+    }
+}

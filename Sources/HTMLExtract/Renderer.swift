@@ -1,0 +1,220 @@
+import Foundation
+
+/// Turns chosen nodes into text blocks and Markdown, skipping boilerplate and link lists inside them.
+struct Renderer {
+    let document: HTMLDocument
+    let excluded: [Bool]
+    let textLength: [Int]
+    let linkLength: [Int]
+    private(set) var links: [Extraction.Link] = []
+    private var blocks: [(text: String, markdown: String, separator: String)] = []
+    private var text = ""
+    private var markdownLine = ""
+    private var prefix = ""
+    private var lists: [(ordered: Bool, counter: Int)] = []
+    /// How many blocks were flushed: an inline element that contains a block cannot be wrapped in Markdown marks.
+    private var flushes = 0
+
+    init(document: HTMLDocument, excluded: [Bool], textLength: [Int], linkLength: [Int]) {
+        self.document = document
+        self.excluded = excluded
+        self.textLength = textLength
+        self.linkLength = linkLength
+    }
+
+    private var nodes: [PageNode] { document.nodes }
+
+    func plainText() -> String {
+        blocks.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n")
+    }
+
+    func markdown() -> String {
+        var output = ""
+        for block in blocks where !block.markdown.isEmpty {
+            if !output.isEmpty { output += block.separator }
+            output += block.markdown
+        }
+        return output
+    }
+
+    private mutating func flush(_ markdownPrefix: String = "", separator: String = "\n\n") {
+        let plain = Self.collapse(text)
+        let marked = Self.collapse(markdownLine)
+        if !plain.isEmpty { blocks.append((plain, prefix + markdownPrefix + marked, separator)) }
+        text = ""
+        markdownLine = ""
+        flushes += 1
+    }
+
+    static func collapse(_ value: String) -> String {
+        var result = ""
+        result.reserveCapacity(value.utf8.count)
+        var space = false
+        for character in value {
+            if character.isWhitespace {
+                space = true
+            } else {
+                if space, !result.isEmpty { result.append(" ") }
+                space = false
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    private func isLinkList(_ index: Int) -> Bool {
+        guard textLength[index] > 0 else { return false }
+        let density = Double(linkLength[index]) / Double(textLength[index])
+        switch nodes[index].tag {
+        case "ul", "ol", "div", "section", "table", "dl": return density > 0.5
+        case "p", "li": return density > 0.9 && textLength[index] < 80
+        default: return false
+        }
+    }
+
+    mutating func render(_ index: Int) {
+        guard index >= 0, index < nodes.count else { return }
+        let node = nodes[index]
+        if node.tag == "#text" {
+            text += node.text
+            markdownLine += Self.escape(node.text)
+            return
+        }
+        if excluded[index] || isLinkList(index) { return }
+        switch node.tag {
+        case "h1", "h2", "h3", "h4", "h5", "h6":
+            flush()
+            children(of: node)
+            let level = Int(node.tag.dropFirst()) ?? 2
+            flush(String(repeating: "#", count: level) + " ")
+        case "p", "div", "section", "article", "main", "figure", "figcaption", "dt", "dd", "address", "center", "details", "summary", "tr":
+            flush()
+            children(of: node)
+            flush()
+        case "br":
+            flush(separator: "\n")
+        case "hr":
+            flush()
+            blocks.append(("", "---", "\n\n"))
+        case "ul", "ol":
+            flush()
+            lists.append((node.tag == "ol", 0))
+            children(of: node)
+            flush()
+            lists.removeLast()
+        case "li":
+            flush()
+            let depth = max(0, lists.count - 1)
+            var marker = "- "
+            if let last = lists.last, last.ordered {
+                lists[lists.count - 1].counter += 1
+                marker = "\(lists[lists.count - 1].counter). "
+            }
+            let saved = prefix
+            prefix = saved + String(repeating: "  ", count: depth)
+            let start = blocks.count
+            children(of: node)
+            flush(marker, separator: "\n")
+            if blocks.count > start { blocks[start].separator = "\n" }
+            prefix = saved
+        case "blockquote":
+            flush()
+            let saved = prefix
+            prefix = saved + "> "
+            children(of: node)
+            flush()
+            prefix = saved
+        case "pre":
+            flush()
+            let code = rawText(index)
+            if !code.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                blocks.append((code, "```\n" + code.trimmingCharacters(in: .newlines) + "\n```", "\n\n"))
+            }
+        case "table":
+            flush()
+            renderTable(index)
+        case "a":
+            let before = markdownLine
+            let flushed = flushes
+            children(of: node)
+            guard flushes == flushed else { return }
+            let label = Self.collapse(String(markdownLine.utf8.dropFirst(before.utf8.count)) ?? "")
+            if let href = node.attributes["href"], !href.hasPrefix("#"), !href.lowercased().hasPrefix("javascript:"), !label.isEmpty {
+                let url = document.absolute(href)
+                links.append(Extraction.Link(text: Self.collapse(rawText(index)), url: url))
+                markdownLine = before + " [\(label)](\(url)) "
+            }
+        case "em", "i":
+            wrap(node, "*")
+        case "strong", "b":
+            wrap(node, "**")
+        case "code", "kbd", "samp":
+            if nodes[index].children.count == 1 {
+                let value = rawText(index)
+                text += value
+                markdownLine += "`\(value)`"
+            } else {
+                children(of: node)
+            }
+        case "img":
+            break
+        default:
+            children(of: node)
+        }
+    }
+
+    private mutating func children(of node: PageNode) {
+        for child in node.children { render(child) }
+    }
+
+    private mutating func wrap(_ node: PageNode, _ mark: String) {
+        let before = markdownLine
+        let flushed = flushes
+        children(of: node)
+        guard flushes == flushed else { return }
+        let inner = Self.collapse(String(markdownLine.utf8.dropFirst(before.utf8.count)) ?? "")
+        markdownLine = inner.isEmpty ? before : before + " \(mark)\(inner)\(mark) "
+    }
+
+    private mutating func renderTable(_ index: Int) {
+        var rows: [[String]] = []
+        func collect(_ current: Int) {
+            for child in nodes[current].children where !excluded[child] {
+                switch nodes[child].tag {
+                case "tr":
+                    rows.append(nodes[child].children.filter { ["td", "th"].contains(nodes[$0].tag) }.map { Self.collapse(rawText($0)) })
+                case "thead", "tbody", "tfoot":
+                    collect(child)
+                default:
+                    break
+                }
+            }
+        }
+        collect(index)
+        rows = rows.filter { !$0.allSatisfy(\.isEmpty) }
+        guard !rows.isEmpty else { return }
+        let width = rows.map(\.count).max() ?? 0
+        let padded = rows.map { $0 + Array(repeating: "", count: width - $0.count) }
+        let plain = padded.map { $0.filter { !$0.isEmpty }.joined(separator: " ") }.joined(separator: "\n")
+        var markdown = "| " + padded[0].joined(separator: " | ") + " |\n|" + String(repeating: " --- |", count: width)
+        for row in padded.dropFirst() { markdown += "\n| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
+        blocks.append((plain, markdown, "\n\n"))
+    }
+
+    /// The text under a node, as written.
+    func rawText(_ index: Int) -> String {
+        if nodes[index].tag == "#text" { return nodes[index].text }
+        if excluded[index] { return "" }
+        return nodes[index].children.map(rawText).joined()
+    }
+
+    static func escape(_ text: String) -> String {
+        guard text.contains(where: { "*_`[]".contains($0) }) else { return text }
+        var result = ""
+        for character in text {
+            if "*_`[]".contains(character) { result.append("\\") }
+            result.append(character)
+        }
+        return result
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import HTMLExtract
+
+/// Extraction speed in one process: every `.html` file of a folder, read into memory first, then parsed, extracted and
+/// rendered to Markdown, several rounds; beside libxml2's parse alone as the floor.
+enum ExtractBenchmark {
+    static func run(folder: String) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".html") }.sorted()
+        let pages = try names.map { try Data(contentsOf: URL(fileURLWithPath: folder).appendingPathComponent($0)) }
+        let bytes = pages.map(\.count).reduce(0, +)
+        guard !pages.isEmpty else {
+            print("no .html files in \(folder)")
+            return
+        }
+        let rounds = 5
+        func seconds(_ body: () -> Void) -> Double {
+            var times: [Double] = []
+            for _ in 0..<rounds {
+                let start = ContinuousClock.now
+                body()
+                let elapsed = ContinuousClock.now - start
+                times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            return times.sorted()[rounds / 2]
+        }
+        var sink = 0
+        let parse = seconds {
+            for page in pages { sink &+= HTMLDocument(data: page).title.count }
+        }
+        let full = seconds {
+            for page in pages {
+                let extraction = HTMLDocument(data: page).extract()
+                sink &+= extraction.markdown.count &+ extraction.text.count
+            }
+        }
+        let megabytes = Double(bytes) / 1_048_576
+        print("\nextraction: \(pages.count) pages, \(String(format: "%.1f", megabytes)) MB, median of \(rounds) rounds, one process (release build)")
+        print(String(format: "  floor: libxml2 parse + tree read   %7.1f ms  %6.1f MB/s", parse * 1000, megabytes / parse))
+        print(String(format: "  errand: parse + extract + Markdown %7.1f ms  %6.1f MB/s", full * 1000, megabytes / full))
+        if sink == 42 { print("") }
+    }
+}
