@@ -42,6 +42,9 @@ struct Extractor {
     var excluded: [Bool] = []
     var score: [Double] = []
     var scored: [Bool] = []
+    /// Whether class and id names may remove a subtree (the first attempt) and weigh scores (the first two).
+    var stripUnlikely = true
+    var weighClasses = true
 
     init(document: HTMLDocument) {
         self.document = document
@@ -76,17 +79,32 @@ struct Extractor {
         return words.contains { text.contains($0) }
     }
 
+    /// Attempts with fewer class-name rules until one finds enough text (as Readability retries): page builders and
+    /// content systems put words like "widget" or "share" on the wrappers of the article itself.
     mutating func run() -> Extraction {
-        measure()
         let metadata = readMetadata()
         guard document.root >= 0 else {
             return Extraction(title: metadata["title"] ?? document.title, text: "", markdown: "", links: [], metadata: metadata)
         }
-        let chosen = choose()
-        var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
-        for index in chosen { renderer.render(index) }
-        var text = renderer.plainText()
-        var markdown = renderer.markdown()
+        var best: Renderer?
+        var bestLength = -1
+        for attempt in 0..<3 {
+            stripUnlikely = attempt == 0
+            weighClasses = attempt < 2
+            measure()
+            let chosen = choose()
+            var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
+            renderer.title = metadata["title"] ?? document.title
+            for index in chosen { renderer.render(index) }
+            let length = renderer.plainText().count
+            if length > bestLength {
+                best = renderer
+                bestLength = length
+            }
+            if length >= 500 { break }
+        }
+        var text = best?.plainText() ?? ""
+        var markdown = best?.markdown() ?? ""
         if let body = articleBodyFromJSONLD(), body.count > text.count * 2 || text.count < 200, body.count > 200 {
             text = body
             markdown = body
@@ -94,7 +112,7 @@ struct Extractor {
         let title = metadata["title"] ?? document.title
         var meta = metadata
         meta.removeValue(forKey: "title")
-        return Extraction(title: title, text: text, markdown: markdown, links: renderer.links, metadata: meta)
+        return Extraction(title: title, text: text, markdown: markdown, links: best?.links ?? [], metadata: meta)
     }
 
     /// Text and link lengths and commas for every subtree, and which subtrees are boilerplate.
@@ -137,7 +155,7 @@ struct Extractor {
         if node.isHidden { return true }
         if Self.removedTags.contains(node.tag) { return true }
         if let role = node.attributes["role"]?.lowercased(), Self.removedRoles.contains(role) { return true }
-        if ["body", "html", "article", "main", "a", "p", "table", "tbody", "tr", "td", "th"].contains(node.tag) { return false }
+        if !stripUnlikely || ["body", "html", "article", "main", "a", "p", "table", "tbody", "tr", "td", "th"].contains(node.tag) { return false }
         let hints = node.classAndID
         return Self.matches(hints, Self.unlikely) && !Self.matches(hints, Self.likely) && node.attributes["itemprop"] != "articleBody"
     }
@@ -147,6 +165,7 @@ struct Extractor {
     }
 
     func classWeight(_ node: PageNode) -> Double {
+        guard weighClasses else { return 0 }
         var weight = 0.0
         if Self.matches(node.classAndID, Self.negative) { weight -= 25 }
         if Self.matches(node.classAndID, Self.positive) { weight += 25 }
@@ -176,7 +195,9 @@ struct Extractor {
         switch node.tag {
         case "p", "pre", "blockquote", "td", "dd": return true
         case "div", "section", "span", "font", "center":
-            return !node.children.contains { Self.blockTags.contains(nodes[$0].tag) } && node.children.contains { nodes[$0].tag == "#text" && textLength[$0] > 0 }
+            // Text with <br> line breaks is still one paragraph-like block.
+            return !node.children.contains { nodes[$0].tag != "br" && Self.blockTags.contains(nodes[$0].tag) }
+                && node.children.contains { nodes[$0].tag == "#text" && textLength[$0] > 0 }
         default: return false
         }
     }
@@ -265,7 +286,7 @@ struct Extractor {
             set("canonical", link["href"].map(document.absolute))
         }
         for script in document.jsonLD {
-            guard let data = script.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) else { continue }
+            guard let json = Self.parseJSONLD(script) else { continue }
             for object in Self.objects(in: json) {
                 if let author = object["author"] {
                     let names = Self.objects(in: author).compactMap { $0["name"] as? String } + ((author as? String).map { [$0] } ?? [])
@@ -291,12 +312,23 @@ struct Extractor {
     /// The `articleBody` of the page's JSON-LD, when it has one.
     func articleBodyFromJSONLD() -> String? {
         for script in document.jsonLD {
-            guard let data = script.data(using: .utf8), let json = try? JSONSerialization.jsonObject(with: data) else { continue }
+            guard let json = Self.parseJSONLD(script) else { continue }
             for object in Self.objects(in: json) {
                 if let body = object["articleBody"] as? String { return body.trimmingCharacters(in: .whitespacesAndNewlines) }
             }
         }
         return nil
+    }
+
+    /// Parses a JSON-LD script. Pages often put raw line breaks and tabs inside its strings, which JSON forbids; as
+    /// whitespace between tokens they mean nothing, so they become spaces. A wrapping CDATA or HTML comment goes too.
+    static func parseJSONLD(_ script: String) -> Any? {
+        var text = script.trimmingCharacters(in: .whitespacesAndNewlines)
+        for (open, close) in [("<![CDATA[", "]]>"), ("<!--", "-->")] where text.hasPrefix(open) && text.hasSuffix(close) {
+            text = String(text.dropFirst(open.count).dropLast(close.count))
+        }
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 ? " " : $0 }))
+        return try? JSONSerialization.jsonObject(with: Data(cleaned.utf8))
     }
 
     /// Every JSON object in a JSON-LD value, `@graph` included.

@@ -14,6 +14,11 @@ struct Renderer {
     private var lists: [(ordered: Bool, counter: Int)] = []
     /// How many blocks were flushed: an inline element that contains a block cannot be wrapped in Markdown marks.
     private var flushes = 0
+    /// The page's title: a heading that repeats it is the headline, not content.
+    var title = ""
+
+    /// Class or id words of small blocks around the text rather than in it: captions, credits, bylines, dates.
+    static let furniture = ["caption", "credit", "byline", "author", "dateline", "timestamp", "date", "time", "meta", "photo", "image", "share", "tag"]
 
     init(document: HTMLDocument, excluded: [Bool], textLength: [Int], linkLength: [Int]) {
         self.document = document
@@ -80,9 +85,12 @@ struct Renderer {
             markdownLine += Self.escape(node.text)
             return
         }
-        if excluded[index] || isLinkList(index) { return }
+        if excluded[index] || isLinkList(index) || isFurniture(index) { return }
         switch node.tag {
+        case "figcaption":
+            return
         case "h1", "h2", "h3", "h4", "h5", "h6":
+            if Self.sameText(rawText(index), title) { return }
             flush()
             children(of: node)
             let level = Int(node.tag.dropFirst()) ?? 2
@@ -161,6 +169,21 @@ struct Renderer {
         default:
             children(of: node)
         }
+    }
+
+    /// A short block whose class or id says it is a caption, credit, byline, date or similar.
+    private func isFurniture(_ index: Int) -> Bool {
+        let node = nodes[index]
+        guard node.tag != "p", node.tag != "a", textLength[index] < 150, !node.classAndID.trimmingCharacters(in: .whitespaces).isEmpty else { return false }
+        let words = node.classAndID.split(whereSeparator: { !$0.isLetter })
+        return words.contains { word in Self.furniture.contains { word.hasPrefix($0) } }
+    }
+
+    /// Whether two texts are the same but for spacing and case (or one is the other with the site's name added).
+    static func sameText(_ a: String, _ b: String) -> Bool {
+        let x = collapse(a).lowercased(), y = collapse(b).lowercased()
+        guard !x.isEmpty, !y.isEmpty else { return false }
+        return x == y || (x.count > 20 && y.hasPrefix(x)) || (y.count > 20 && x.hasPrefix(y))
     }
 
     private mutating func children(of node: PageNode) {
