@@ -204,11 +204,22 @@ struct Extractor {
 
     /// The node indices to render: the best container and its content-like siblings.
     mutating func choose() -> [Int] {
-        for index in nodes.indices where !excluded[index] && nodes[index].tag != "#text" && isParagraph(index) {
-            let length = textLength[index]
+        for index in nodes.indices where !excluded[index] && nodes[index].tag != "#text" {
+            var length: Int
+            var marks: Int
+            var ancestor: Int
+            if isParagraph(index) {
+                (length, marks, ancestor) = (textLength[index], commas[index], nodes[index].parent)
+            } else {
+                // Text written straight into a container between its blocks is a paragraph of that container.
+                let inline = nodes[index].children.filter { !Self.blockTags.contains(nodes[$0].tag) && !excluded[$0] }
+                length = inline.reduce(0) { $0 + textLength[$1] }
+                marks = inline.reduce(0) { $0 + commas[$1] }
+                ancestor = index
+                if length < 25 || nodes[index].tag == "body" || nodes[index].tag == "a" { continue }
+            }
             guard length >= 25 else { continue }
-            let points = 1 + Double(commas[index]) + min(Double(length / 100), 3)
-            var ancestor = nodes[index].parent
+            let points = 1 + Double(marks) + min(Double(length / 100), 3)
             var level = 0
             while ancestor >= 0, level < 5 {
                 initialize(ancestor)
