@@ -97,11 +97,12 @@ struct Extractor {
             renderer.title = metadata["title"] ?? document.title
             for index in chosen { renderer.render(index) }
             let length = renderer.plainText().count
-            if length > bestLength {
+            // A looser attempt wins only when it finds much more: on a short article it would mostly add boilerplate.
+            if best == nil || Double(length) > Double(bestLength) * 1.5 {
                 best = renderer
                 bestLength = length
             }
-            if length >= 500 { break }
+            if bestLength >= 500 { break }
         }
         var text = best?.plainText() ?? ""
         var markdown = best?.markdown() ?? ""

@@ -123,7 +123,10 @@ public final class HTMLDocument {
             case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
                 if let content = node.pointee.content {
                     let text = String(cString: content)
-                    if !text.isEmpty {
+                    // Markup that reached the tree as text (from a noscript or a broken page) is not content.
+                    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    let leakedMarkup = trimmed.hasPrefix("<") && trimmed.hasSuffix(">")
+                    if !text.isEmpty, !leakedMarkup {
                         children.append(nodes.count)
                         nodes.append(PageNode(tag: "#text", text: text, parent: index))
                     }
