@@ -75,8 +75,49 @@ struct Extractor {
     static let removedRoles: Set<String> = ["navigation", "complementary", "banner", "contentinfo", "dialog", "search", "menu", "menubar", "alert"]
 
     static func matches(_ text: String, _ words: [String]) -> Bool {
-        guard !text.isEmpty, text != " " else { return false }
-        return words.contains { text.contains($0) }
+        guard text.utf8.count > 1 else { return false }
+        return matches(Array(text.utf8), words.map { Array($0.utf8) })
+    }
+
+    /// Whether any of `words` occurs in `text` (bytes; class names are short, so a plain search is fastest).
+    static func matches(_ text: [UInt8], _ words: [[UInt8]]) -> Bool {
+        text.withUnsafeBufferPointer { haystack in
+            for word in words where word.count <= haystack.count {
+                let first = word[0]
+                var start = 0
+                let last = haystack.count - word.count
+                while start <= last {
+                    if haystack[start] == first {
+                        var offset = 1
+                        while offset < word.count, haystack[start + offset] == word[offset] { offset += 1 }
+                        if offset == word.count { return true }
+                    }
+                    start += 1
+                }
+            }
+            return false
+        }
+    }
+
+    static let unlikelyBytes = unlikely.map { Array($0.utf8) }
+    static let likelyBytes = likely.map { Array($0.utf8) }
+    static let negativeBytes = negative.map { Array($0.utf8) }
+    static let positiveBytes = positive.map { Array($0.utf8) }
+
+    /// The class and id hints of each node, found once (they do not change between attempts).
+    struct Hints {
+        var unlikely = false, likely = false, negative = false, positive = false
+    }
+    var hints: [Hints] = []
+
+    mutating func readHints() {
+        hints = nodes.map { node in
+            guard node.classAndID.utf8.count > 1 else { return Hints() }
+            let text = Array(node.classAndID.utf8)
+            return Hints(
+                unlikely: Self.matches(text, Self.unlikelyBytes), likely: Self.matches(text, Self.likelyBytes),
+                negative: Self.matches(text, Self.negativeBytes), positive: Self.matches(text, Self.positiveBytes))
+        }
     }
 
     /// Attempts with fewer class-name rules until one finds enough text (as Readability retries): page builders and
@@ -125,10 +166,11 @@ struct Extractor {
         excluded = Array(repeating: false, count: count)
         score = Array(repeating: 0, count: count)
         scored = Array(repeating: false, count: count)
+        if hints.count != count { readHints() }
         for index in 0..<count where nodes[index].tag != "#text" {
             let node = nodes[index]
             let parentExcluded = node.parent >= 0 && excluded[node.parent]
-            excluded[index] = parentExcluded || isBoilerplate(node)
+            excluded[index] = parentExcluded || isBoilerplate(index)
         }
         for index in stride(from: count - 1, through: 0, by: -1) {
             let node = nodes[index]
@@ -152,24 +194,25 @@ struct Extractor {
         }
     }
 
-    func isBoilerplate(_ node: PageNode) -> Bool {
+    func isBoilerplate(_ index: Int) -> Bool {
+        let node = nodes[index]
         if node.isHidden { return true }
         if Self.removedTags.contains(node.tag) { return true }
         if let role = node.attributes["role"]?.lowercased(), Self.removedRoles.contains(role) { return true }
         if !stripUnlikely || ["body", "html", "article", "main", "a", "p", "table", "tbody", "tr", "td", "th"].contains(node.tag) { return false }
-        let hints = node.classAndID
-        return Self.matches(hints, Self.unlikely) && !Self.matches(hints, Self.likely) && node.attributes["itemprop"] != "articleBody"
+        return hints[index].unlikely && !hints[index].likely && node.attributes["itemprop"] != "articleBody"
     }
 
     func linkDensity(_ index: Int) -> Double {
         textLength[index] == 0 ? 0 : Double(linkLength[index]) / Double(textLength[index])
     }
 
-    func classWeight(_ node: PageNode) -> Double {
+    func classWeight(_ index: Int) -> Double {
         guard weighClasses else { return 0 }
+        let node = nodes[index]
         var weight = 0.0
-        if Self.matches(node.classAndID, Self.negative) { weight -= 25 }
-        if Self.matches(node.classAndID, Self.positive) { weight += 25 }
+        if hints[index].negative { weight -= 25 }
+        if hints[index].positive { weight += 25 }
         if node.attributes["itemprop"] == "articleBody" { weight += 50 }
         if node.tag == "article" || node.tag == "main" || node.attributes["role"] == "main" { weight += 10 }
         return weight
@@ -187,7 +230,7 @@ struct Extractor {
         case "h1", "h2", "h3", "h4", "h5", "h6", "th": base = -5
         default: break
         }
-        score[index] = base + classWeight(node)
+        score[index] = base + classWeight(index)
     }
 
     /// Whether a node is a paragraph to score: a `p`-like element, or a container holding text but no blocks.
@@ -350,3 +393,4 @@ struct Extractor {
         return [object] + (object["@graph"].map { objects(in: $0) } ?? [])
     }
 }
+

@@ -59,7 +59,21 @@ public final class HTMLDocument {
 
     private static func name(_ pointer: UnsafePointer<xmlChar>?) -> String {
         guard let pointer else { return "" }
-        return String(cString: pointer).lowercased()
+        // libxml2's HTML parser lowercases element and attribute names already.
+        return String(cString: pointer)
+    }
+
+    /// The attributes the extractor reads; others are never turned into Swift strings.
+    private static let wanted: [(name: [UInt8], key: String)] = [
+        "class", "id", "style", "hidden", "aria-hidden", "href", "src", "alt", "datetime", "itemprop", "role", "content", "lang",
+        "xml:lang", "type", "name", "property", "rel",
+    ].map { (Array($0.utf8) + [0], $0) }
+
+    private static func wantedKey(_ name: UnsafePointer<xmlChar>) -> String? {
+        for entry in wanted where entry.name.withUnsafeBufferPointer({ strcmp(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self), UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) == 0 }) {
+            return entry.key
+        }
+        return nil
     }
 
     /// Tags whose content is never text of the page.
@@ -71,9 +85,9 @@ public final class HTMLDocument {
         var attributes: [String: String] = [:]
         var property = element.pointee.properties
         while let attribute = property {
-            let key = Self.name(attribute.pointee.name)
-            let value = attribute.pointee.children?.pointee.content.map { String(cString: $0) } ?? ""
-            attributes[key] = value
+            if let name = attribute.pointee.name, let key = Self.wantedKey(name) {
+                attributes[key] = attribute.pointee.children?.pointee.content.map { String(cString: $0) } ?? ""
+            }
             property = attribute.pointee.next
         }
         switch tag {
@@ -103,16 +117,15 @@ public final class HTMLDocument {
             if parent == -1 { return -1 }
         }
         if Self.skipped.contains(tag) { return -1 }
-        let style = attributes["style"]?.lowercased().replacingOccurrences(of: " ", with: "") ?? ""
-        let hidden = attributes["hidden"] != nil || attributes["aria-hidden"]?.lowercased() == "true"
-            || style.contains("display:none") || style.contains("visibility:hidden")
-        var kept: [String: String] = [:]
-        for key in ["href", "src", "alt", "datetime", "itemprop", "role", "content", "lang", "type"] where attributes[key] != nil {
-            kept[key] = attributes[key]
+        var hidden = attributes["hidden"] != nil || attributes["aria-hidden"]?.lowercased() == "true"
+        if !hidden, let style = attributes.removeValue(forKey: "style") {
+            let compact = String(String.UnicodeScalarView(style.lowercased().unicodeScalars.filter { $0 != " " }))
+            hidden = compact.utf8.contains(subsequence: "display:none".utf8) || compact.utf8.contains(subsequence: "visibility:hidden".utf8)
         }
-        let classAndID = ((attributes["class"] ?? "") + " " + (attributes["id"] ?? "")).lowercased()
+        let classAndID = (attributes.removeValue(forKey: "class") ?? "") + " " + (attributes.removeValue(forKey: "id") ?? "")
+        let kept = attributes
         let index = nodes.count
-        nodes.append(PageNode(tag: tag, classAndID: classAndID, attributes: kept, isHidden: hidden, parent: parent))
+        nodes.append(PageNode(tag: tag, classAndID: classAndID.lowercased(), attributes: kept, isHidden: hidden, parent: parent))
         var children: [Int] = []
         var child = element.pointee.children
         while let node = child {
@@ -124,8 +137,9 @@ public final class HTMLDocument {
                 if let content = node.pointee.content {
                     let text = String(cString: content)
                     // Markup that reached the tree as text (from a noscript or a broken page) is not content.
-                    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    let leakedMarkup = trimmed.hasPrefix("<") && trimmed.hasSuffix(">")
+                    let bytes = text.utf8
+                    let first = bytes.first { $0 > 0x20 }, last = bytes.last { $0 > 0x20 }
+                    let leakedMarkup = first == UInt8(ascii: "<") && last == UInt8(ascii: ">")
                     if !text.isEmpty, !leakedMarkup {
                         children.append(nodes.count)
                         nodes.append(PageNode(tag: "#text", text: text, parent: index))
@@ -155,5 +169,14 @@ public final class HTMLDocument {
         let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let base = url, let resolved = URL(string: trimmed, relativeTo: base) else { return trimmed }
         return resolved.absoluteString
+    }
+}
+
+extension Collection where Element == UInt8 {
+    /// Whether `needle` occurs in these bytes.
+    func contains(subsequence needle: some Collection<UInt8>) -> Bool {
+        let haystack = Array(self), word = Array(needle)
+        guard !word.isEmpty, word.count <= haystack.count else { return word.isEmpty }
+        return Extractor.matches(haystack, [word])
     }
 }

@@ -19,6 +19,7 @@ struct Renderer {
 
     /// Class or id words of small blocks around the text rather than in it: captions, credits, bylines, dates.
     static let furniture = ["caption", "credit", "byline", "author", "dateline", "timestamp", "date", "time", "meta", "photo", "image", "share", "tag"]
+    static let furnitureBytes = furniture.map { Array($0.utf8) }
 
     init(document: HTMLDocument, excluded: [Bool], textLength: [Int], linkLength: [Int]) {
         self.document = document
@@ -51,20 +52,27 @@ struct Renderer {
         flushes += 1
     }
 
+    /// Runs of white space become one space, and none is left at either end (over Unicode scalars, not Characters).
     static func collapse(_ value: String) -> String {
-        var result = ""
-        result.reserveCapacity(value.utf8.count)
+        var result = String.UnicodeScalarView()
         var space = false
-        for character in value {
-            if character.isWhitespace {
+        for scalar in value.unicodeScalars {
+            if isSpace(scalar) {
                 space = true
             } else {
                 if space, !result.isEmpty { result.append(" ") }
                 space = false
-                result.append(character)
+                result.append(scalar)
             }
         }
-        return result
+        return String(result)
+    }
+
+    static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200B, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF: true
+        default: false
+        }
     }
 
     private func isLinkList(_ index: Int) -> Bool {
@@ -175,8 +183,7 @@ struct Renderer {
     private func isFurniture(_ index: Int) -> Bool {
         let node = nodes[index]
         guard node.tag != "p", node.tag != "a", textLength[index] < 150, !node.classAndID.trimmingCharacters(in: .whitespaces).isEmpty else { return false }
-        let words = node.classAndID.split(whereSeparator: { !$0.isLetter })
-        return words.contains { word in Self.furniture.contains { word.hasPrefix($0) } }
+        return Extractor.matches(Array(node.classAndID.utf8), Self.furnitureBytes)
     }
 
     /// Whether two texts are the same but for spacing and case (or one is the other with the site's name added).
@@ -232,7 +239,8 @@ struct Renderer {
     }
 
     static func escape(_ text: String) -> String {
-        guard text.contains(where: { "*_`[]".contains($0) }) else { return text }
+        let special: Set<UInt8> = [UInt8(ascii: "*"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "["), UInt8(ascii: "]")]
+        guard text.utf8.contains(where: { special.contains($0) }) else { return text }
         var result = ""
         for character in text {
             if "*_`[]".contains(character) { result.append("\\") }
