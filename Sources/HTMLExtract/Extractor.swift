@@ -294,7 +294,7 @@ struct Extractor {
             top = parent
         }
         guard nodes[top].parent >= 0 else { return [top] }
-        let threshold = max(10, bestScore * 0.2)
+        let threshold = max(10, bestScore * 0.3)
         var chosen: [Int] = []
         for sibling in nodes[nodes[top].parent].children {
             if sibling == top {

@@ -31,16 +31,28 @@ struct Renderer {
     private var nodes: [PageNode] { document.nodes }
 
     func plainText() -> String {
-        blocks.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n")
+        kept.map(\.text).filter { !$0.isEmpty }.joined(separator: "\n")
     }
 
     func markdown() -> String {
         var output = ""
-        for block in blocks where !block.markdown.isEmpty {
+        for block in kept where !block.markdown.isEmpty {
             if !output.isEmpty { output += block.separator }
             output += block.markdown
         }
         return output
+    }
+
+    /// The blocks without the short lines that trail out of an article ("Advert", "Share this", "Sharing is caring!"):
+    /// a short line counts as content only when a sentence-length block comes after it.
+    private var kept: [(text: String, markdown: String, separator: String)] {
+        func isSentence(_ text: String) -> Bool {
+            let count = text.unicodeScalars.count
+            guard count >= 40 || text.utf8.count >= 60 else { return false }
+            return true
+        }
+        guard let last = blocks.lastIndex(where: { isSentence($0.text) }) else { return blocks }
+        return Array(blocks[...last])
     }
 
     private mutating func flush(_ markdownPrefix: String = "", separator: String = "\n\n") {
@@ -182,7 +194,7 @@ struct Renderer {
     /// A short block whose class or id says it is a caption, credit, byline, date or similar.
     private func isFurniture(_ index: Int) -> Bool {
         let node = nodes[index]
-        guard node.tag != "p", node.tag != "a", textLength[index] < 150, !node.classAndID.trimmingCharacters(in: .whitespaces).isEmpty else { return false }
+        guard node.tag != "p", node.tag != "a", textLength[index] < 300, !node.classAndID.trimmingCharacters(in: .whitespaces).isEmpty else { return false }
         return Extractor.matches(Array(node.classAndID.utf8), Self.furnitureBytes)
     }
 
