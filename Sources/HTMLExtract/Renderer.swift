@@ -51,7 +51,10 @@ struct Renderer {
             guard count >= 40 || text.utf8.count >= 60 else { return false }
             return true
         }
-        guard let last = blocks.lastIndex(where: { isSentence($0.text) }) else { return blocks }
+        // List items, code and tables are content by their structure, wherever they stand.
+        guard let last = blocks.lastIndex(where: { isSentence($0.text) || $0.markdown.hasPrefix("```") || $0.markdown.hasPrefix("|")
+            || $0.separator == "\n" && ($0.markdown.contains("- ") || $0.markdown.first?.isNumber == true) })
+        else { return blocks }
         return Array(blocks[...last])
     }
 
