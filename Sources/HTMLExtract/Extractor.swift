@@ -110,13 +110,35 @@ struct Extractor {
     }
     var hints: [Hints] = []
 
+    /// The hint words bucketed by their first byte, each with the lists it belongs to (one bit per list).
+    static let hintWords: [[(word: [UInt8], lists: UInt8)]] = {
+        var buckets = Array(repeating: [(word: [UInt8], lists: UInt8)](), count: 256)
+        var lists: [String: UInt8] = [:]
+        for (bit, words) in [unlikely, likely, negative, positive].enumerated() {
+            for word in words { lists[word, default: 0] |= 1 << UInt8(bit) }
+        }
+        for (word, bits) in lists {
+            let bytes = Array(word.utf8)
+            buckets[Int(bytes[0])].append((bytes, bits))
+        }
+        return buckets
+    }()
+
     mutating func readHints() {
         hints = nodes.map { node in
             guard node.classAndID.utf8.count > 1 else { return Hints() }
-            let text = Array(node.classAndID.utf8)
-            return Hints(
-                unlikely: Self.matches(text, Self.unlikelyBytes), likely: Self.matches(text, Self.likelyBytes),
-                negative: Self.matches(text, Self.negativeBytes), positive: Self.matches(text, Self.positiveBytes))
+            var found: UInt8 = 0
+            var text = node.classAndID
+            text.withUTF8 { bytes in
+                for start in bytes.indices {
+                    for (word, lists) in Self.hintWords[Int(bytes[start])] where found & lists != lists && start + word.count <= bytes.count {
+                        var offset = 1
+                        while offset < word.count, bytes[start + offset] == word[offset] { offset += 1 }
+                        if offset == word.count { found |= lists }
+                    }
+                }
+            }
+            return Hints(unlikely: found & 1 != 0, likely: found & 2 != 0, negative: found & 4 != 0, positive: found & 8 != 0)
         }
     }
 
@@ -240,8 +262,8 @@ struct Extractor {
         case "p", "pre", "blockquote", "td", "dd": return true
         case "div", "section", "span", "font", "center":
             // Text with <br> line breaks is still one paragraph-like block.
-            return !node.children.contains { nodes[$0].tag != "br" && Self.blockTags.contains(nodes[$0].tag) }
-                && node.children.contains { nodes[$0].tag == "#text" && textLength[$0] > 0 }
+            return !nodes.children(of: index).contains { nodes[$0].tag != "br" && Self.blockTags.contains(nodes[$0].tag) }
+                && nodes.children(of: index).contains { nodes[$0].tag == "#text" && textLength[$0] > 0 }
         default: return false
         }
     }
@@ -256,7 +278,7 @@ struct Extractor {
                 (length, marks, ancestor) = (textLength[index], commas[index], nodes[index].parent)
             } else {
                 // Text written straight into a container between its blocks is a paragraph of that container.
-                let inline = nodes[index].children.filter { !Self.blockTags.contains(nodes[$0].tag) && !excluded[$0] }
+                let inline = nodes.children(of: index).filter { !Self.blockTags.contains(nodes[$0].tag) && !excluded[$0] }
                 length = inline.reduce(0) { $0 + textLength[$1] }
                 marks = inline.reduce(0) { $0 + commas[$1] }
                 ancestor = index
@@ -296,7 +318,7 @@ struct Extractor {
         guard nodes[top].parent >= 0 else { return [top] }
         let threshold = max(10, bestScore * 0.3)
         var chosen: [Int] = []
-        for sibling in nodes[nodes[top].parent].children {
+        for sibling in nodes.children(of: nodes[top].parent) {
             if sibling == top {
                 chosen.append(sibling)
                 continue

@@ -15,8 +15,27 @@ struct PageNode {
     var isHidden = false
     /// The parent's index, -1 for the root.
     var parent: Int
-    /// The children's indices, in order.
-    var children: [Int] = []
+    /// The first child's index, -1 for none.
+    var firstChild = -1
+    /// The next sibling's index, -1 for none.
+    var nextSibling = -1
+}
+
+/// The children of a node, in order, without an array.
+struct ChildIndices: Sequence, IteratorProtocol {
+    let nodes: [PageNode]
+    var current: Int
+
+    mutating func next() -> Int? {
+        guard current >= 0 else { return nil }
+        defer { current = nodes[current].nextSibling }
+        return current
+    }
+}
+
+extension Array where Element == PageNode {
+    /// The children of the node at `index`.
+    func children(of index: Int) -> ChildIndices { ChildIndices(nodes: self, current: self[index].firstChild) }
 }
 
 /// A parsed HTML page: a libxml2 document, read once into a flat Swift tree, then freed. Not `Sendable`; nothing
@@ -69,8 +88,18 @@ public final class HTMLDocument {
         "xml:lang", "type", "name", "property", "rel",
     ].map { (Array($0.utf8) + [0], $0) }
 
+    /// The wanted attribute names by first byte.
+    private static let wantedByFirst: [[(name: [UInt8], key: String)]] = {
+        var buckets = Array(repeating: [(name: [UInt8], key: String)](), count: 256)
+        for entry in wanted { buckets[Int(entry.name[0])].append(entry) }
+        return buckets
+    }()
+
     private static func wantedKey(_ name: UnsafePointer<xmlChar>) -> String? {
-        for entry in wanted where entry.name.withUnsafeBufferPointer({ strcmp(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self), UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) == 0 }) {
+        let candidates = wantedByFirst[Int(name.pointee)]
+        guard !candidates.isEmpty else { return nil }
+        let cName = UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self)
+        for entry in candidates where entry.name.withUnsafeBufferPointer({ strcmp(cName, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) == 0 }) {
             return entry.key
         }
         return nil
@@ -126,23 +155,29 @@ public final class HTMLDocument {
         let kept = attributes
         let index = nodes.count
         nodes.append(PageNode(tag: tag, classAndID: classAndID.lowercased(), attributes: kept, isHidden: hidden, parent: parent))
-        var children: [Int] = []
+        var previous = -1
+        func link(_ child: Int) {
+            if previous < 0 { nodes[index].firstChild = child } else { nodes[previous].nextSibling = child }
+            previous = child
+        }
         var child = element.pointee.children
         while let node = child {
             switch node.pointee.type {
             case XML_ELEMENT_NODE:
                 let childIndex = read(node, parent: index)
-                if childIndex >= 0 { children.append(childIndex) }
+                if childIndex >= 0 { link(childIndex) }
             case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
-                if let content = node.pointee.content {
-                    let text = String(cString: content)
+                if let content = node.pointee.content, content.pointee != 0 {
+                    // Blank text between tags is very common: it only stands for a space, so no string is made for it.
+                    var cursor = content
+                    while cursor.pointee != 0, cursor.pointee <= 0x20 { cursor += 1 }
+                    let text = cursor.pointee == 0 ? " " : String(cString: content)
                     // Markup that reached the tree as text (from a noscript or a broken page) is not content.
                     let bytes = text.utf8
-                    let first = bytes.first { $0 > 0x20 }, last = bytes.last { $0 > 0x20 }
-                    let leakedMarkup = first == UInt8(ascii: "<") && last == UInt8(ascii: ">")
-                    if !text.isEmpty, !leakedMarkup {
-                        children.append(nodes.count)
+                    let leakedMarkup = cursor.pointee == UInt8(ascii: "<") && bytes.last { $0 > 0x20 } == UInt8(ascii: ">")
+                    if !leakedMarkup {
                         nodes.append(PageNode(tag: "#text", text: text, parent: index))
+                        link(nodes.count - 1)
                     }
                 }
             default:
@@ -150,7 +185,6 @@ public final class HTMLDocument {
             }
             child = node.pointee.next
         }
-        nodes[index].children = children
         return index
     }
 

@@ -180,7 +180,7 @@ struct Renderer {
         case "strong", "b":
             wrap(node, "**")
         case "code", "kbd", "samp":
-            if nodes[index].children.count == 1 {
+            if nodes[index].firstChild >= 0, nodes[nodes[index].firstChild].nextSibling < 0 {
                 let value = rawText(index)
                 text += value
                 markdownLine += "`\(value)`"
@@ -209,7 +209,11 @@ struct Renderer {
     }
 
     private mutating func children(of node: PageNode) {
-        for child in node.children { render(child) }
+        var child = node.firstChild
+        while child >= 0 {
+            render(child)
+            child = nodes[child].nextSibling
+        }
     }
 
     private mutating func wrap(_ node: PageNode, _ mark: String) {
@@ -224,10 +228,10 @@ struct Renderer {
     private mutating func renderTable(_ index: Int) {
         var rows: [[String]] = []
         func collect(_ current: Int) {
-            for child in nodes[current].children where !excluded[child] {
+            for child in nodes.children(of: current) where !excluded[child] {
                 switch nodes[child].tag {
                 case "tr":
-                    rows.append(nodes[child].children.filter { ["td", "th"].contains(nodes[$0].tag) }.map { Self.collapse(rawText($0)) })
+                    rows.append(nodes.children(of: child).filter { ["td", "th"].contains(nodes[$0].tag) }.map { Self.collapse(rawText($0)) })
                 case "thead", "tbody", "tfoot":
                     collect(child)
                 default:
@@ -250,7 +254,7 @@ struct Renderer {
     func rawText(_ index: Int) -> String {
         if nodes[index].tag == "#text" { return nodes[index].text }
         if excluded[index] { return "" }
-        return nodes[index].children.map(rawText).joined()
+        return nodes.children(of: index).map(rawText).joined()
     }
 
     static func escape(_ text: String) -> String {
