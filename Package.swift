@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
@@ -54,7 +55,10 @@ let package = Package(
         .target(
             name: "ErrandTools",
             dependencies: [
-                "ErrandCore", "ResponsesAPI", "CSpawn",
+                "ErrandCore", "ResponsesAPI", "CSpawn", "HTMLExtract",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -83,6 +87,7 @@ let package = Package(
                 "ErrandCore",
                 "ErrandSpec",
                 "ErrandTesting",
+                "ErrandTools",
                 "HTMLExtract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -115,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ErrandToolsTests",
-            dependencies: ["ErrandTools", "ErrandCore", "ResponsesAPI", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ErrandTools", "ErrandCore", "ErrandTesting", "ResponsesAPI", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ErrandSpecTests",

@@ -53,7 +53,12 @@ public struct AgentSpec: Sendable {
     public var writable: Bool
 
     /// The built-in tools a spec can name.
-    public static let builtinTools = FileTools.names
+    public static let builtinTools = FileTools.names + ["fetch_url"]
+
+    /// The options each built-in tool takes.
+    static let builtinOptions: [String: [String]] = [
+        "fetch_url": ["allow_hosts", "deny_hosts", "allow_private_network", "max_bytes", "timeout_seconds"],
+    ]
 
     static let rootKeys = [
         "$schema", "name", "description", "model", "instructions", "instructions_file", "provider", "tools", "tool_choice",
@@ -213,13 +218,19 @@ public struct AgentSpec: Sendable {
 
     private static func builtin(_ name: String, options: [String: JSONValue], at path: String, reader: SpecReader, spec: AgentSpec) -> ToolEntry? {
         guard builtinTools.contains(name) else {
-            let hint = name == "fetch_url" ? " (fetch_url arrives with HTML extraction)" : ""
-            reader.problem(path, "'\(name)' is not a built-in tool; the built-in tools are \(builtinTools.joined(separator: ", "))\(hint)")
+            reader.problem(path, "'\(name)' is not a built-in tool; the built-in tools are \(builtinTools.joined(separator: ", "))")
             return nil
         }
-        if !options.isEmpty {
-            reader.problem("\(path).\(options.keys.sorted()[0])", "unknown option of \(name); it takes none")
-            return nil
+        let allowed = builtinOptions[name] ?? []
+        for key in options.keys.sorted() where !allowed.contains(key) {
+            reader.problem("\(path).\(key)", allowed.isEmpty ? "unknown option of \(name); it takes none" : "unknown option of \(name); its options are \(allowed.joined(separator: ", "))")
+        }
+        if name == "fetch_url" {
+            _ = reader.strings(options, "allow_hosts", at: path)
+            _ = reader.strings(options, "deny_hosts", at: path)
+            _ = reader.bool(options, "allow_private_network", at: path)
+            _ = reader.int(options, "max_bytes", at: path, minimum: 1024)
+            _ = reader.number(options, "timeout_seconds", at: path, range: 0.1...600)
         }
         if name == "write_file", !spec.writable {
             reader.problem(path, "write_file needs \"workspace\": {\"writable\": true}")

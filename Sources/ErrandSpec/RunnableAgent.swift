@@ -85,13 +85,21 @@ extension AgentSpec {
         }
     }
 
-    /// The spec's tools, registered (built-ins, then command tools, in the spec's order), for a workspace.
-    public func registry(workspace: Workspace) throws -> ToolRegistry {
+    /// The spec's tools, registered in the spec's order, for a workspace; `allowHosts` adds to `fetch_url`'s list.
+    public func registry(workspace: Workspace, allowHosts: [String] = []) throws -> ToolRegistry {
         var all = ToolRegistry()
         try FileTools.register(into: &all, workspace: try Workspace(root: workspace.root, writable: true))
         var registry = ToolRegistry()
         for tool in tools {
             switch tool {
+            case .builtin("fetch_url", let options):
+                let policy = NetworkPolicy(
+                    allowHosts: (options["allow_hosts"]?.arrayValue?.compactMap(\.stringValue) ?? []) + allowHosts,
+                    denyHosts: options["deny_hosts"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                    allowPrivateNetwork: options["allow_private_network"]?.boolValue ?? false)
+                let seconds = options["timeout_seconds"]?.doubleValue ?? 20
+                try registry.register(FetchURL(
+                    policy: policy, timeout: .milliseconds(Int64(seconds * 1000)), maxBytes: options["max_bytes"]?.intValue ?? 5 << 20))
             case .builtin(let name, _):
                 if let builtin = all[name] { try registry.add(builtin) }
             case .command(let command, _):
@@ -109,7 +117,7 @@ extension AgentSpec {
         if let maxTurns = overrides.maxTurns { limits.maxTurns = maxTurns }
         return Agent(
             name: name, model: model(overrides: overrides, provider: provider, environment: environment), instructions: instructions,
-            tools: try registry(workspace: workspace), toolChoice: toolChoice, parallelToolCalls: parallelToolCalls, settings: settings,
+            tools: try registry(workspace: workspace, allowHosts: overrides.allowHosts), toolChoice: toolChoice, parallelToolCalls: parallelToolCalls, settings: settings,
             limits: limits, state: overrides.state ?? state, workspace: workspace)
     }
 }

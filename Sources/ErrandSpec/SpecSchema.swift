@@ -14,7 +14,13 @@ extension AgentSpec {
         let tool: JSONValue = [
             "oneOf": [
                 described(builtin, "A built-in tool by name."),
-                ["type": "object", "description": "A built-in tool with options.", "required": ["name"], "properties": ["name": builtin], "additionalProperties": false],
+                ["type": "object", "description": "A built-in tool with options (fetch_url takes allow_hosts, deny_hosts, allow_private_network, max_bytes, timeout_seconds).",
+                 "required": ["name"], "additionalProperties": false,
+                 "properties": [
+                    "name": builtin, "allow_hosts": ["type": "array", "items": string], "deny_hosts": ["type": "array", "items": string],
+                    "allow_private_network": ["type": "boolean"], "max_bytes": ["type": "integer", "minimum": 1024],
+                    "timeout_seconds": ["type": "number", "exclusiveMinimum": 0],
+                 ]],
                 ["type": "object", "description": "A command tool described by a manifest (path relative to the spec).", "required": ["manifest"],
                  "properties": ["manifest": string], "additionalProperties": false],
             ]

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import ErrandCore
+import ErrandTools
 import HTMLExtract
 import ResponsesAPI
 
 /// `errand extract`: the main content of HTML pages.
-struct Extract: ParsableCommand {
+struct Extract: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the main content of HTML files (or stdin) as Markdown, text or JSON.",
         discussion: "With several inputs, --jsonl prints one JSON object per input, so a whole folder is extracted in one process."
@@ -14,7 +16,7 @@ struct Extract: ParsableCommand {
         case markdown, text, json
     }
 
-    @Argument(help: "HTML files, or '-' for stdin (the default).")
+    @Argument(help: "HTML files, http(s) URLs, or '-' for stdin (the default).")
     var inputs: [String] = []
 
     @Option(help: "markdown (default), text or json.")
@@ -23,24 +25,37 @@ struct Extract: ParsableCommand {
     @Flag(help: "One JSON object per input: {input, title, text, markdown, links, metadata}.")
     var jsonl = false
 
-    func run() throws {
+    @Option(help: "A host URLs may be fetched from even if it resolves to a private address (repeatable).")
+    var allowHost: [String] = []
+
+    @Flag(help: "Allow fetching from private, loopback and link-local addresses.")
+    var allowPrivateNetwork = false
+
+    func run() async throws {
         let inputs = self.inputs.isEmpty ? ["-"] : self.inputs
         var failed = false
         for input in inputs {
-            if input.hasPrefix("http://") || input.hasPrefix("https://") {
-                printError("errand: \(input): fetching URLs arrives with the fetch_url tool; save the page and pass the file")
+            let document: HTMLDocument
+            do {
+                if input.hasPrefix("http://") || input.hasPrefix("https://") {
+                    // The same client and rules as the fetch_url tool: the address is checked before connecting.
+                    let policy = NetworkPolicy(allowHosts: allowHost, allowPrivateNetwork: allowPrivateNetwork)
+                    let page = try await FetchURL(policy: policy).fetch(input)
+                    document = HTMLDocument(data: page.body, url: page.url, contentType: page.contentType)
+                } else {
+                    let data = input == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: input))
+                    document = HTMLDocument(data: data)
+                }
+            } catch let error as ToolError {
+                printError("errand: \(error.message)")
                 failed = true
                 continue
-            }
-            let data: Data
-            do {
-                data = input == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: input))
             } catch {
                 printError("errand: cannot read \(input): \(error.localizedDescription)")
                 failed = true
                 continue
             }
-            let extraction = HTMLDocument(data: data).extract()
+            let extraction = document.extract()
             if jsonl {
                 var object = try JSONValue(encoding: extraction)
                 object["input"] = .string(input)

@@ -124,7 +124,7 @@ struct Run: AsyncParsableCommand {
             printError("errand: \(error)")
             throw ExitCode(2)
         }
-        if !overrides.allowHost.isEmpty {
+        if !overrides.allowHost.isEmpty, !spec.toolNames.contains("fetch_url") {
             printError("errand: --allow-host has no effect: \(spec.name) has no fetch_url tool")
         }
         let provider = spec.provider(overrides: overrides.overrides, environment: environment)

@@ -39,13 +39,14 @@ import Testing
         Case(json: #"{"name": "a", "provider": {"headers": {"X-A": 1}}}"#, path: "provider.headers.X-A", message: "expected a string, not the number 1"),
         Case(json: #"{"name": "a", "tools": "read_file"}"#, path: "tools", message: "expected an array of tools"),
         Case(json: #"{"name": "a", "tools": ["read_files"]}"#, path: "tools[0]", message: "'read_files' is not a built-in tool; the built-in tools are read_file"),
-        Case(json: #"{"name": "a", "tools": ["read_file", {"name": "search_files", "max": 3}]}"#, path: "tools[1].max", message: "unknown option of search_files"),
+        Case(json: #"{"name": "a", "tools": ["read_file", {"name": "search_files", "max": 3}]}"#, path: "tools[1].max", message: "unknown option of search_files; it takes none"),
         Case(json: #"{"name": "a", "tools": ["read_file", "read_file"]}"#, path: "tools[1]", message: "a second tool named 'read_file'"),
         Case(json: #"{"name": "a", "tools": ["write_file"]}"#, path: "tools[0]", message: "write_file needs \"workspace\": {\"writable\": true}"),
         Case(json: #"{"name": "a", "tools": [{"manifest": "nowhere.json"}]}"#, path: "tools[0].manifest", message: "cannot read the manifest"),
         Case(json: #"{"name": "a", "tools": [{"manifest": "m.json", "extra": 1}]}"#, path: "tools[0].extra", message: "unknown key"),
         Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git"}}]}"#, path: "tools[0].mcp", message: "not supported"),
-        Case(json: #"{"name": "a", "tools": [{"name": "fetch_url", "allow_hosts": ["example.org"]}]}"#, path: "tools[0]", message: "fetch_url arrives with HTML extraction"),
+        Case(json: #"{"name": "a", "tools": [{"name": "fetch_url", "allow_hosts": "example.org"}]}"#, path: "tools[0].allow_hosts", message: "expected an array of strings"),
+        Case(json: #"{"name": "a", "tools": [{"name": "fetch_url", "allow_host": ["x"]}]}"#, path: "tools[0].allow_host", message: "its options are allow_hosts"),
         Case(json: #"{"name": "a", "tools": [3]}"#, path: "tools[0]", message: "expected a built-in tool's name"),
         Case(json: #"{"name": "a", "tools": ["read_file"], "tool_choice": {"type": "function", "name": "nope"}}"#, path: "tool_choice.name", message: "'nope' is not one of the spec's tools (read_file)"),
         Case(json: #"{"name": "a", "tool_choice": "always"}"#, path: "tool_choice", message: #"expected "auto", "none", "required""#),
@@ -127,7 +128,7 @@ import Testing
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    @Test(arguments: ["codebase-explainer", "doc-stats", "json-inspector"])
+    @Test(arguments: ["codebase-explainer", "doc-stats", "json-inspector", "web-summariser"])
     func theExampleSpecsValidate(_ name: String) throws {
         let spec = try AgentSpec.load(Self.repository.appendingPathComponent("agents/\(name).json"))
         #expect(spec.name == name)

@@ -185,6 +185,27 @@ final class Buffer: Sendable {
         #expect(try JSONValue(parsing: schema.stdout)["title"] == "Errand agent spec")
     }
 
+    @Test func extractFilesAndURLs() async throws {
+        let page = "<html><head><title>Harbour</title></head><body><nav><a href=\"/\">Home</a></nav><article><p>The tide came in faster than anyone on the pier expected, and the boats rose with it.</p></article></body></html>"
+        let file = folder.appendingPathComponent("page.html")
+        try page.write(to: file, atomically: true, encoding: .utf8)
+        let text = try await errand(["extract", "--format", "text", file.path])
+        #expect(text.status == 0)
+        #expect(text.stdout == "The tide came in faster than anyone on the pier expected, and the boats rose with it.\n")
+        let lines = try await errand(["extract", "--jsonl", file.path, file.path])
+        let objects = try lines.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(objects.count == 2 && objects[0]["title"] == "Harbour" && objects[0]["input"] == .string(file.path))
+        try await PageServer.withServer(["/page": .html(page)]) { server in
+            let fetched = try await errand(["extract", "--format", "text", "--allow-host", "127.0.0.1", server.baseURL + "/page"])
+            #expect(fetched.status == 0, "\(fetched.stderr)")
+            #expect(fetched.stdout.contains("The tide came in faster"))
+            let refused = try await errand(["extract", server.baseURL + "/page"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("a loopback address; fetching it is refused"))
+            #expect(server.requests == ["/page"], "the refused fetch never connected")
+        }
+    }
+
     @Test func resumeGoesOnAfterAKilledRun() async throws {
         try await ScriptedResponsesServer.withServer([Self.readNotes, ScriptedTurn.message("too late").delayed(by: .seconds(60))]) { server in
             let running = try Launched(
