@@ -42,6 +42,9 @@ struct Extractor {
     var excluded: [Bool] = []
     var score: [Double] = []
     var scored: [Bool] = []
+    /// The page's JSON-LD scripts, parsed once.
+    lazy var jsonLD: [Any] = document.jsonLD.compactMap(Self.parseJSONLD)
+
     /// Whether class and id names may remove a subtree (the first attempt) and weigh scores (the first two).
     var stripUnlikely = true
     var weighClasses = true
@@ -197,14 +200,8 @@ struct Extractor {
         for index in stride(from: count - 1, through: 0, by: -1) {
             let node = nodes[index]
             if node.tag == "#text" {
-                var letters = 0
-                var marks = 0
-                for byte in node.text.utf8 {
-                    if byte > 0x20 { letters += 1 }
-                    if byte == UInt8(ascii: ",") { marks += 1 }
-                }
-                textLength[index] = letters
-                commas[index] = marks
+                textLength[index] = node.letters
+                commas[index] = node.commas
             } else if node.tag == "a" {
                 linkLength[index] = textLength[index]
             }
@@ -340,7 +337,7 @@ struct Extractor {
     }
 
     /// Canonical URL, author, dates, site name, description, language and the Open Graph title.
-    func readMetadata() -> [String: String] {
+    mutating func readMetadata() -> [String: String] {
         var result: [String: String] = [:]
         func set(_ key: String, _ value: String?) {
             guard result[key] == nil, let value = value?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return }
@@ -362,8 +359,7 @@ struct Extractor {
         for link in document.linkTags where link["rel"]?.lowercased().split(separator: " ").contains("canonical") == true {
             set("canonical", link["href"].map(document.absolute))
         }
-        for script in document.jsonLD {
-            guard let json = Self.parseJSONLD(script) else { continue }
+        for json in jsonLD {
             for object in Self.objects(in: json) {
                 if let author = object["author"] {
                     let names = Self.objects(in: author).compactMap { $0["name"] as? String } + ((author as? String).map { [$0] } ?? [])
@@ -387,9 +383,8 @@ struct Extractor {
     }
 
     /// The `articleBody` of the page's JSON-LD, when it has one.
-    func articleBodyFromJSONLD() -> String? {
-        for script in document.jsonLD {
-            guard let json = Self.parseJSONLD(script) else { continue }
+    mutating func articleBodyFromJSONLD() -> String? {
+        for json in jsonLD {
             for object in Self.objects(in: json) {
                 if let body = object["articleBody"] as? String { return body.trimmingCharacters(in: .whitespacesAndNewlines) }
             }

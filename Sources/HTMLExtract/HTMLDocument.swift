@@ -5,14 +5,18 @@ import Foundation
 struct PageNode {
     /// The lowercased tag name, or `#text`.
     var tag: String
-    /// The text of a text node.
-    var text: String = ""
+    /// The text of a text node, still in the libxml2 document (nil for blank text, which reads as one space). A
+    /// Swift string is made only for the text that is rendered.
+    var content: UnsafePointer<xmlChar>? = nil
     /// `class` and `id`, lowercased, space-separated (for boilerplate and content hints).
     var classAndID: String = ""
     /// The attributes kept for this tag (links, meta, time, images, language).
     var attributes: [String: String] = [:]
     /// Whether the element hides itself (`hidden`, `aria-hidden`, `display:none`).
     var isHidden = false
+    /// For a text node: its non-space bytes and its commas, counted once.
+    var letters = 0
+    var commas = 0
     /// The parent's index, -1 for the root.
     var parent: Int
     /// The first child's index, -1 for none.
@@ -49,6 +53,8 @@ public final class HTMLDocument {
     public let encoding: (name: String, source: String)
     /// The page's URL, for resolving relative links.
     public let url: URL?
+    /// The libxml2 document, kept until this object goes: text nodes point into it.
+    private var document: htmlDocPtr?
     var nodes: [PageNode] = []
     var root = -1
     var titleText = ""
@@ -67,8 +73,33 @@ public final class HTMLDocument {
             return htmlReadMemory(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, encoding.name, errand_html_options())
         }
         guard let document else { return }
-        defer { xmlFreeDoc(document) }
+        self.document = document
+        nodes.reserveCapacity(input.count / 48)
         if let element = xmlDocGetRootElement(document) { root = read(element, parent: -1) }
+    }
+
+    deinit {
+        if let document { xmlFreeDoc(document) }
+    }
+
+    /// Parses and frees a page without reading it, as the extractor's speed floor (benchmarks only); returns whether
+    /// libxml2 produced a document.
+    public static func parseOnly(_ data: Data, contentType: String? = nil) -> Bool {
+        let input = data.count > maxBytes ? data.prefix(maxBytes) : data
+        let name = Charset.detect(input, contentType: contentType).name
+        let document: htmlDocPtr? = input.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
+            return htmlReadMemory(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), nil, name, errand_html_options())
+        }
+        guard let document else { return false }
+        xmlFreeDoc(document)
+        return true
+    }
+
+    /// The text of a text node.
+    func text(_ index: Int) -> String {
+        guard let content = nodes[index].content else { return " " }
+        return String(cString: content)
     }
 
     /// Parses HTML text.
@@ -168,15 +199,24 @@ public final class HTMLDocument {
                 if childIndex >= 0 { link(childIndex) }
             case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
                 if let content = node.pointee.content, content.pointee != 0 {
-                    // Blank text between tags is very common: it only stands for a space, so no string is made for it.
-                    var cursor = content
+                    // Blank text between tags is very common: it only stands for a space.
+                    var cursor = UnsafePointer(content)
                     while cursor.pointee != 0, cursor.pointee <= 0x20 { cursor += 1 }
-                    let text = cursor.pointee == 0 ? " " : String(cString: content)
+                    var letters = 0, commas = 0, lastVisible: UInt8 = 0
+                    var byte = cursor
+                    while byte.pointee != 0 {
+                        let value = byte.pointee
+                        if value > 0x20 {
+                            letters += 1
+                            lastVisible = value
+                        }
+                        if value == UInt8(ascii: ",") { commas += 1 }
+                        byte += 1
+                    }
                     // Markup that reached the tree as text (from a noscript or a broken page) is not content.
-                    let bytes = text.utf8
-                    let leakedMarkup = cursor.pointee == UInt8(ascii: "<") && bytes.last { $0 > 0x20 } == UInt8(ascii: ">")
+                    let leakedMarkup = cursor.pointee == UInt8(ascii: "<") && lastVisible == UInt8(ascii: ">")
                     if !leakedMarkup {
-                        nodes.append(PageNode(tag: "#text", text: text, parent: index))
+                        nodes.append(PageNode(tag: "#text", content: letters == 0 ? nil : UnsafePointer(content), letters: letters, commas: commas, parent: index))
                         link(nodes.count - 1)
                     }
                 }

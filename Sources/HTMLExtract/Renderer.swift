@@ -104,8 +104,9 @@ struct Renderer {
         guard index >= 0, index < nodes.count else { return }
         let node = nodes[index]
         if node.tag == "#text" {
-            text += node.text
-            markdownLine += Self.escape(node.text)
+            let value = document.text(index)
+            text += value
+            markdownLine += Self.escape(value)
             return
         }
         if excluded[index] || isLinkList(index) || isFurniture(index) { return }
@@ -252,7 +253,7 @@ struct Renderer {
 
     /// The text under a node, as written.
     func rawText(_ index: Int) -> String {
-        if nodes[index].tag == "#text" { return nodes[index].text }
+        if nodes[index].tag == "#text" { return document.text(index) }
         if excluded[index] { return "" }
         return nodes.children(of: index).map(rawText).joined()
     }
