@@ -54,22 +54,9 @@ public final class PageServer: Sendable {
 
     /// Starts a server with these routes (path → answer); other paths answer 404.
     public static func start(_ routes: [String: Page]) async throws -> PageServer {
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
-                }
-            }
-        let pages = PageServer(routes: routes, channel: server.channel, port: server.channel.localAddress?.port ?? 0)
-        let task = Task<Void, Never> {
-            _ = try? await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound { group.addTask { await pages.serve(connection) } }
-                }
-            }
-        }
+        let listener = try await LoopbackListener.bind()
+        let pages = PageServer(routes: routes, channel: listener.channel, port: listener.port)
+        let task = listener.run { await pages.serve($0) }
         pages.task.withLock { $0 = task }
         return pages
     }
@@ -97,7 +84,7 @@ public final class PageServer: Sendable {
         await running?.value
     }
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func serve(_ connection: HTTPConnection) async {
         try? await connection.executeThenClose { inbound, outbound in
             for try await part in inbound {
                 guard case .head(let head) = part else { continue }

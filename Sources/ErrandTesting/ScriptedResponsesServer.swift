@@ -97,27 +97,9 @@ public final class ScriptedResponsesServer: Sendable {
 
     /// Starts a server on an ephemeral port of 127.0.0.1.
     public static func start(_ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec) async throws -> ScriptedResponsesServer {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    // Outbound half-closure lets a scripted drop end the body with a FIN after the pending writes,
-                    // instead of a close that would discard them.
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                }
-            }
-        let server = ScriptedResponsesServer(dialect: dialect, turns: turns, channel: channel.channel, port: channel.channel.localAddress?.port ?? 0)
-        let task = Task<Void, Never> {
-            _ = try? await channel.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask { await server.serve(connection) }
-                    }
-                }
-            }
-        }
+        let listener = try await LoopbackListener.bind()
+        let server = ScriptedResponsesServer(dialect: dialect, turns: turns, channel: listener.channel, port: listener.port)
+        let task = listener.run { await server.serve($0) }
         server.acceptTask.withLock { $0 = task }
         return server
     }
@@ -153,7 +135,7 @@ public final class ScriptedResponsesServer: Sendable {
 
     // MARK: Serving
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func serve(_ connection: HTTPConnection) async {
         let key = ObjectIdentifier(connection.channel)
         state.withLock { $0.connections[key] = connection.channel }
         defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }
