@@ -41,3 +41,19 @@ struct LoopbackListener: Sendable {
         }
     }
 }
+
+/// Starts a server, runs `body` with it, and shuts it down however `body` ends.
+func withStarted<Server, Result>(
+    _ start: () async throws -> Server, shutdown: (Server) async -> Void, isolation: isolated (any Actor)? = #isolation,
+    _ body: (Server) async throws -> Result
+) async throws -> Result {
+    let server = try await start()
+    do {
+        let result = try await body(server)
+        await shutdown(server)
+        return result
+    } catch {
+        await shutdown(server)
+        throw error
+    }
+}

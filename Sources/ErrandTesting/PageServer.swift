@@ -65,15 +65,7 @@ public final class PageServer: Sendable {
     public static func withServer<Result>(
         _ routes: [String: Page], isolation: isolated (any Actor)? = #isolation, _ body: (PageServer) async throws -> Result
     ) async throws -> Result {
-        let server = try await start(routes)
-        do {
-            let result = try await body(server)
-            await server.shutdown()
-            return result
-        } catch {
-            await server.shutdown()
-            throw error
-        }
+        try await withStarted({ try await start(routes) }, shutdown: { await $0.shutdown() }, body)
     }
 
     /// Stops the server.

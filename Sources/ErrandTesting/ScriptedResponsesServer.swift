@@ -109,15 +109,7 @@ public final class ScriptedResponsesServer: Sendable {
         _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, isolation: isolated (any Actor)? = #isolation,
         _ body: (ScriptedResponsesServer) async throws -> Result
     ) async throws -> Result {
-        let server = try await start(turns, dialect: dialect)
-        do {
-            let result = try await body(server)
-            await server.shutdown()
-            return result
-        } catch {
-            await server.shutdown()
-            throw error
-        }
+        try await withStarted({ try await start(turns, dialect: dialect) }, shutdown: { await $0.shutdown() }, body)
     }
 
     /// Stops listening and closes every open connection.
