@@ -181,6 +181,8 @@ struct RunState: Sendable {
     var pendingCalls: [FunctionCall] = []
     /// The call ids of the last response, in the order the model asked for them.
     var callOrder: [String] = []
+    /// Each call's position in the response that asked for it (every turn), to keep records in call order.
+    var callRank: [String: Int] = [:]
     var previousResponseID: String?
     var stateless: Bool
     var toolChoice: ToolChoice?
@@ -226,6 +228,7 @@ struct RunState: Sendable {
                 previousResponseID = response.id.isEmpty ? nil : response.id
                 lastCalls = response.functionCalls
                 callOrder = lastCalls.map(\.callId)
+                for (rank, call) in lastCalls.enumerated() { callRank[call.callId] = rank }
                 outputs = [:]
                 pending = []
                 if lastCalls.isEmpty {
@@ -267,9 +270,13 @@ struct RunState: Sendable {
     mutating func putLastTurnInCallOrder() {
         let position = Dictionary(uniqueKeysWithValues: callOrder.enumerated().map { ($1, $0) })
         func rank(_ id: String) -> Int { position[id] ?? Int.max }
-        let turnStart = toolCalls.firstIndex { position[$0.callID] != nil } ?? toolCalls.count
-        let sorted = toolCalls[turnStart...].sorted { rank($0.callID) < rank($1.callID) }
-        toolCalls.replaceSubrange(turnStart..., with: sorted)
+        // Every turn's records in the order its response asked for the calls (a journal has them as they finished).
+        let ranks = callRank
+        toolCalls = toolCalls.enumerated().sorted { left, right in
+            let a = (left.element.turn, ranks[left.element.callID] ?? Int.max, left.offset)
+            let b = (right.element.turn, ranks[right.element.callID] ?? Int.max, right.offset)
+            return a < b
+        }.map(\.element)
         func callID(_ item: InputItem) -> String? {
             if case .functionCallOutput(let output) = item { return output.callId }
             return nil

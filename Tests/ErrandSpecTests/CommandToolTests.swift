@@ -57,7 +57,14 @@ import Testing
     }
 
     @Test func gitLog() async throws {
-        func git(_ arguments: String...) throws {
+        let root = self.root
+        // On a thread of its own: waiting on a child must not block the cooperative pool other tests' servers need.
+        func git(_ arguments: String...) async throws {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                Thread.detachNewThread { continuation.resume(with: Result { try gitBlocking(arguments) }) }
+            }
+        }
+        @Sendable func gitBlocking(_ arguments: [String]) throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["git", "-C", root.path] + arguments
@@ -66,11 +73,11 @@ import Testing
             try process.run()
             process.waitUntilExit()
         }
-        try git("init", "-q")
-        try git("add", "words.txt")
-        try git("commit", "-q", "-m", "Add the words")
-        try git("add", "package.json")
-        try git("commit", "-q", "-m", "Add the package")
+        try await git("init", "-q")
+        try await git("add", "words.txt")
+        try await git("commit", "-q", "-m", "Add the words")
+        try await git("add", "package.json")
+        try await git("commit", "-q", "-m", "Add the package")
         let tool = try CommandManifest.load(Self.shipped.appendingPathComponent("git_log.json"))
         let (all, _) = try await call(tool, ["count": nil, "path": nil])
         #expect(all.contains("Ada: Add the package") && all.contains("Ada: Add the words"))
