@@ -109,7 +109,7 @@ struct Extractor {
 
     /// The class and id hints of each node, found once (they do not change between attempts).
     struct Hints {
-        var unlikely = false, likely = false, negative = false, positive = false
+        var unlikely = false, likely = false, negative = false, positive = false, furniture = false
     }
     var hints: [Hints] = []
 
@@ -117,7 +117,7 @@ struct Extractor {
     static let hintWords: [[(word: [UInt8], lists: UInt8)]] = {
         var buckets = Array(repeating: [(word: [UInt8], lists: UInt8)](), count: 256)
         var lists: [String: UInt8] = [:]
-        for (bit, words) in [unlikely, likely, negative, positive].enumerated() {
+        for (bit, words) in [unlikely, likely, negative, positive, Renderer.furniture].enumerated() {
             for word in words { lists[word, default: 0] |= 1 << UInt8(bit) }
         }
         for (word, bits) in lists {
@@ -141,7 +141,7 @@ struct Extractor {
                     }
                 }
             }
-            return Hints(unlikely: found & 1 != 0, likely: found & 2 != 0, negative: found & 4 != 0, positive: found & 8 != 0)
+            return Hints(unlikely: found & 1 != 0, likely: found & 2 != 0, negative: found & 4 != 0, positive: found & 8 != 0, furniture: found & 16 != 0)
         }
     }
 
@@ -161,6 +161,7 @@ struct Extractor {
             let chosen = choose()
             var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
             renderer.title = metadata["title"] ?? document.title
+            renderer.furniture = hints.map(\.furniture)
             for index in chosen { renderer.render(index) }
             let length = renderer.plainText().count
             // A looser attempt wins only when it finds much more: on a short article it would mostly add boilerplate.
@@ -275,9 +276,12 @@ struct Extractor {
                 (length, marks, ancestor) = (textLength[index], commas[index], nodes[index].parent)
             } else {
                 // Text written straight into a container between its blocks is a paragraph of that container.
-                let inline = nodes.children(of: index).filter { !Self.blockTags.contains(nodes[$0].tag) && !excluded[$0] }
-                length = inline.reduce(0) { $0 + textLength[$1] }
-                marks = inline.reduce(0) { $0 + commas[$1] }
+                length = 0
+                marks = 0
+                for child in nodes.children(of: index) where !excluded[child] && !Self.blockTags.contains(nodes[child].tag) {
+                    length += textLength[child]
+                    marks += commas[child]
+                }
                 ancestor = index
                 if length < 25 || nodes[index].tag == "body" || nodes[index].tag == "a" { continue }
             }

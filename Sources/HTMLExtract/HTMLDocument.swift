@@ -140,8 +140,21 @@ public final class HTMLDocument {
     static let skipped: Set<String> = ["script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed", "head", "math"]
 
     /// Reads `element` and its subtree; returns its index, or -1 when it is skipped.
+    /// Element names by the pointer libxml2 interns them at, so that each name becomes a string once per page.
+    private var names: [UnsafePointer<xmlChar>: String] = [:]
+
     private func read(_ element: xmlNodePtr, parent: Int) -> Int {
-        let tag = Self.name(element.pointee.name)
+        let tag: String
+        if let pointer = element.pointee.name {
+            if let known = names[pointer] {
+                tag = known
+            } else {
+                tag = Self.name(pointer)
+                names[pointer] = tag
+            }
+        } else {
+            tag = ""
+        }
         var attributes: [String: String] = [:]
         var property = element.pointee.properties
         while let attribute = property {

@@ -6,6 +6,8 @@ struct Renderer {
     let excluded: [Bool]
     let textLength: [Int]
     let linkLength: [Int]
+    /// Whether each node's class or id names caption, credit, byline or date furniture.
+    var furniture: [Bool] = []
     private(set) var links: [Extraction.Link] = []
     private var blocks: [(text: String, markdown: String, separator: String)] = []
     private var text = ""
@@ -199,7 +201,7 @@ struct Renderer {
     private func isFurniture(_ index: Int) -> Bool {
         let node = nodes[index]
         guard node.tag != "p", node.tag != "a", textLength[index] < 300, !node.classAndID.trimmingCharacters(in: .whitespaces).isEmpty else { return false }
-        return Extractor.matches(Array(node.classAndID.utf8), Self.furnitureBytes)
+        return furniture[index]
     }
 
     /// Whether two texts are the same but for spacing and case (or one is the other with the site's name added).
@@ -258,9 +260,12 @@ struct Renderer {
         return nodes.children(of: index).map(rawText).joined()
     }
 
+    static func isSpecial(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "*") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "`") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "]")
+    }
+
     static func escape(_ text: String) -> String {
-        let special: Set<UInt8> = [UInt8(ascii: "*"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "["), UInt8(ascii: "]")]
-        guard text.utf8.contains(where: { special.contains($0) }) else { return text }
+        guard text.utf8.contains(where: isSpecial) else { return text }
         var result = ""
         for character in text {
             if "*_`[]".contains(character) { result.append("\\") }
