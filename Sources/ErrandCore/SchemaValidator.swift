@@ -57,7 +57,7 @@ public enum SchemaValidator {
     private static func matches(_ value: JSONValue, _ type: String) -> Bool {
         switch (type, value) {
         case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object), ("number", .number): true
-        case ("integer", .number(let number)): number.rounded() == number
+        case ("integer", .number(let number)): number.rounded() == number && abs(number) < 0x1p63  // 2^63: every smaller whole number fits an Int
         default: false
         }
     }

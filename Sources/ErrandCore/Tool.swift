@@ -195,6 +195,8 @@ public struct RegisteredTool: Sendable {
         case .keyNotFound(let key, let context): return "missing required field '\(path(context.codingPath + [key]))'"
         case .typeMismatch(let type, let context): return "field '\(path(context.codingPath))' must be \(type), \(context.debugDescription)"
         case .valueNotFound(let type, let context): return "field '\(path(context.codingPath))' must be a \(type), not null"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return "the arguments do not fit the tool's parameters (a number too large, or a value of the wrong kind)"
         case .dataCorrupted(let context): return "field '\(path(context.codingPath))' is invalid: \(context.debugDescription)"
         @unknown default: return "\(error)"
         }

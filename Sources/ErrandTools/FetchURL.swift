@@ -158,7 +158,8 @@ public struct FetchURL: Tool {
         let offset = max(0, arguments.offset ?? 0)
         let characters = Array(content)
         let start = min(offset, characters.count)
-        let end = min(characters.count, start + limit)
+        // Compared before adding: the model may send any integer, Int.max included.
+        let end = limit >= characters.count - start ? characters.count : start + limit
         var output = ""
         if !title.isEmpty { output += "Title: \(title)\n" }
         output += "URL: \(page.url.absoluteString)\n"

@@ -94,7 +94,8 @@ public struct ReadFile: Tool {
         guard first <= lines.count else {
             throw ToolError("'\(shown)' has \(lines.count) lines; offset \(first) is past the end")
         }
-        let count = max(1, arguments.limit ?? defaultLimit)
+        // Clamped before adding: the model may send any integer, Int.max included.
+        let count = min(max(1, arguments.limit ?? defaultLimit), lines.count)
         let last = min(lines.count, first + count - 1)
         var output = ""
         output.reserveCapacity(min(text.utf8.count, 64 << 10))

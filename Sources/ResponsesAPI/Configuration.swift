@@ -56,17 +56,22 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// The wait a server asked for with `retry-after-ms` or `retry-after` (seconds or an HTTP date).
     static func requestedDelay(_ headers: HTTPHeaders, now: Date) -> Duration? {
+        // A server's number is checked before it becomes a duration: "1e30", "inf" or "-5" mean nothing usable.
+        func milliseconds(_ value: Double) -> Duration? {
+            guard value.isFinite, value >= 0, value < 1e12 else { return nil }
+            return .milliseconds(Int64(value))
+        }
         if let text = headers.first(name: "retry-after-ms"), let ms = Double(text.trimmingCharacters(in: .whitespaces)) {
-            return .milliseconds(Int64(ms))
+            return milliseconds(ms)
         }
         guard let text = headers.first(name: "retry-after")?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if let seconds = Double(text) { return .milliseconds(Int64(seconds * 1000)) }
+        if let seconds = Double(text) { return milliseconds(seconds * 1000) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: text) else { return nil }
-        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        return milliseconds(max(0, date.timeIntervalSince(now)) * 1000)
     }
 }
 

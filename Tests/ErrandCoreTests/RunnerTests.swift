@@ -51,8 +51,10 @@ import Testing
             #expect(requests[2].body?["previous_response_id"] == .string(ids[1]))
             #expect(requests[2].functionOutputs.map(\.0) == ["call_add"])
             #expect(requests[2].functionOutputs.map(\.1) == [#"{"sum":3}"#])
-            let perTurn = try requests.indices.map { _ in 0 }.count
-            #expect(perTurn == 3)
+            // The run's usage is the sum of what each turn reported.
+            let perTurn = log.events.compactMap { if case .turnFinished(_, _, let usage) = $0 { usage } else { nil } }
+            #expect(perTurn.count == 3)
+            #expect(result.usage == perTurn.reduce(Usage(), +))
             #expect(result.usage.totalTokens > 0)
             #expect(result.usage.totalTokens == result.usage.inputTokens + result.usage.outputTokens)
         }

@@ -35,6 +35,7 @@ import Testing
         (["path": 1, "mode": nil, "limit": nil, "tags": nil], ["'path' must be a string, not a number (1)"]),
         (["path": "a", "mode": "medium", "limit": nil, "tags": nil], [#"'mode' must be one of "fast", "slow", null, not "medium""#]),
         (["path": "a", "mode": nil, "limit": 2.5, "tags": nil], ["'limit' must be an integer or null, not a number (2.5)"]),
+        (["path": "a", "mode": nil, "limit": 1e19, "tags": nil], ["'limit' must be an integer or null, not a number (1e+19)"]),
         (["path": "a", "mode": nil, "limit": nil, "tags": [["weight": 1]]], ["missing required field 'tags[0].name'"]),
         (["path": "a", "mode": nil, "limit": nil, "tags": nil, "extra": true], ["unexpected field 'extra' (allowed: limit, mode, path, tags)"]),
     ]

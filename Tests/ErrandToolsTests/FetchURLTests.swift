@@ -19,6 +19,9 @@ import Testing
         let context = ToolContext(runID: "r", callID: "c", workspace: nil, logger: Logger(label: "t"))
         var registry = ToolRegistry()
         try registry.register(tool)
+        // As the runner does: the schema first, then the call.
+        let problems = SchemaValidator.problems(arguments, schema: registry["fetch_url"]!.parameters)
+        guard problems.isEmpty else { throw ToolError(problems.joined(separator: "; ")) }
         return try await registry["fetch_url"]!.call(arguments: arguments, context: context).text
     }
 
@@ -72,6 +75,17 @@ import Testing
             #expect(first.contains("more characters not shown; call fetch_url again with offset 40"))
             let second = try await call(Self.loopback, ["url": .string(server.baseURL + "/tides"), "format": "text", "max_chars": 40, "offset": 40])
             #expect(second.contains("offset 80"))
+        }
+    }
+
+    @Test func hugeNumbersFromTheModelDoNotCrash() async throws {
+        // 2^63 - 1024 is the largest integer a JSON double brings through; with an offset past 1023 the sum overflowed.
+        let big = "<html><body>" + String(repeating: "<p>The same long sentence about the sea, again and again, to fill the page.</p>", count: 200) + "</body></html>"
+        try await PageServer.withServer(["/big": .html(big)]) { server in
+            let output = try await call(Self.loopback, ["url": .string(server.baseURL + "/big"), "format": "text", "max_chars": 9_223_372_036_854_774_784, "offset": 5000])
+            #expect(output.hasSuffix("<<< end of page content >>>"))
+            let tooBig = await failure(Self.loopback, ["url": .string(server.baseURL + "/big"), "format": "text", "max_chars": 9_223_372_036_854_775_807, "offset": nil])
+            #expect(tooBig.contains("max_chars"), "\(tooBig)")
         }
     }
 

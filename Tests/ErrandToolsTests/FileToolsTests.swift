@@ -62,6 +62,13 @@ import Testing
         #expect(viaLink.hasPrefix("    30\tline 30"), "a symlink that stays inside is fine")
     }
 
+    @Test func hugeNumbersFromTheModelDoNotCrash() async throws {
+        let output = try await call("read_file", ["path": "notes.txt", "offset": 29, "limit": 9_223_372_036_854_774_784]).text
+        #expect(output.hasPrefix("    29\tline 29\n    30\tline 30\n"))
+        let listed = try await call("list_directory", ["path": "src", "recursive": true, "max_entries": 9_223_372_036_854_774_784]).text
+        #expect(listed.contains("a.swift"))
+    }
+
     @Test func readFileRefusesWhatItCannotShow() async throws {
         #expect(await refusal("read_file", ["path": "image.png", "offset": nil, "limit": nil])?.contains("binary file (7 bytes)") == true)
         #expect(await refusal("read_file", ["path": "src", "offset": nil, "limit": nil])?.contains("is a directory") == true)

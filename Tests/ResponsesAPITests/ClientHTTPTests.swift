@@ -308,6 +308,10 @@ import Testing
         #expect(policy.delay(attempt: 0, headers: headers, now: now) == .seconds(5))
         headers = HTTPHeadersBuilder.make(["retry-after": "3600"])  // beyond maxRetryAfter: backoff instead
         #expect(policy.delay(attempt: 0, headers: headers, now: now) == .milliseconds(500))
+        // Values no server should send, but one might: they fall back to backoff instead of crashing.
+        for (name, value) in [("retry-after-ms", "1e30"), ("retry-after-ms", "inf"), ("retry-after", "nan"), ("retry-after", "1e300"), ("retry-after-ms", "-5")] {
+            #expect(policy.delay(attempt: 0, headers: HTTPHeadersBuilder.make([name: value]), now: now) == .milliseconds(500), "\(name): \(value)")
+        }
     }
 
     @Test func aSlowAnswerTimesOut() async throws {
