@@ -254,7 +254,7 @@ struct RunState: Sendable {
             }
         }
         settleCalls()
-        putLastTurnInCallOrder()
+        putInCallOrder()
         if let request = openRequest {
             // The request was sent (or about to be) and no response was recorded: send it again.
             turn = max(0, (request.turn ?? turn + 1) - 1)
@@ -265,9 +265,9 @@ struct RunState: Sendable {
         }
     }
 
-    /// Puts the last turn's tool records and outputs back in the order of the calls: a resumed run finds some in its
-    /// journal (in the order they finished) and runs the rest.
-    mutating func putLastTurnInCallOrder() {
+    /// Puts tool records (every turn) and the last turn's outputs back in the order of the calls: a resumed run finds
+    /// records in its journal in the order they finished, and runs the missing ones after.
+    mutating func putInCallOrder() {
         let position = Dictionary(uniqueKeysWithValues: callOrder.enumerated().map { ($1, $0) })
         func rank(_ id: String) -> Int { position[id] ?? Int.max }
         // Every turn's records in the order its response asked for the calls (a journal has them as they finished).
@@ -318,7 +318,7 @@ struct RunLoop: Sendable {
             let calls = state.pendingCalls
             state.pendingCalls = []
             await runTools(calls)
-            state.putLastTurnInCallOrder()
+            state.putInCallOrder()
         }
         while state.status == nil {
             if Task.isCancelled {

@@ -68,7 +68,8 @@ public struct FetchURL: Tool {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .enabled(limit: .ratio(50))
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(20))
+        // A refused port is retried until the connect timeout: keep it short, fetch_url's own timeout bounds the rest.
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(20))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
@@ -132,12 +133,21 @@ public struct FetchURL: Tool {
         }
     }
 
+    /// The failure in words that say what to check, with the technical detail after them.
     static func describe(_ error: any Error) -> String {
         if let http = error as? HTTPClientError {
-            if http == .deadlineExceeded || http == .readTimeout { return "it timed out" }
-            if http == .connectTimeout { return "the connection timed out" }
+            if http == .deadlineExceeded || http == .readTimeout { return "it timed out (the server is slow or not answering)" }
+            if http == .connectTimeout { return "the connection timed out (is the host up? is the port right?)" }
         }
-        return "\(error)"
+        let detail = "\(error)"
+        if detail.contains("Connection refused") { return "the connection was refused (is the server running? is the port right?): \(detail)" }
+        if detail.contains("UnknownHost") || detail.contains("Name or service not known") {
+            return "the host name does not resolve (check its spelling): \(detail)"
+        }
+        if detail.lowercased().contains("certificate") || detail.contains("handshake") {
+            return "the TLS handshake failed (a certificate problem on the server's side): \(detail)"
+        }
+        return detail
     }
 
     public func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {

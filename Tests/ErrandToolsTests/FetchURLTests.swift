@@ -1,6 +1,6 @@
 import ErrandCore
 import ErrandTesting
-import ErrandTools
+@testable import ErrandTools
 import Foundation
 import Logging
 import ResponsesAPI
@@ -189,6 +189,16 @@ import Testing
     func spellingsOfLoopbackAreRefusedBeforeConnecting(_ url: String) async {
         let message = await failure(FetchURL(), ["url": .string(url), "format": nil, "max_chars": nil, "offset": nil])
         #expect(message.contains("fetching it is refused"), "\(url): \(message)")
+    }
+
+    struct FakeFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    @Test func failuresSayWhatToCheck() {
+        #expect(FetchURL.describe(FakeFailure(description: "connection reset (error set): Connection refused) (errno: 111)")).hasPrefix("the connection was refused (is the server running? is the port right?)"))
+        #expect(FetchURL.describe(FakeFailure(description: "DNS error: SocketAddressError.UnknownHost: Name or service not known")).hasPrefix("the host name does not resolve (check its spelling)"))
+        #expect(FetchURL.describe(FakeFailure(description: "handshake failed: certificate verify failed")).hasPrefix("the TLS handshake failed"))
     }
 
     @Test func theListsDecide() async throws {
