@@ -153,6 +153,7 @@ struct Extractor {
             return Extraction(title: metadata["title"] ?? document.title, text: "", markdown: "", links: [], metadata: metadata)
         }
         var best: Renderer?
+        var bestText = ""
         var bestLength = -1
         for attempt in 0..<3 {
             stripUnlikely = attempt == 0
@@ -163,15 +164,17 @@ struct Extractor {
             renderer.title = metadata["title"] ?? document.title
             renderer.furniture = hints.map(\.furniture)
             for index in chosen { renderer.render(index) }
-            let length = renderer.plainText().count
+            let text = renderer.plainText()
+            let length = text.count
             // A looser attempt wins only when it finds much more: on a short article it would mostly add boilerplate.
             if best == nil || Double(length) > Double(bestLength) * 1.5 {
                 best = renderer
+                bestText = text
                 bestLength = length
             }
             if bestLength >= 500 { break }
         }
-        var text = best?.plainText() ?? ""
+        var text = bestText
         var markdown = best?.markdown() ?? ""
         if let body = articleBodyFromJSONLD(), body.count > text.count * 2 || text.count < 200, body.count > 200 {
             text = body
