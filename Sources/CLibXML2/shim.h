@@ -8,10 +8,15 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xpath.h>
 #include <libxml/xmlerror.h>
 
 /// xmlFree is a global function-pointer variable, which Swift 6 rejects as not concurrency-safe.
 static inline void errand_xml_free(void *pointer) { xmlFree(pointer); }
+
+/// Keeps XPath errors off stderr: the caller reports a failed expression itself.
+static void errand_xpath_silence(void *user, xmlErrorPtr error) { (void)user; (void)error; }
+static inline void errand_xpath_quiet(xmlXPathContextPtr context) { context->error = errand_xpath_silence; }
 
 /// Parser options for untrusted HTML: recover from errors, report nothing, never touch the network.
 static inline int errand_html_options(void) {

@@ -27,22 +27,49 @@ public enum Charset {
 
     /// The charset a `<meta>` tag declares in the first bytes (`<meta charset=…>` or `content="…; charset=…"`).
     static func metaCharset(_ head: Data) -> String? {
-        // ASCII lowercasing over bytes: a charset name is ASCII, and Unicode lowercasing of 4 KB per page is costly.
-        let bytes = head.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }
-        let text = String(decoding: bytes, as: UTF8.self)
-        var rest = text[...]
-        while let start = rest.range(of: "<meta") {
-            let tail = rest[start.upperBound...]
-            guard let end = tail.firstIndex(of: ">") else { break }
-            let tag = tail[..<end]
-            if let range = tag.range(of: "charset") {
-                var value = tag[range.upperBound...].drop { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "'" }
-                value = value.prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ":" || $0 == "." }
-                if !value.isEmpty { return String(value) }
+        // A byte scan with ASCII case folding: a charset name is ASCII, and this runs on every page.
+        head.withUnsafeBytes { raw -> String? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            func lower(_ index: Int) -> UInt8 {
+                let byte = bytes[index]
+                return byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
             }
-            rest = tail[end...]
+            func matches(_ word: StaticString, at index: Int) -> Bool {
+                guard index + word.utf8CodeUnitCount <= bytes.count else { return false }
+                for offset in 0..<word.utf8CodeUnitCount where lower(index + offset) != word.utf8Start[offset] { return false }
+                return true
+            }
+            var index = 0
+            while index < bytes.count {
+                guard bytes[index] == UInt8(ascii: "<"), matches("<meta", at: index) else {
+                    index += 1
+                    continue
+                }
+                var end = index + 5
+                while end < bytes.count, bytes[end] != UInt8(ascii: ">") { end += 1 }
+                guard end < bytes.count else { return nil }
+                var at = index + 5
+                while at + 7 <= end {
+                    if matches("charset", at: at) {
+                        var value = at + 7
+                        while value < end, [UInt8(ascii: " "), UInt8(ascii: "="), UInt8(ascii: "\""), UInt8(ascii: "'")].contains(bytes[value]) { value += 1 }
+                        var stop = value
+                        while stop < end {
+                            let byte = lower(stop)
+                            let allowed = (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".")
+                            guard allowed else { break }
+                            stop += 1
+                        }
+                        if stop > value { return String(decoding: (value..<stop).map(lower), as: UTF8.self) }
+                        break
+                    }
+                    at += 1
+                }
+                index = end
+            }
+            return nil
         }
-        return nil
     }
 
     /// Maps names browsers treat as aliases to what iconv knows (`latin1` and `iso-8859-1` are read as windows-1252, as

@@ -75,6 +75,8 @@ struct Extractor {
         "shopping", "tags", "tool", "widget", "social", "newsletter", "subscribe", "caption",
     ]
     static let positive = ["article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "pagination", "post", "text", "blog", "story"]
+    /// Tags never removed for their class or id names.
+    static let classProofTags: Set<String> = ["body", "html", "article", "main", "a", "p", "table", "tbody", "tr", "td", "th"]
     static let removedRoles: Set<String> = ["navigation", "complementary", "banner", "contentinfo", "dialog", "search", "menu", "menubar", "alert"]
 
     static func matches(_ text: String, _ words: [String]) -> Bool {
@@ -129,7 +131,7 @@ struct Extractor {
 
     mutating func readHints() {
         hints = nodes.map { node in
-            guard node.classAndID.utf8.count > 1 else { return Hints() }
+            guard !node.classAndID.isEmpty else { return Hints() }
             var found: UInt8 = 0
             var text = node.classAndID
             text.withUTF8 { bytes in
@@ -165,7 +167,7 @@ struct Extractor {
             renderer.furniture = hints.map(\.furniture)
             for index in chosen { renderer.render(index) }
             let text = renderer.plainText()
-            let length = text.count
+            let length = text.unicodeScalars.count
             // A looser attempt wins only when it finds much more: on a short article it would mostly add boilerplate.
             if best == nil || Double(length) > Double(bestLength) * 1.5 {
                 best = renderer
@@ -176,7 +178,7 @@ struct Extractor {
         }
         var text = bestText
         var markdown = best?.markdown() ?? ""
-        if let body = articleBodyFromJSONLD(), body.count > text.count * 2 || text.count < 200, body.count > 200 {
+        if let body = articleBodyFromJSONLD(), body.unicodeScalars.count > text.unicodeScalars.count * 2 || text.unicodeScalars.count < 200, body.unicodeScalars.count > 200 {
             text = body
             markdown = body
         }
@@ -196,14 +198,14 @@ struct Extractor {
         score = Array(repeating: 0, count: count)
         scored = Array(repeating: false, count: count)
         if hints.count != count { readHints() }
-        for index in 0..<count where nodes[index].tag != "#text" {
+        for index in 0..<count where !nodes[index].isText {
             let node = nodes[index]
             let parentExcluded = node.parent >= 0 && excluded[node.parent]
             excluded[index] = parentExcluded || isBoilerplate(index)
         }
         for index in stride(from: count - 1, through: 0, by: -1) {
             let node = nodes[index]
-            if node.tag == "#text" {
+            if node.isText {
                 textLength[index] = node.letters
                 commas[index] = node.commas
             } else if node.tag == "a" {
@@ -220,9 +222,9 @@ struct Extractor {
     func isBoilerplate(_ index: Int) -> Bool {
         let node = nodes[index]
         if node.isHidden { return true }
-        if Self.removedTags.contains(node.tag) { return true }
+        if node.flags.contains(.removed) { return true }
         if let role = node.attributes["role"]?.lowercased(), Self.removedRoles.contains(role) { return true }
-        if !stripUnlikely || ["body", "html", "article", "main", "a", "p", "table", "tbody", "tr", "td", "th"].contains(node.tag) { return false }
+        if !stripUnlikely || node.flags.contains(.keepsClass) { return false }
         return hints[index].unlikely && !hints[index].likely && node.attributes["itemprop"] != "articleBody"
     }
 
@@ -263,15 +265,15 @@ struct Extractor {
         case "p", "pre", "blockquote", "td", "dd": return true
         case "div", "section", "span", "font", "center":
             // Text with <br> line breaks is still one paragraph-like block.
-            return !nodes.children(of: index).contains { nodes[$0].tag != "br" && Self.blockTags.contains(nodes[$0].tag) }
-                && nodes.children(of: index).contains { nodes[$0].tag == "#text" && textLength[$0] > 0 }
+            return !nodes.children(of: index).contains { nodes[$0].tag != "br" && nodes[$0].flags.contains(.block) }
+                && nodes.children(of: index).contains { nodes[$0].isText && textLength[$0] > 0 }
         default: return false
         }
     }
 
     /// The node indices to render: the best container and its content-like siblings.
     mutating func choose() -> [Int] {
-        for index in nodes.indices where !excluded[index] && nodes[index].tag != "#text" {
+        for index in nodes.indices where !excluded[index] && !nodes[index].isText {
             var length: Int
             var marks: Int
             var ancestor: Int
@@ -281,7 +283,7 @@ struct Extractor {
                 // Text written straight into a container between its blocks is a paragraph of that container.
                 length = 0
                 marks = 0
-                for child in nodes.children(of: index) where !excluded[child] && !Self.blockTags.contains(nodes[child].tag) {
+                for child in nodes.children(of: index) where !excluded[child] && !nodes[child].flags.contains(.block) {
                     length += textLength[child]
                     marks += commas[child]
                 }
@@ -327,9 +329,9 @@ struct Extractor {
                 chosen.append(sibling)
                 continue
             }
-            guard !excluded[sibling], nodes[sibling].tag != "#text" else { continue }
+            guard !excluded[sibling], !nodes[sibling].isText else { continue }
             var bonus = 0.0
-            if !nodes[top].classAndID.trimmingCharacters(in: .whitespaces).isEmpty, nodes[sibling].classAndID == nodes[top].classAndID {
+            if !nodes[top].classAndID.isEmpty, nodes[sibling].classAndID == nodes[top].classAndID {
                 bonus = bestScore * 0.2
             }
             let length = textLength[sibling]
@@ -347,7 +349,7 @@ struct Extractor {
     mutating func readMetadata() -> [String: String] {
         var result: [String: String] = [:]
         func set(_ key: String, _ value: String?) {
-            guard result[key] == nil, let value = value?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return }
+            guard result[key] == nil, let value = value?.trimmingSpace, !value.isEmpty else { return }
             result[key] = value
         }
         for meta in document.metas {
@@ -393,7 +395,7 @@ struct Extractor {
     mutating func articleBodyFromJSONLD() -> String? {
         for json in jsonLD {
             for object in Self.objects(in: json) {
-                if let body = object["articleBody"] as? String { return body.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let body = object["articleBody"] as? String { return body.trimmingSpace }
             }
         }
         return nil
@@ -402,12 +404,11 @@ struct Extractor {
     /// Parses a JSON-LD script. Pages often put raw line breaks and tabs inside its strings, which JSON forbids; as
     /// whitespace between tokens they mean nothing, so they become spaces. A wrapping CDATA or HTML comment goes too.
     static func parseJSONLD(_ script: String) -> Any? {
-        var text = script.trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = script.trimmingSpace
         for (open, close) in [("<![CDATA[", "]]>"), ("<!--", "-->")] where text.hasPrefix(open) && text.hasSuffix(close) {
             text = String(text.dropFirst(open.count).dropLast(close.count))
         }
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 ? " " : $0 }))
-        return try? JSONSerialization.jsonObject(with: Data(cleaned.utf8))
+        return try? JSONSerialization.jsonObject(with: Data(text.utf8.map { $0 < 0x20 ? 0x20 : $0 }))
     }
 
     /// Every JSON object in a JSON-LD value, `@graph` included.

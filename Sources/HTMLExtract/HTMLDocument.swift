@@ -1,16 +1,45 @@
 import CLibXML2
 import Foundation
 
+/// What extraction needs to know of a tag, found once per tag name and page instead of by set lookups per node.
+struct TagFlags: OptionSet {
+    let rawValue: UInt16
+    /// A run of text.
+    static let text = TagFlags(rawValue: 1 << 0)
+    /// Never page text (`script`, `style`, `svg`…): not read into the tree.
+    static let skipped = TagFlags(rawValue: 1 << 1)
+    /// A block-level element (paragraph structure).
+    static let block = TagFlags(rawValue: 1 << 2)
+    /// Boilerplate by its tag alone (`nav`, `aside`, form controls…).
+    static let removed = TagFlags(rawValue: 1 << 3)
+    /// Never removed for its class or id (`body`, `article`, `p`, table parts…).
+    static let keepsClass = TagFlags(rawValue: 1 << 4)
+
+    init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    init(tag: String) {
+        var flags: TagFlags = []
+        if tag == "#text" { flags.insert(.text) }
+        if HTMLDocument.skipped.contains(tag) { flags.insert(.skipped) }
+        if Extractor.blockTags.contains(tag) { flags.insert(.block) }
+        if Extractor.removedTags.contains(tag) { flags.insert(.removed) }
+        if Extractor.classProofTags.contains(tag) { flags.insert(.keepsClass) }
+        self = flags
+    }
+}
+
 /// One node of a parsed page, in a flat array: an element or a run of text.
 struct PageNode {
     /// The lowercased tag name, or `#text`.
     var tag: String
+    /// What the tag is, as flags.
+    var flags: TagFlags
     /// The text of a text node, still in the libxml2 document (nil for blank text, which reads as one space). A
     /// Swift string is made only for the text that is rendered.
     var content: UnsafePointer<xmlChar>? = nil
-    /// `class` and `id`, lowercased, space-separated (for boilerplate and content hints).
+    /// `class` and `id`, lowercased, space-separated (for boilerplate and content hints); empty when it has neither.
     var classAndID: String = ""
-    /// The attributes kept for this tag (links, meta, time, images, language).
+    /// The attributes kept for this tag (links, meta, time, images, language), without class, id and style.
     var attributes: [String: String] = [:]
     /// Whether the element hides itself (`hidden`, `aria-hidden`, `display:none`).
     var isHidden = false
@@ -23,6 +52,8 @@ struct PageNode {
     var firstChild = -1
     /// The next sibling's index, -1 for none.
     var nextSibling = -1
+
+    var isText: Bool { flags.contains(.text) }
 }
 
 /// The children of a node, in order, without an array.
@@ -53,8 +84,8 @@ public final class HTMLDocument {
     public let encoding: (name: String, source: String)
     /// The page's URL, for resolving relative links.
     public let url: URL?
-    /// The libxml2 document, kept until this object goes: text nodes point into it.
-    private var document: htmlDocPtr?
+    /// The libxml2 document, kept until this object goes: text nodes point into it, and `select` queries it.
+    private(set) var document: htmlDocPtr?
     var nodes: [PageNode] = []
     var root = -1
     var titleText = ""
@@ -68,9 +99,17 @@ public final class HTMLDocument {
         self.url = url
         let input = data.count > Self.maxBytes ? data.prefix(Self.maxBytes) : data
         encoding = Charset.detect(input, contentType: contentType)
+        let encoding = encoding
         let document: htmlDocPtr? = input.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
-            return htmlReadMemory(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, encoding.name, errand_html_options())
+            func parse(_ buffer: UnsafeRawBufferPointer) -> htmlDocPtr? {
+                guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
+                return htmlReadMemory(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, encoding.name, errand_html_options())
+            }
+            // Script and style bodies are half of a typical page and never content: libxml2 is spared them.
+            if RawTextFilter.applies(to: encoding.name), let filtered = RawTextFilter.filter(buffer) {
+                return filtered.withUnsafeBytes(parse)
+            }
+            return parse(buffer)
         }
         guard let document else { return }
         self.document = document
@@ -140,26 +179,37 @@ public final class HTMLDocument {
     static let skipped: Set<String> = ["script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed", "head", "math"]
 
     /// Reads `element` and its subtree; returns its index, or -1 when it is skipped.
-    /// Element names by the pointer libxml2 interns them at, so that each name becomes a string once per page.
-    private var names: [UnsafePointer<xmlChar>: String] = [:]
+    /// Element names by the pointer libxml2 interns them at, so that each name becomes a string, with its flags,
+    /// once per page.
+    private var names: [UnsafePointer<xmlChar>: (tag: String, flags: TagFlags)] = [:]
+    private static let textFlags = TagFlags(tag: "#text")
 
     private func read(_ element: xmlNodePtr, parent: Int) -> Int {
         let tag: String
+        let flags: TagFlags
         if let pointer = element.pointee.name {
             if let known = names[pointer] {
-                tag = known
+                (tag, flags) = known
             } else {
                 tag = Self.name(pointer)
-                names[pointer] = tag
+                flags = TagFlags(tag: tag)
+                names[pointer] = (tag, flags)
             }
         } else {
-            tag = ""
+            (tag, flags) = ("", [])
         }
         var attributes: [String: String] = [:]
+        var classes = "", id = "", style = ""
         var property = element.pointee.properties
         while let attribute = property {
             if let name = attribute.pointee.name, let key = Self.wantedKey(name) {
-                attributes[key] = attribute.pointee.children?.pointee.content.map { String(cString: $0) } ?? ""
+                let value = attribute.pointee.children?.pointee.content.map { String(cString: $0) } ?? ""
+                switch key {
+                case "class": classes = value
+                case "id": id = value
+                case "style": style = value
+                default: attributes[key] = value
+                }
             }
             property = attribute.pointee.next
         }
@@ -186,19 +236,18 @@ public final class HTMLDocument {
             }
             return -1
         }
-        if Self.skipped.contains(tag) || parent == -1 && root != -1 && tag != "html" && tag != "body" {
+        if flags.contains(.skipped) || parent == -1 && root != -1 && tag != "html" && tag != "body" {
             if parent == -1 { return -1 }
         }
-        if Self.skipped.contains(tag) { return -1 }
+        if flags.contains(.skipped) { return -1 }
         var hidden = attributes["hidden"] != nil || attributes["aria-hidden"]?.lowercased() == "true"
-        if !hidden, let style = attributes.removeValue(forKey: "style") {
+        if !hidden, !style.isEmpty {
             let compact = String(String.UnicodeScalarView(style.lowercased().unicodeScalars.filter { $0 != " " }))
             hidden = compact.utf8.contains(subsequence: "display:none".utf8) || compact.utf8.contains(subsequence: "visibility:hidden".utf8)
         }
-        let classAndID = (attributes.removeValue(forKey: "class") ?? "") + " " + (attributes.removeValue(forKey: "id") ?? "")
-        let kept = attributes
+        let classAndID = classes.isEmpty && id.isEmpty ? "" : (classes + " " + id).lowercased()
         let index = nodes.count
-        nodes.append(PageNode(tag: tag, classAndID: classAndID.lowercased(), attributes: kept, isHidden: hidden, parent: parent))
+        nodes.append(PageNode(tag: tag, flags: flags, classAndID: classAndID, attributes: attributes, isHidden: hidden, parent: parent))
         var previous = -1
         func link(_ child: Int) {
             if previous < 0 { nodes[index].firstChild = child } else { nodes[previous].nextSibling = child }
@@ -229,7 +278,7 @@ public final class HTMLDocument {
                     // Markup that reached the tree as text (from a noscript or a broken page) is not content.
                     let leakedMarkup = cursor.pointee == UInt8(ascii: "<") && lastVisible == UInt8(ascii: ">")
                     if !leakedMarkup {
-                        nodes.append(PageNode(tag: "#text", content: letters == 0 ? nil : UnsafePointer(content), letters: letters, commas: commas, parent: index))
+                        nodes.append(PageNode(tag: "#text", flags: Self.textFlags, content: letters == 0 ? nil : UnsafePointer(content), letters: letters, commas: commas, parent: index))
                         link(nodes.count - 1)
                     }
                 }
@@ -249,11 +298,11 @@ public final class HTMLDocument {
     }
 
     /// The page's `<title>`.
-    public var title: String { titleText.trimmingCharacters(in: .whitespacesAndNewlines) }
+    public var title: String { titleText.trimmingSpace }
 
     /// An absolute URL for `reference`, resolved against the page's URL (or its `<base>`).
     func absolute(_ reference: String) -> String {
-        let trimmed = reference.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = reference.trimmingSpace
         guard let base = url, let resolved = URL(string: trimmed, relativeTo: base) else { return trimmed }
         return resolved.absoluteString
     }
@@ -265,5 +314,16 @@ extension Collection where Element == UInt8 {
         let haystack = Array(self), word = Array(needle)
         guard !word.isEmpty, word.count <= haystack.count else { return word.isEmpty }
         return Extractor.matches(haystack, [word])
+    }
+}
+
+extension String {
+    /// The string without white space at either end (Unicode's spaces, as `Renderer.isSpace` knows them), without
+    /// going through Foundation's `NSString`.
+    var trimmingSpace: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !Renderer.isSpace($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !Renderer.isSpace($0) })!
+        return String(scalars[first...last])
     }
 }

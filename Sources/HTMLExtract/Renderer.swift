@@ -69,20 +69,46 @@ struct Renderer {
         flushes += 1
     }
 
-    /// Runs of white space become one space, and none is left at either end (over Unicode scalars, not Characters).
+    /// Runs of white space become one space, and none is left at either end. Works on UTF-8 bytes: only a non-ASCII
+    /// byte is decoded, to see whether its character is one of Unicode's spaces.
     static func collapse(_ value: String) -> String {
-        var result = String.UnicodeScalarView()
-        var space = false
-        for scalar in value.unicodeScalars {
-            if isSpace(scalar) {
-                space = true
-            } else {
-                if space, !result.isEmpty { result.append(" ") }
-                space = false
-                result.append(scalar)
+        var value = value
+        return value.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { output in
+                var count = 0
+                var space = false
+                var index = 0
+                while index < bytes.count {
+                    let byte = bytes[index]
+                    var width = 1
+                    var isWhite: Bool
+                    if byte < 0x80 {
+                        isWhite = byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
+                    } else {
+                        width = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+                        width = min(width, bytes.count - index)
+                        var scalar = UInt32(byte) & (width == 2 ? 0x1F : width == 3 ? 0x0F : 0x07)
+                        for offset in 1..<max(width, 2) where offset < width { scalar = scalar << 6 | UInt32(bytes[index + offset] & 0x3F) }
+                        isWhite = Unicode.Scalar(scalar).map(isSpace) ?? false
+                    }
+                    if isWhite {
+                        space = true
+                    } else {
+                        if space, count > 0 {
+                            output[count] = 0x20
+                            count += 1
+                        }
+                        space = false
+                        for offset in 0..<width {
+                            output[count] = bytes[index + offset]
+                            count += 1
+                        }
+                    }
+                    index += width
+                }
+                return count
             }
         }
-        return String(result)
     }
 
     static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
@@ -105,7 +131,7 @@ struct Renderer {
     mutating func render(_ index: Int) {
         guard index >= 0, index < nodes.count else { return }
         let node = nodes[index]
-        if node.tag == "#text" {
+        if node.isText {
             let value = document.text(index)
             text += value
             markdownLine += Self.escape(value)
@@ -161,7 +187,7 @@ struct Renderer {
         case "pre":
             flush()
             let code = rawText(index)
-            if !code.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            if !code.trimmingSpace.isEmpty {
                 blocks.append((code, "```\n" + code.trimmingCharacters(in: .newlines) + "\n```", "\n\n"))
             }
         case "table":
@@ -200,7 +226,7 @@ struct Renderer {
     /// A short block whose class or id says it is a caption, credit, byline, date or similar.
     private func isFurniture(_ index: Int) -> Bool {
         let node = nodes[index]
-        guard node.tag != "p", node.tag != "a", textLength[index] < 300, !node.classAndID.trimmingCharacters(in: .whitespaces).isEmpty else { return false }
+        guard node.tag != "p", node.tag != "a", textLength[index] < 300, !node.classAndID.isEmpty else { return false }
         return furniture[index]
     }
 
@@ -255,7 +281,7 @@ struct Renderer {
 
     /// The text under a node, as written.
     func rawText(_ index: Int) -> String {
-        if nodes[index].tag == "#text" { return document.text(index) }
+        if nodes[index].isText { return document.text(index) }
         if excluded[index] { return "" }
         return nodes.children(of: index).map(rawText).joined()
     }

@@ -97,3 +97,29 @@ import Testing
         #expect(HTMLDocument(data: Data([0xFF, 0x00, 0x13, 0x37])).extract().text.count < 10)
     }
 }
+
+@Suite struct XPathTests {
+    @Test func selectsElementsAttributesAndValues() throws {
+        let document = HTMLDocument(html: ExtractionTests.article, url: URL(string: "https://sky.example/news/moon"))
+        let paragraphs = try document.select("//article/p[not(@hidden)]")
+        #expect(paragraphs.count == 3)
+        #expect(paragraphs.first?.name == "p")
+        #expect(paragraphs.first?.text.hasPrefix("The moon rose slowly") == true)
+        let hrefs = try document.select("//nav/a/@href")
+        #expect(hrefs.map(\.text) == ["/", "/news", "/sport"])
+        #expect(hrefs.first?.name == "href")
+        let author = try document.select("//meta[@name='author']")
+        #expect(author.first?.attributes["content"] == "Ada Writer")
+        #expect(try document.select("count(//li)").first?.text == "2")
+        // Script bodies never reach the document; JSON-LD does.
+        #expect(try document.select("//script[not(@type)]").first?.text == "")
+        #expect(try document.select("//script[@type='application/ld+json']").first?.text.contains("NewsArticle") == true)
+        #expect(try document.select("//table").isEmpty)
+    }
+
+    @Test func aBadExpressionIsAnErrorNotANoise() {
+        let document = HTMLDocument(html: "<p>x</p>")
+        #expect(throws: HTMLDocument.XPathError.self) { try document.select("//p[") }
+        #expect(throws: HTMLDocument.XPathError.self) { try document.select("") }
+    }
+}
