@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ErrandTools", targets: ["ErrandTools"]),
         .library(name: "ErrandSpec", targets: ["ErrandSpec"]),
         .library(name: "HTMLExtract", targets: ["HTMLExtract"]),
+        .library(name: "ErrandMCP", targets: ["ErrandMCP"]),
         .executable(name: "errand", targets: ["errand"]),
     ],
     dependencies: [
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // Wire types, SSE decoding, transport, retries and the client for the OpenAI Responses API.
@@ -63,10 +65,24 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Tools from MCP servers: child processes over stdio, with the official MCP swift-sdk as the client.
+        .target(
+            name: "ErrandMCP",
+            dependencies: [
+                "ErrandCore", "ResponsesAPI", "CSpawn",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A small MCP server over stdio written with the same SDK, for the tests (echo, slow, error, crash, silent).
+        .executableTarget(
+            name: "errand-mcp-fixture",
+            dependencies: [.product(name: "MCP", package: "swift-sdk")]
+        ),
         // The JSON agent spec: strict decoding, its JSON Schema, command-tool manifests, building a runnable agent.
         .target(
             name: "ErrandSpec",
-            dependencies: ["ErrandCore", "ErrandTools", "ResponsesAPI"]
+            dependencies: ["ErrandCore", "ErrandTools", "ErrandMCP", "ResponsesAPI"]
         ),
         // A scripted Responses API server on loopback, for tests, benchmarks and the demo.
         .target(
@@ -88,6 +104,7 @@ let package = Package(
                 "ErrandSpec",
                 "ErrandTesting",
                 "ErrandTools",
+                "ErrandMCP",
                 "HTMLExtract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,6 +143,13 @@ let package = Package(
             name: "ErrandSpecTests",
             dependencies: [
                 "ErrandSpec", "ErrandCore", "ErrandTools", "ErrandTesting", "ResponsesAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ErrandMCPTests",
+            dependencies: [
+                "ErrandMCP", "ErrandCore", "ErrandSpec", "ErrandTools", "ErrandTesting", "ResponsesAPI", "errand-mcp-fixture",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -84,8 +84,10 @@ struct ToolExecutor: Sendable {
     }
 }
 
-/// A tool call's time limit passed.
-struct DeadlineExceeded: Error {}
+/// A time limit passed (a tool call's, or one set with ``withDeadline(_:_:)``).
+public struct DeadlineExceeded: Error, Sendable {
+    public init() {}
+}
 
 /// The first outcome of a deadline race; whoever comes second (the waiter or the outcome) completes the hand-over.
 private final class FirstOutcome<T: Sendable>: Sendable {
@@ -114,7 +116,7 @@ private final class FirstOutcome<T: Sendable>: Sendable {
 /// Runs `operation` until it returns, `timeout` passes, or the calling task is cancelled, whichever comes first. The
 /// operation runs in a task of its own and is cancelled when abandoned, so that a tool which ignores cancellation
 /// cannot hold the run.
-func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+public func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     let outcome = FirstOutcome<T>()
     let work = Task {
         do {

@@ -1,0 +1,274 @@
+import CSpawn
+import ErrandCore
+import Foundation
+import Logging
+import MCP
+import ResponsesAPI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to start one MCP server over stdio, and how to use it.
+public struct MCPServerConfiguration: Sendable, Hashable {
+    /// The server's name in the spec: its tools are registered as `NAME__TOOL`.
+    public var name: String
+    /// The program (a resolved path) and its arguments.
+    public var executable: String
+    public var arguments: [String]
+    /// The whole environment of the server (see ``MCPServerConfiguration/inheritedEnvironment``).
+    public var environment: [String: String]
+    /// The folder the server starts in.
+    public var workingDirectory: URL
+    /// Only these tools are offered to the model (nil: all of them).
+    public var allowTools: [String]?
+    /// The limit of one call.
+    public var callTimeout: Duration
+    /// The limit of starting, initialising and listing tools.
+    public var startTimeout: Duration
+    /// Whether the run goes on without this server's tools when it cannot start.
+    public var isOptional: Bool
+
+    /// The variables a server inherits from errand's environment, as the MCP SDKs' stdio clients do; anything else
+    /// (API keys among it) reaches a server only when the spec's `env` names it.
+    public static let inheritedEnvironment = ["HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ"]
+
+    /// Creates a configuration; `environment` is added to the inherited variables of `parentEnvironment`.
+    public init(
+        name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:],
+        parentEnvironment: [String: String] = ProcessInfo.processInfo.environment, workingDirectory: URL,
+        allowTools: [String]? = nil, callTimeout: Duration = .seconds(60), startTimeout: Duration = .seconds(30), isOptional: Bool = false
+    ) {
+        self.name = name
+        self.executable = executable
+        self.arguments = arguments
+        var merged: [String: String] = [:]
+        for key in Self.inheritedEnvironment { if let value = parentEnvironment[key] { merged[key] = value } }
+        merged.merge(environment) { $1 }
+        self.environment = merged
+        self.workingDirectory = workingDirectory
+        self.allowTools = allowTools
+        self.callTimeout = callTimeout
+        self.startTimeout = startTimeout
+        self.isOptional = isOptional
+    }
+}
+
+/// An MCP server that could not be started, initialised or asked for its tools.
+public struct MCPStartError: Error, CustomStringConvertible, Sendable {
+    /// The server's name.
+    public var server: String
+    /// What went wrong.
+    public var reason: String
+    /// The end of what the server wrote to stderr.
+    public var stderrTail: String
+
+    public var description: String {
+        let tail = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+        return "MCP server '\(server)' did not start: \(reason)" + (tail.isEmpty ? " (it wrote nothing to stderr)" : "; its stderr ends with:\n\(tail)")
+    }
+}
+
+/// A tool an MCP server offers.
+public struct MCPToolInfo: Sendable, Hashable {
+    /// The name on the server.
+    public var name: String
+    public var description: String?
+    /// The input schema as the server gave it.
+    public var inputSchema: JSONValue
+}
+
+/// One running MCP server: a child process in a process group of its own, spoken to over its stdin and stdout with the
+/// SDK's client. Its stderr is kept (the last 8 KB) for error messages. ``stop()`` ends it, however the run ends.
+public final class MCPServer: Sendable {
+    /// The configuration it was started with.
+    public let configuration: MCPServerConfiguration
+    /// The child's process id.
+    public let processID: pid_t
+    /// The tools it offers (after `allow_tools`).
+    public let tools: [MCPToolInfo]
+    /// The server's name and version, as it says in `initialize`.
+    public let serverInfo: String
+
+    private let client: Client
+    private let child: ChildProcess
+
+    private init(configuration: MCPServerConfiguration, client: Client, child: ChildProcess, tools: [MCPToolInfo], serverInfo: String) {
+        self.configuration = configuration
+        self.client = client
+        self.child = child
+        self.processID = child.pid
+        self.tools = tools
+        self.serverInfo = serverInfo
+    }
+
+    /// Starts the server, initialises it and lists its tools, within the start-up timeout; on failure the process is
+    /// stopped and the error names the server and the end of its stderr.
+    public static func start(_ configuration: MCPServerConfiguration, logger: Logger) async throws -> MCPServer {
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(configuration)
+        } catch {
+            throw MCPStartError(server: configuration.name, reason: "\(error)", stderrTail: "")
+        }
+        let client = Client(name: "errand", version: "0.1")
+        var serverLogger = logger
+        serverLogger[metadataKey: "mcp_server"] = "\(configuration.name)"
+        let transport = PipeTransport(readDescriptor: child.stdout, writeDescriptor: child.stdin, logger: serverLogger) {
+            // The server closed its stdout (it exited or crashed): pending calls fail now instead of waiting.
+            Task { await client.disconnect() }
+        }
+        child.onExit { Task { await client.disconnect() } }
+        do {
+            let (info, tools) = try await withDeadline(configuration.startTimeout) {
+                let result = try await client.connect(transport: transport)
+                var tools: [MCP.Tool] = []
+                var cursor: String?
+                repeat {
+                    let page = try await client.listTools(cursor: cursor)
+                    tools += page.tools
+                    cursor = page.nextCursor
+                } while cursor != nil && tools.count < 10_000
+                return ("\(result.serverInfo.name) \(result.serverInfo.version)", tools)
+            }
+            var offered = tools.map { MCPToolInfo(name: $0.name, description: $0.description, inputSchema: JSONValue(mcp: $0.inputSchema)) }
+            if let allowed = configuration.allowTools {
+                let names = Set(offered.map(\.name))
+                let missing = allowed.filter { !names.contains($0) }
+                if !missing.isEmpty {
+                    throw MCPStartError(
+                        server: configuration.name,
+                        reason: "allow_tools names \(missing.joined(separator: ", ")), which it does not offer (it offers \(offered.map(\.name).joined(separator: ", ")))",
+                        stderrTail: child.stderrTail)
+                }
+                offered = offered.filter { allowed.contains($0.name) }
+            }
+            return MCPServer(configuration: configuration, client: client, child: child, tools: offered, serverInfo: info)
+        } catch {
+            await client.disconnect()
+            await child.stop()
+            if let error = error as? MCPStartError { throw error }
+            let reason: String
+            switch error {
+            case is DeadlineExceeded: reason = "no answer to initialize and tools/list within \(configuration.startTimeout)"
+            case is CancellationError: reason = "the run was cancelled while it started"
+            default: reason = child.exitDescription.map { "it exited (\($0))" } ?? Self.describe(error)
+            }
+            throw MCPStartError(server: configuration.name, reason: reason, stderrTail: child.stderrTail)
+        }
+    }
+
+    /// Calls a tool; an error result, a protocol error, a crash or a timeout is a ``ToolError`` whose text the model can
+    /// act on.
+    public func call(_ tool: String, arguments: JSONValue) async throws -> String {
+        var parameters: [String: MCP.Value] = [:]
+        if case .object(let members) = arguments { for (key, value) in members { parameters[key] = value.mcpValue } }
+        let context: RequestContext<CallTool.Result>
+        do {
+            context = try await client.callTool(name: tool, arguments: parameters)
+        } catch {
+            throw failure(of: tool, error)
+        }
+        let client = self.client
+        let result: CallTool.Result
+        do {
+            result = try await withTaskCancellationHandler {
+                try await context.value
+            } onCancel: {
+                // Abandoned (timeout or cancelled run): tell the server, which also ends the SDK's wait.
+                Task { try? await client.cancelRequest(context.requestID, reason: "errand stopped waiting") }
+            }
+        } catch {
+            throw failure(of: tool, error)
+        }
+        let text = Self.text(of: result)
+        if result.isError == true {
+            throw ToolError("\(configuration.name) \(tool) returned an error: \(text.isEmpty ? "(no message)" : text)")
+        }
+        return text
+    }
+
+    private func failure(of tool: String, _ error: any Error) -> any Error {
+        if error is CancellationError { return error }
+        // A call can fail because the server died: say so, with what it last wrote.
+        child.waitBriefly()
+        if let exit = child.exitDescription {
+            let tail = child.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            return ToolError("the MCP server '\(configuration.name)' stopped during the \(tool) call (\(exit))" + (tail.isEmpty ? "" : "; its stderr ends with: \(tail.suffix(600))"))
+        }
+        return ToolError("the MCP server '\(configuration.name)' could not run \(tool): \(Self.describe(error))")
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? MCPError { return error.errorDescription ?? "\(error)" }
+        return "\(error)"
+    }
+
+    /// The call's content as text: text as is, a short note for images, audio and resources, and the structured
+    /// content as JSON when there is nothing else.
+    static func text(of result: CallTool.Result) -> String {
+        var parts: [String] = []
+        for item in result.content {
+            switch item {
+            case .text(let text, _, _):
+                parts.append(text)
+            case .image(let data, let mimeType, _, _):
+                parts.append("[image: \(mimeType), \(data.count * 3 / 4) bytes, not shown]")
+            case .audio(let data, let mimeType, _, _):
+                parts.append("[audio: \(mimeType), \(data.count * 3 / 4) bytes, not shown]")
+            case .resource(let resource, _, _):
+                if let text = resource.text {
+                    parts.append("[resource \(resource.uri)]\n\(text)")
+                } else {
+                    parts.append("[resource \(resource.uri)\(resource.mimeType.map { ", \($0)" } ?? ""), binary, not shown]")
+                }
+            case .resourceLink(let uri, let name, _, let description, let mimeType, _):
+                parts.append("[resource link: \(name) \(uri)\(mimeType.map { " (\($0))" } ?? "")\(description.map { " - \($0)" } ?? "")]")
+            }
+        }
+        if parts.isEmpty, let structured = result.structuredContent {
+            parts.append(JSONValue(mcp: structured).jsonString)
+        }
+        return parts.joined(separator: "\n")
+    }
+
+    /// Ends the server: the client disconnects and its stdin closes (a stdio server exits on that), then SIGTERM and at
+    /// last SIGKILL go to its process group; the process is reaped. Safe to call more than once.
+    public func stop() async {
+        await client.disconnect()
+        await child.stop()
+    }
+
+    /// Whether the process has exited and been reaped.
+    public var hasExited: Bool { child.exitDescription != nil }
+}
+
+extension JSONValue {
+    /// An MCP value as JSON (the SDK reads `data:` URL strings as data; they go back to strings).
+    init(mcp value: MCP.Value) {
+        switch value {
+        case .null: self = .null
+        case .bool(let bool): self = .bool(bool)
+        case .int(let int): self = .number(Double(int))
+        case .double(let double): self = .number(double)
+        case .string(let string): self = .string(string)
+        case .data(let mimeType, let data): self = .string("data:\(mimeType ?? "application/octet-stream");base64,\(data.base64EncodedString())")
+        case .array(let array): self = .array(array.map(JSONValue.init(mcp:)))
+        case .object(let object): self = .object(object.mapValues(JSONValue.init(mcp:)))
+        }
+    }
+
+    /// This JSON as an MCP value.
+    var mcpValue: MCP.Value {
+        switch self {
+        case .null: .null
+        case .bool(let bool): .bool(bool)
+        case .number(let number):
+            number.rounded() == number && abs(number) < 9.0e15 ? .int(Int(number)) : .double(number)
+        case .string(let string): .string(string)
+        case .array(let array): .array(array.map(\.mcpValue))
+        case .object(let object): .object(object.mapValues(\.mcpValue))
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import ErrandMCP
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The fixture server built beside the tests.
+let fixture = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+
+func fixtureConfiguration(
+    name: String = "fx", arguments: [String] = [], allowTools: [String]? = nil, callTimeout: Duration = .seconds(20),
+    startTimeout: Duration = .seconds(20), optional: Bool = false
+) -> MCPServerConfiguration {
+    MCPServerConfiguration(
+        name: name, executable: fixture, arguments: arguments, workingDirectory: URL(fileURLWithPath: NSTemporaryDirectory()),
+        allowTools: allowTools, callTimeout: callTimeout, startTimeout: startTimeout, isOptional: optional)
+}
+
+/// Whether a process with this id still exists (zombies included: a reaped child is gone).
+func isRunning(_ pid: pid_t) -> Bool {
+    kill(pid, 0) == 0 || errno == EPERM
+}
+
+let quietLogger = Logger(label: "errand.tests") { _ in SwiftLogNoOpLogHandler() }
