@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "ErrandSpecTests",
             dependencies: [
-                "ErrandSpec", "ErrandCore", "ErrandTools", "ErrandTesting", "ResponsesAPI",
+                "ErrandSpec", "ErrandCore", "ErrandTools", "ErrandMCP", "ErrandTesting", "ResponsesAPI",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

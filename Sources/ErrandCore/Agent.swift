@@ -105,13 +105,18 @@ public struct Agent: Sendable {
     public var streaming: Bool
     /// The folder tools work in.
     public var workspace: Workspace?
+    /// Tools the provider runs itself (`{"type": "web_search"}`, a hosted `{"type": "mcp", …}`), sent in `tools` as given
+    /// after the function tools. Their output items are shown and journaled, never run here.
+    public var hostedTools: [JSONValue]
+    /// Answers a hosted MCP server's `mcp_approval_request` (true: approve). Without one, every request is refused.
+    public var approveHostedCall: (@Sendable (HostedToolCall) async -> Bool)?
 
     /// Creates an agent.
     public init(
         name: String = "agent", model: String, instructions: String? = nil, tools: ToolRegistry = ToolRegistry(),
         toolChoice: ToolChoice? = nil, parallelToolCalls: Bool? = nil, resetToolChoiceAfterToolUse: Bool = true,
         settings: ModelSettings = ModelSettings(), limits: RunLimits = RunLimits(), state: StateMode = .auto, streaming: Bool = true,
-        workspace: Workspace? = nil
+        workspace: Workspace? = nil, hostedTools: [JSONValue] = [], approveHostedCall: (@Sendable (HostedToolCall) async -> Bool)? = nil
     ) {
         self.name = name
         self.model = model
@@ -125,6 +130,8 @@ public struct Agent: Sendable {
         self.state = state
         self.streaming = streaming
         self.workspace = workspace
+        self.hostedTools = hostedTools
+        self.approveHostedCall = approveHostedCall
     }
 }
 
@@ -220,6 +227,10 @@ public enum RunEvent: Sendable {
     case toolCallFinished(ToolCallRecord)
     /// A model turn finished.
     case turnFinished(turn: Int, responseID: String, usage: Usage?)
+    /// The provider ran one of its own tools (`web_search_call`, `mcp_call`, `mcp_list_tools`, …).
+    case hostedToolCall(turn: Int, call: HostedToolCall)
+    /// A hosted MCP server asked for approval (`mcp_approval_request`), and the answer sent back.
+    case hostedApproval(turn: Int, request: HostedToolCall, approved: Bool)
     /// The provider refused `previous_response_id`; the run replays the history from now on.
     case stateFallback(reason: String)
     /// The run finished.

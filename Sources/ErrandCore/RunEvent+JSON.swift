@@ -39,6 +39,28 @@ extension RunResult {
     }
 }
 
+extension HostedToolCall {
+    /// A one-line account of a hosted call: `web_search_call "swift 6" completed`, `mcp_call deepwiki.ask_question`.
+    public var summary: String {
+        var parts = [type]
+        if let label = self["server_label"]?.stringValue {
+            parts.append(self["name"]?.stringValue.map { "\(label).\($0)" } ?? label)
+        } else if let name = self["name"]?.stringValue {
+            parts.append(name)
+        }
+        if let query = self["action"]?["query"]?.stringValue { parts.append("\"\(query)\"") }
+        if let tools = self["tools"]?.arrayValue { parts.append("\(tools.count) tools") }
+        if let error = self["error"], error != .null { parts.append("error: \(error.stringValue ?? error.jsonString)") }
+        if let status { parts.append(status) }
+        return parts.joined(separator: " ")
+    }
+
+    /// The reply to an `mcp_approval_request`, as an input item.
+    public func approvalResponse(approve: Bool) -> InputItem {
+        .raw(["type": "mcp_approval_response", "approval_request_id": .string(id ?? ""), "approve": .bool(approve)])
+    }
+}
+
 extension RunEvent {
     /// The event as one JSON object with a `type`.
     public var jsonValue: JSONValue {
@@ -55,6 +77,10 @@ extension RunEvent {
             { var value = record.jsonValue; value["type"] = "tool_call_finished"; return value }()
         case .turnFinished(let turn, let responseID, let usage):
             ["type": "turn_finished", "turn": .number(Double(turn)), "response_id": .string(responseID), "usage": usage?.jsonValue ?? .null]
+        case .hostedToolCall(let turn, let call):
+            ["type": "hosted_tool_call", "turn": .number(Double(turn)), "item": call.raw]
+        case .hostedApproval(let turn, let request, let approved):
+            ["type": "hosted_approval", "turn": .number(Double(turn)), "request": request.raw, "approved": .bool(approved)]
         case .stateFallback(let reason):
             ["type": "state_fallback", "reason": .string(reason)]
         case .runFinished(let result):

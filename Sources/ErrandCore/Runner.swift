@@ -205,12 +205,13 @@ struct RunState: Sendable {
         toolChoice = agent.toolChoice
         var lastCalls: [FunctionCall] = []
         var outputs: [String: String] = [:]
+        var approvals: [InputItem] = []
         var openRequest: JournalEntry?
         func settleCalls() {
             // The outputs of the last response's calls, in call order, join the history and the next request.
             let answered = lastCalls.compactMap { call in outputs[call.callId].map { FunctionCallOutput(callId: call.callId, output: $0) } }
             for output in answered { history.append(.functionCallOutput(output)) }
-            pending = answered.map { .functionCallOutput($0) }
+            pending = approvals + answered.map { .functionCallOutput($0) }
             pendingCalls = lastCalls.filter { outputs[$0.callId] == nil }
         }
         for entry in entries {
@@ -231,7 +232,9 @@ struct RunState: Sendable {
                 for (rank, call) in lastCalls.enumerated() { callRank[call.callId] = rank }
                 outputs = [:]
                 pending = []
-                if lastCalls.isEmpty {
+                approvals = []
+                let asksApproval = response.output.contains { $0.type == "mcp_approval_request" }
+                if lastCalls.isEmpty, !asksApproval {
                     finalText = response.outputText
                     if response.status == .failed {
                         status = .failed
@@ -247,6 +250,9 @@ struct RunState: Sendable {
                 toolCalls.append(ToolCallRecord(
                     turn: entry.turn ?? turn, callID: callID, name: entry.name ?? "", arguments: entry.arguments ?? "",
                     output: entry.output ?? "", isError: entry.isError ?? false, duration: entry.durationSeconds ?? 0, notes: entry.notes))
+            case "approval":
+                approvals += entry.input ?? []
+                history += entry.input ?? []
             case "state_fallback":
                 stateless = true
             default:
@@ -386,12 +392,24 @@ struct RunLoop: Sendable {
         }
         record(response)
         let calls = response.functionCalls
+        let hosted = response.output.compactMap { item -> HostedToolCall? in if case .hostedToolCall(let call) = item { call } else { nil } }
+        for call in hosted where call.type != "mcp_approval_request" {
+            var line = JournalEntry(type: "hosted_tool_call", runID: state.runID)
+            line.turn = state.turn
+            line.callID = call.id
+            line.name = call.type
+            line.message = call.summary
+            journal?.append(line)
+            emit(.hostedToolCall(turn: state.turn, call: call))
+        }
+        let approvals = hosted.filter { $0.type == "mcp_approval_request" }
         if response.status == .failed {
             state.status = .failed
             state.error = "the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")"
             return
         }
-        if calls.isEmpty {
+        if !approvals.isEmpty { await answer(approvals) }
+        if calls.isEmpty, approvals.isEmpty {
             state.finalText = response.outputText
             if response.status == .incomplete { state.incompleteReason = response.incompleteDetails?.reason ?? "unknown" }
             state.status = .completed
@@ -402,15 +420,35 @@ struct RunLoop: Sendable {
             state.error = "the model asked for \(calls.count) more tool calls after \(state.toolCalls.count), over the limit of \(max)"
             return
         }
-        await runTools(calls)
+        if !calls.isEmpty { await runTools(calls) }
         if agent.resetToolChoiceAfterToolUse { state.toolChoice = state.toolChoice.map(RunState.relaxed) }
+    }
+
+    /// Answers a hosted MCP server's approval requests (by the agent's policy, refusing without one); the answers go
+    /// with the next request.
+    private mutating func answer(_ requests: [HostedToolCall]) async {
+        for request in requests {
+            let approved = await agent.approveHostedCall?(request) ?? false
+            let reply = request.approvalResponse(approve: approved)
+            var line = JournalEntry(type: "approval", runID: state.runID)
+            line.turn = state.turn
+            line.callID = request.id
+            line.name = request.summary
+            line.input = [reply]
+            line.message = approved ? "approved" : "refused"
+            journal?.append(line)
+            emit(.hostedApproval(turn: state.turn, request: request, approved: approved))
+            state.history.append(reply)
+            state.pending.append(reply)
+        }
     }
 
     private func makeRequest() -> CreateResponseRequest {
         let settings = agent.settings
+        let noTools = agent.tools.isEmpty && agent.hostedTools.isEmpty
         var request = CreateResponseRequest(
-            model: agent.model, instructions: agent.instructions, tools: agent.tools.isEmpty ? nil : agent.tools.definitions,
-            toolChoice: agent.tools.isEmpty ? nil : state.toolChoice, parallelToolCalls: agent.tools.isEmpty ? nil : agent.parallelToolCalls,
+            model: agent.model, instructions: agent.instructions, tools: noTools ? nil : agent.tools.definitions + agent.hostedTools.map(ResponseTool.hosted),
+            toolChoice: noTools ? nil : state.toolChoice, parallelToolCalls: noTools ? nil : agent.parallelToolCalls,
             maxOutputTokens: settings.maxOutputTokens, store: settings.store, temperature: settings.temperature, topP: settings.topP,
             reasoning: settings.reasoning, text: settings.text, metadata: settings.metadata, include: settings.include, extra: settings.extra)
         if state.stateless {

@@ -89,7 +89,8 @@ public final class MCPServers: Sendable {
         return String("\(server)__\(cleaned)".prefix(64))
     }
 
-    static func tools(of server: MCPServer) -> [RegisteredTool] {
+    /// A server's tools as the model sees them.
+    public static func tools(of server: MCPServer) -> [RegisteredTool] {
         server.tools.map { tool in
             let (parameters, strict) = StrictSchema.convert(tool.inputSchema)
             let name = tool.name

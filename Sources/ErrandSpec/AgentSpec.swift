@@ -1,4 +1,5 @@
 import ErrandCore
+import ErrandMCP
 import ErrandTools
 import Foundation
 import ResponsesAPI
@@ -13,6 +14,16 @@ public struct AgentSpec: Sendable {
         case builtin(name: String, options: [String: JSONValue])
         /// A command tool from a manifest.
         case command(CommandTool, manifest: URL)
+        /// An MCP server over stdio, whose tools join as `NAME__TOOL` when the run starts.
+        case mcp(MCPServerConfiguration)
+        /// A tool the provider runs (`{"type": "web_search"}`, a hosted MCP server…), sent as given; `approve` answers a
+        /// hosted MCP server's approval requests (nil: ask on the terminal when interactive, else refuse).
+        case hosted(JSONValue, approve: HostedApproval?)
+    }
+
+    /// How a hosted MCP server's approval requests are answered.
+    public enum HostedApproval: String, Sendable, CaseIterable {
+        case always, never
     }
 
     /// The spec file.
@@ -112,7 +123,7 @@ public struct AgentSpec: Sendable {
                 _ = reader.object(choice, at: "tool_choice", allowed: ["type", "name"])
                 if let name = reader.string(object, "name", at: "tool_choice", required: true) {
                     let names = spec.toolNames
-                    if !names.contains(name) {
+                    if !names.contains(name), !spec.mcpServers.contains(where: { name.hasPrefix($0.name + "__") }) {
                         reader.problem("tool_choice.name", "'\(name)' is not one of the spec's tools (\(names.joined(separator: ", ")))")
                     }
                     spec.toolChoice = .function(name: name)
@@ -125,14 +136,101 @@ public struct AgentSpec: Sendable {
         return spec
     }
 
-    /// The names of the spec's tools, in order.
+    /// The names of the spec's local tools, in order (an MCP server's tools are known once it runs).
     public var toolNames: [String] {
-        tools.map { tool in
+        tools.compactMap { tool in
             switch tool {
             case .builtin(let name, _): name
             case .command(let command, _): command.name
+            case .mcp, .hosted: nil
             }
         }
+    }
+
+    /// The MCP servers the spec names.
+    public var mcpServers: [MCPServerConfiguration] {
+        tools.compactMap { if case .mcp(let server) = $0 { server } else { nil } }
+    }
+
+    /// The hosted tools, as they are sent.
+    public var hostedTools: [JSONValue] {
+        tools.compactMap { if case .hosted(let tool, _) = $0 { tool } else { nil } }
+    }
+
+    static let mcpKeys = ["name", "command", "env", "cwd", "allow_tools", "timeout_seconds", "start_timeout_seconds", "optional", "url", "headers"]
+
+    private static func mcpServer(
+        _ value: JSONValue?, at path: String, reader: SpecReader, folder: URL, environment: [String: String], spec: AgentSpec
+    ) -> ToolEntry? {
+        guard let members = reader.object(value, at: path, allowed: mcpKeys) else { return nil }
+        let name = reader.string(members, "name", at: path, required: true)
+        if let name {
+            let valid = !name.isEmpty && name.count <= 32 && !name.contains("__")
+                && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-") }
+            if !valid {
+                reader.problem("\(path).name", "'\(name)' cannot prefix tool names: use 1 to 32 letters, digits, '-' or '_' (not '__')")
+            }
+        }
+        if members["url"] != nil || members["headers"] != nil {
+            reader.problem(
+                members["url"] != nil ? "\(path).url" : "\(path).headers",
+                "Streamable HTTP MCP servers are not supported on Linux by the MCP swift-sdk 0.12.1 this errand is built with (its HTTP client cannot read replies sent as server-sent events, nor open the event stream); run the server over stdio with \"command\", or use it as a hosted tool the provider calls: {\"hosted\": {\"type\": \"mcp\", \"server_label\": …, \"server_url\": …}}")
+            return nil
+        }
+        let variables = reader.stringMap(members, "env", at: path) ?? [:]
+        var workingDirectory = folder
+        if let cwd = reader.string(members, "cwd", at: path) {
+            let url = (cwd.hasPrefix("/") ? URL(fileURLWithPath: cwd) : folder.appendingPathComponent(cwd)).standardizedFileURL
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+                workingDirectory = url
+            } else {
+                reader.problem("\(path).cwd", "'\(url.path)' is not a folder")
+            }
+        }
+        var executable = ""
+        var arguments: [String] = []
+        if let command = reader.strings(members, "command", at: path) {
+            if command.isEmpty {
+                reader.problem("\(path).command", "expected at least the program, e.g. [\"python3\", \"-m\", \"mcp_server_time\"]")
+            } else {
+                arguments = Array(command.dropFirst())
+                let searchPath = variables["PATH"] ?? environment["PATH"]
+                if let resolved = CommandManifest.findProgram(command[0], folder: folder, environment: ["PATH": searchPath ?? ""]) {
+                    executable = resolved
+                } else {
+                    reader.problem("\(path).command[0]", "program '\(command[0])' not found\(command[0].contains("/") ? "" : " on PATH")")
+                }
+            }
+        } else if members["command"] == nil {
+            reader.problem("\(path).command", "missing: the server's program and arguments, e.g. [\"python3\", \"-m\", \"mcp_server_time\"]")
+        }
+        let allowTools = reader.strings(members, "allow_tools", at: path)
+        let timeout = reader.number(members, "timeout_seconds", at: path, range: 0.1...3600) ?? 60
+        let startTimeout = reader.number(members, "start_timeout_seconds", at: path, range: 0.1...600) ?? 30
+        let optional = reader.bool(members, "optional", at: path) ?? false
+        guard let name, !executable.isEmpty else { return nil }
+        return .mcp(MCPServerConfiguration(
+            name: name, executable: executable, arguments: arguments, environment: variables.mapValues { expand($0, environment: environment) },
+            parentEnvironment: environment, workingDirectory: workingDirectory, allowTools: allowTools,
+            callTimeout: .milliseconds(Int64(timeout * 1000)), startTimeout: .milliseconds(Int64(startTimeout * 1000)), isOptional: optional))
+    }
+
+    private static func hosted(_ object: [String: JSONValue], at path: String, reader: SpecReader) -> ToolEntry? {
+        guard let members = reader.object(.object(object), at: path, allowed: ["hosted", "approve"]) else { return nil }
+        guard case .object(let tool)? = members["hosted"], case .string(let type)? = tool["type"], !type.isEmpty else {
+            reader.problem("\(path).hosted", "expected the provider's tool object with its \"type\", e.g. {\"type\": \"web_search\"}")
+            return nil
+        }
+        if type == "function" {
+            reader.problem("\(path).hosted.type", "a function is a local tool: name a built-in tool, a manifest or an MCP server instead")
+            return nil
+        }
+        let approve = reader.string(members, "approve", at: path, allowed: HostedApproval.allCases.map(\.rawValue)).flatMap(HostedApproval.init(rawValue:))
+        if approve != nil, type != "mcp" {
+            reader.problem("\(path).approve", "only a hosted MCP server (\"type\": \"mcp\") asks for approval")
+        }
+        return .hosted(.object(tool), approve: approve)
     }
 
     private static func readProvider(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
@@ -198,21 +296,30 @@ public struct AgentSpec: Sendable {
                     reader.problem("\(path).manifest", "\(error)")
                 }
             case .object(let object) where object["mcp"] != nil:
-                reader.problem("\(path).mcp", "MCP tool sources are not supported by this version of errand yet")
+                _ = reader.object(entry, at: path, allowed: ["mcp"])
+                tool = mcpServer(object["mcp"], at: "\(path).mcp", reader: reader, folder: folder, environment: environment, spec: spec)
             case .object(let object) where object["hosted"] != nil:
-                reader.problem("\(path).hosted", "hosted tools are not supported by this version of errand yet")
+                tool = hosted(object, at: path, reader: reader)
             case .object(let object):
                 guard let name = reader.string(object, "name", at: path, required: true) else { continue }
                 var options = object
                 options.removeValue(forKey: "name")
                 tool = builtin(name, options: options, at: path, reader: reader, spec: spec)
             default:
-                reader.problem(path, "expected a built-in tool's name, {\"name\": …, options}, {\"manifest\": \"tools/….json\"} or {\"mcp\": {…}}, not \(SpecReader.kind(entry))")
+                reader.problem(path, "expected a built-in tool's name, {\"name\": …, options}, {\"manifest\": \"tools/….json\"}, {\"mcp\": {…}} or {\"hosted\": {…}}, not \(SpecReader.kind(entry))")
             }
             guard let tool else { continue }
             spec.tools.append(tool)
-            let name = spec.toolNames.last ?? ""
-            if !seen.insert(name).inserted { reader.problem(path, "a second tool named '\(name)'") }
+            let name: String
+            switch tool {
+            case .builtin(let builtin, _): name = builtin
+            case .command(let command, _): name = command.name
+            case .mcp(let server): name = "mcp:\(server.name)"
+            case .hosted: continue
+            }
+            if !seen.insert(name).inserted {
+                reader.problem(path, name.hasPrefix("mcp:") ? "a second MCP server named '\(name.dropFirst(4))'" : "a second tool named '\(name)'")
+            }
         }
     }
 

@@ -1,5 +1,7 @@
 import ErrandCore
+import ErrandMCP
 import ErrandTools
+import Logging
 import Foundation
 import ResponsesAPI
 
@@ -85,8 +87,14 @@ extension AgentSpec {
         }
     }
 
-    /// The spec's tools, registered in the spec's order, for a workspace; `allowHosts` adds to `fetch_url`'s list.
-    public func registry(workspace: Workspace, allowHosts: [String] = []) throws -> ToolRegistry {
+    /// Starts the spec's MCP servers (all at once); stop them with ``MCPServers/stop()`` however the run ends.
+    public func startMCPServers(logger: Logger) async throws -> MCPServers {
+        try await MCPServers.start(mcpServers, logger: logger)
+    }
+
+    /// The spec's tools, registered in the spec's order, for a workspace; `allowHosts` adds to `fetch_url`'s list; the
+    /// tools of the started MCP servers `mcp` join where their server is named.
+    public func registry(workspace: Workspace, allowHosts: [String] = [], mcp: MCPServers = .none) throws -> ToolRegistry {
         var all = ToolRegistry()
         try FileTools.register(into: &all, workspace: try Workspace(root: workspace.root, writable: true))
         var registry = ToolRegistry()
@@ -104,20 +112,47 @@ extension AgentSpec {
                 if let builtin = all[name] { try registry.add(builtin) }
             case .command(let command, _):
                 try registry.add(command.registered)
+            case .mcp(let server):
+                for started in mcp.servers where started.configuration.name == server.name {
+                    for tool in MCPServers.tools(of: started) { try registry.add(tool) }
+                }
+            case .hosted:
+                continue
             }
         }
         return registry
     }
 
-    /// The agent this spec describes, with the overrides applied.
-    public func agent(overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Agent {
+    /// How the spec answers a hosted MCP server's approval requests: its `approve` for that server, else `ask` (the
+    /// terminal, when interactive), else refuse.
+    public func approvalPolicy(ask: (@Sendable (HostedToolCall) async -> Bool)?) -> @Sendable (HostedToolCall) async -> Bool {
+        var answers: [String: HostedApproval] = [:]
+        for case .hosted(let tool, let approve?) in tools {
+            answers[tool["server_label"]?.stringValue ?? ""] = approve
+        }
+        return { [answers] request in
+            switch answers[request["server_label"]?.stringValue ?? ""] {
+            case .always: return true
+            case .never: return false
+            case nil: return await ask?(request) ?? false
+            }
+        }
+    }
+
+    /// The agent this spec describes, with the overrides applied, the tools of the started MCP servers `mcp`, and
+    /// `ask` for approvals the spec leaves open.
+    public func agent(
+        overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment, mcp: MCPServers = .none,
+        ask: (@Sendable (HostedToolCall) async -> Bool)? = nil
+    ) throws -> Agent {
         let provider = provider(overrides: overrides, environment: environment)
         let workspace = try Workspace(root: overrides.workspace ?? workspaceRoot, writable: writable)
         var limits = limits
         if let maxTurns = overrides.maxTurns { limits.maxTurns = maxTurns }
         return Agent(
             name: name, model: model(overrides: overrides, provider: provider, environment: environment), instructions: instructions,
-            tools: try registry(workspace: workspace, allowHosts: overrides.allowHosts), toolChoice: toolChoice, parallelToolCalls: parallelToolCalls, settings: settings,
-            limits: limits, state: overrides.state ?? state, workspace: workspace)
+            tools: try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp), toolChoice: toolChoice,
+            parallelToolCalls: parallelToolCalls, settings: settings, limits: limits, state: overrides.state ?? state, workspace: workspace,
+            hostedTools: hostedTools, approveHostedCall: approvalPolicy(ask: ask))
     }
 }

@@ -23,6 +23,29 @@ extension AgentSpec {
                  ]],
                 ["type": "object", "description": "A command tool described by a manifest (path relative to the spec).", "required": ["manifest"],
                  "properties": ["manifest": string], "additionalProperties": false],
+                ["type": "object", "description": "An MCP server over stdio; its tools join as NAME__TOOL when the run starts.", "required": ["mcp"],
+                 "additionalProperties": false,
+                 "properties": [
+                    "mcp": [
+                        "type": "object", "required": ["name", "command"], "additionalProperties": false,
+                        "properties": [
+                            "name": described(["type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"], "Prefixes the server's tools: NAME__TOOL (no '__' inside)."),
+                            "command": described(["type": "array", "items": string, "minItems": 1], "The program and its arguments, e.g. [\"python3\", \"-m\", \"mcp_server_time\"]."),
+                            "env": described(stringMap, "Variables added to the few it inherits (HOME, PATH, USER, LANG…); ${VAR} is read from the environment."),
+                            "cwd": described(string, "The folder it starts in, relative to the spec."),
+                            "allow_tools": described(["type": "array", "items": string], "Only these of its tools are offered to the model."),
+                            "timeout_seconds": described(["type": "number", "exclusiveMinimum": 0], "The limit of one call (default 60)."),
+                            "start_timeout_seconds": described(["type": "number", "exclusiveMinimum": 0], "The limit of starting and listing its tools (default 30)."),
+                            "optional": described(["type": "boolean"], "Go on without its tools when it cannot start (default false)."),
+                        ],
+                    ],
+                 ]],
+                ["type": "object", "description": "A tool the provider runs (web_search, a hosted MCP server…), sent as given.", "required": ["hosted"],
+                 "additionalProperties": false,
+                 "properties": [
+                    "hosted": ["type": "object", "required": ["type"], "properties": ["type": string]],
+                    "approve": described(["type": "string", "enum": ["always", "never"]], "How a hosted MCP server's approval requests are answered (default: ask on the terminal, else refuse)."),
+                 ]],
             ]
         ]
         return [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ErrandCore
+import ErrandMCP
 import ErrandSpec
 import Foundation
 import Logging
@@ -117,9 +118,40 @@ struct Run: AsyncParsableCommand {
         let logger = logging.bootstrap()
         let spec = try loadSpec(self.spec)
         let environment = ProcessInfo.processInfo.environment
+        let mode: OutputMode = json ? .json : events ? .events : quiet ? .quiet : .normal
+        let display = RunDisplay(mode: mode, interactive: isatty(STDERR_FILENO) == 1)
+        // MCP servers start before the first model call; a required one that fails ends the run here, naming it.
+        let servers: MCPServers
+        do {
+            servers = try await startServers(spec, logger: logger)
+        } catch {
+            printError("errand: \(error)")
+            throw ExitCode(1)
+        }
+        for line in servers.skipped { printError("errand: \(line)") }
+        do {
+            try await run(spec, servers: servers, display: display, environment: environment, logger: logger)
+        } catch {
+            await servers.stop()
+            throw error
+        }
+        await servers.stop()
+    }
+
+    /// Starts the spec's MCP servers, stopping them if Ctrl-C comes meanwhile.
+    private func startServers(_ spec: AgentSpec, logger: Logger) async throws -> MCPServers {
+        guard !spec.mcpServers.isEmpty else { return .none }
+        let start = Task { try await spec.startMCPServers(logger: logger) }
+        let interrupts = Interrupts { start.cancel() }
+        defer { interrupts.stop() }
+        return try await start.value
+    }
+
+    private func run(_ spec: AgentSpec, servers: MCPServers, display: RunDisplay, environment: [String: String], logger: Logger) async throws {
         let agent: Agent
         do {
-            agent = try spec.agent(overrides: overrides.overrides, environment: environment)
+            let ask: (@Sendable (HostedToolCall) async -> Bool)? = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1 ? askApproval : nil
+            agent = try spec.agent(overrides: overrides.overrides, environment: environment, mcp: servers, ask: ask)
         } catch {
             printError("errand: \(error)")
             throw ExitCode(2)
@@ -131,8 +163,6 @@ struct Run: AsyncParsableCommand {
         let folder = URL(fileURLWithPath: journalDir ?? environment["ERRAND_JOURNAL_DIR"] ?? ".errand/runs").standardizedFileURL
         let input = resume == nil ? try readTask() : ""
         let resume = self.resume
-        let mode: OutputMode = json ? .json : events ? .events : quiet ? .quiet : .normal
-        let display = RunDisplay(mode: mode, interactive: isatty(STDERR_FILENO) == 1)
 
         let result = try await ResponsesClient.withClient(provider: provider, logger: logger) { client in
             let runner = Runner(client: client, logger: logger)
@@ -160,6 +190,18 @@ struct Run: AsyncParsableCommand {
         }
     }
 
+    /// Asks on the terminal whether a hosted MCP server may run a tool (for specs that leave `approve` open).
+    @Sendable private func askApproval(_ request: HostedToolCall) async -> Bool {
+        let question = "  ? \(request.summary) \(RunDisplay.short(request["arguments"]?.stringValue ?? "", 80)): allow? [y/N] "
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                FileHandle.standardError.write(Data(question.utf8))
+                let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                continuation.resume(returning: answer == "y" || answer == "yes")
+            }
+        }
+    }
+
     private func readTask() throws -> String {
         if !task.isEmpty, task != ["-"] { return task.joined(separator: " ") }
         let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -184,7 +226,11 @@ final class Interrupts: @unchecked Sendable {
                 value += 1
                 return value
             }
-            if times > 1 { exit(130) }
+            if times > 1 {
+                // No time to stop MCP servers in order: kill their process groups, leave no orphan.
+                LiveChildren.shared.killAll()
+                exit(130)
+            }
             printError("\nerrand: interrupted; stopping the run and writing its journal (Ctrl-C again to quit at once)")
             cancel()
         }
@@ -258,6 +304,12 @@ final class RunDisplay: Sendable {
         case .stateFallback(let reason):
             clearSpinner()
             printError("  ⚠ \(reason)")
+        case .hostedToolCall(_, let call):
+            clearSpinner()
+            printError("  ↳ [provider] \(Self.short(call.summary, 110))")
+        case .hostedApproval(_, let request, let approved):
+            clearSpinner()
+            printError("  ↳ [provider] \(Self.short(request.summary, 90)) \(approved ? "approved" : "refused")")
         case .turnFinished:
             clearSpinner()
         default:

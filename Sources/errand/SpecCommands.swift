@@ -1,5 +1,6 @@
 import ArgumentParser
 import ErrandCore
+import ErrandMCP
 import ErrandSpec
 import ErrandTools
 import Foundation
@@ -25,7 +26,10 @@ struct Validate: ParsableCommand {
             do {
                 let spec = try AgentSpec.load(URL(fileURLWithPath: path))
                 let tools = spec.toolNames
-                writeOut("✓ \(path): \(spec.name) (\(tools.count) tool\(tools.count == 1 ? "" : "s")\(tools.isEmpty ? "" : ": " + tools.joined(separator: ", ")))\n")
+                var parts = ["\(tools.count) tool\(tools.count == 1 ? "" : "s")\(tools.isEmpty ? "" : ": " + tools.joined(separator: ", "))"]
+                if !spec.mcpServers.isEmpty { parts.append("MCP servers: " + spec.mcpServers.map(\.name).joined(separator: ", ")) }
+                if !spec.hostedTools.isEmpty { parts.append("hosted: " + spec.hostedTools.map { $0["type"]?.stringValue ?? "?" }.joined(separator: ", ")) }
+                writeOut("✓ \(path): \(spec.name) (\(parts.joined(separator: "; ")))\n")
             } catch let error as SpecError {
                 failed = true
                 printError(error.description)
@@ -36,8 +40,10 @@ struct Validate: ParsableCommand {
 }
 
 /// `errand tools`: the tools a spec gives the model.
-struct Tools: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the tools a spec gives the model, with their schemas (the built-in tools without a spec).")
+struct Tools: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the tools a spec gives the model, with their schemas (the built-in tools without a spec).",
+        discussion: "A spec's MCP servers are started to ask them for their tools, then stopped.")
 
     @Argument(help: "The spec file.")
     var spec: String?
@@ -45,23 +51,44 @@ struct Tools: ParsableCommand {
     @Flag(help: "Print the exact `tools` array sent to the model.")
     var json = false
 
-    func run() throws {
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
         let registry: ToolRegistry
+        var hosted: [JSONValue] = []
         if let spec {
             let loaded = try loadSpec(spec)
-            registry = try loaded.registry(workspace: try Workspace(root: loaded.workspaceRoot, writable: loaded.writable))
+            let servers: MCPServers
+            do {
+                servers = try await loaded.startMCPServers(logger: logging.bootstrap())
+            } catch {
+                printError("errand: \(error)")
+                throw ExitCode(1)
+            }
+            for line in servers.skipped { printError("errand: \(line)") }
+            do {
+                registry = try loaded.registry(workspace: try Workspace(root: loaded.workspaceRoot, writable: loaded.writable), mcp: servers)
+            } catch {
+                await servers.stop()
+                throw error
+            }
+            await servers.stop()
+            hosted = loaded.hostedTools
         } else {
             var all = ToolRegistry()
             try FileTools.register(into: &all, workspace: try Workspace(root: URL(fileURLWithPath: "."), writable: true))
             registry = all
         }
         if json {
-            writeOut(pretty(try JSONValue(encoding: registry.definitions)) + "\n")
+            writeOut(pretty(try JSONValue(encoding: registry.definitions + hosted.map(ResponseTool.hosted))) + "\n")
             return
         }
         for tool in registry.all {
             writeOut("\(tool.name)\(tool.isStrict ? "" : " (not strict)")\n  \(tool.description.replacingOccurrences(of: "\n", with: "\n  "))\n")
             writeOut("  parameters: " + pretty(tool.parameters).replacingOccurrences(of: "\n", with: "\n  ") + "\n\n")
+        }
+        for tool in hosted {
+            writeOut("\(tool["type"]?.stringValue ?? "hosted") (run by the provider)\n  " + pretty(tool).replacingOccurrences(of: "\n", with: "\n  ") + "\n\n")
         }
     }
 }

@@ -263,6 +263,8 @@ import Testing
                 case .toolCallFinished: "done"
                 case .turnFinished: "turned"
                 case .stateFallback: "fallback"
+                case .hostedToolCall: "hosted"
+                case .hostedApproval: "approval"
                 case .runFinished: "finished"
                 }
             }

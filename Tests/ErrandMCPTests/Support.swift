@@ -1,6 +1,7 @@
 import ErrandMCP
 import Foundation
 import Logging
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -24,3 +25,7 @@ func isRunning(_ pid: pid_t) -> Bool {
 }
 
 let quietLogger = Logger(label: "errand.tests") { _ in SwiftLogNoOpLogHandler() }
+
+/// Every suite that starts MCP servers, one test at a time: each checks that no server process it made is left, and
+/// the list of live server processes is shared.
+@Suite(.serialized) struct MCPTests {}

@@ -1,4 +1,5 @@
 import ErrandCore
+import ErrandMCP
 import ErrandSpec
 import Foundation
 import ResponsesAPI
@@ -44,7 +45,19 @@ import Testing
         Case(json: #"{"name": "a", "tools": ["write_file"]}"#, path: "tools[0]", message: "write_file needs \"workspace\": {\"writable\": true}"),
         Case(json: #"{"name": "a", "tools": [{"manifest": "nowhere.json"}]}"#, path: "tools[0].manifest", message: "cannot read the manifest"),
         Case(json: #"{"name": "a", "tools": [{"manifest": "m.json", "extra": 1}]}"#, path: "tools[0].extra", message: "unknown key"),
-        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git"}}]}"#, path: "tools[0].mcp", message: "not supported"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git"}}]}"#, path: "tools[0].mcp.command", message: "missing: the server's program"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": []}}]}"#, path: "tools[0].mcp.command", message: "expected at least the program"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["no-such-server-x"]}}]}"#, path: "tools[0].mcp.command[0]", message: "program 'no-such-server-x' not found on PATH"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "my__git", "command": ["sh"]}}]}"#, path: "tools[0].mcp.name", message: "cannot prefix tool names"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "allowed": ["x"]}}]}"#, path: "tools[0].mcp.allowed", message: "unknown key; allowed keys: name, command, env, cwd, allow_tools"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "cwd": "nowhere"}}]}"#, path: "tools[0].mcp.cwd", message: "is not a folder"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "timeout_seconds": 0}}]}"#, path: "tools[0].mcp.timeout_seconds", message: "must be between"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "g", "command": ["sh"]}}, {"mcp": {"name": "g", "command": ["sh"]}}]}"#, path: "tools[1]", message: "a second MCP server named 'g'"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "remote", "url": "http://127.0.0.1:9/mcp"}}]}"#, path: "tools[0].mcp.url", message: "Streamable HTTP MCP servers are not supported on Linux by the MCP swift-sdk 0.12.1"),
+        Case(json: #"{"name": "a", "tools": [{"hosted": "web_search"}]}"#, path: "tools[0].hosted", message: "expected the provider's tool object with its \"type\""),
+        Case(json: #"{"name": "a", "tools": [{"hosted": {"type": "function", "name": "f"}}]}"#, path: "tools[0].hosted.type", message: "a function is a local tool"),
+        Case(json: #"{"name": "a", "tools": [{"hosted": {"type": "web_search"}, "approve": "always"}]}"#, path: "tools[0].approve", message: "only a hosted MCP server"),
+        Case(json: #"{"name": "a", "tools": [{"hosted": {"type": "mcp", "server_label": "w"}, "approve": "sometimes"}]}"#, path: "tools[0].approve", message: "'sometimes' is not one of 'always', 'never'"),
         Case(json: #"{"name": "a", "tools": [{"name": "fetch_url", "allow_hosts": "example.org"}]}"#, path: "tools[0].allow_hosts", message: "expected an array of strings"),
         Case(json: #"{"name": "a", "tools": [{"name": "fetch_url", "allow_host": ["x"]}]}"#, path: "tools[0].allow_host", message: "its options are allow_hosts"),
         Case(json: #"{"name": "a", "tools": [3]}"#, path: "tools[0]", message: "expected a built-in tool's name"),
@@ -79,6 +92,30 @@ import Testing
             #expect(match != nil, "got: \(error.description)")
             #expect(error.description.contains(Self.folder.appendingPathComponent("agent.json").path))
         }
+    }
+
+    @Test func anMCPEntryBecomesAServerConfiguration() throws {
+        let spec = try AgentSpec.parse(Data(#"""
+            {"name": "a", "tools": ["read_file",
+              {"mcp": {"name": "git", "command": ["sh", "-c", "exec x"], "env": {"TOKEN": "${GIT_TOKEN}"}, "cwd": "sub",
+                       "allow_tools": ["git_log"], "timeout_seconds": 5, "start_timeout_seconds": 2, "optional": true}},
+              {"hosted": {"type": "web_search"}}],
+             "tool_choice": {"type": "function", "name": "git__git_log"}}
+            """#.utf8), file: Self.folder.appendingPathComponent("agent.json"),
+            environment: ["PATH": "/usr/bin:/bin", "GIT_TOKEN": "t0k", "OPENAI_API_KEY": "sk-secret", "HOME": "/home/x"])
+        let server = try #require(spec.mcpServers.first)
+        #expect(server.name == "git")
+        #expect(server.executable.hasSuffix("/sh"))
+        #expect(server.arguments == ["-c", "exec x"])
+        #expect(server.workingDirectory.lastPathComponent == "sub")
+        #expect(server.allowTools == ["git_log"])
+        #expect(server.callTimeout == .seconds(5))
+        #expect(server.startTimeout == .seconds(2))
+        #expect(server.isOptional)
+        // It inherits a few variables and gets what the spec names; API keys stay with errand.
+        #expect(server.environment == ["PATH": "/usr/bin:/bin", "HOME": "/home/x", "TOKEN": "t0k"])
+        #expect(spec.toolNames == ["read_file"])
+        #expect(spec.hostedTools == [["type": "web_search"]])
     }
 
     @Test func everyProblemIsReportedAtOnce() throws {
@@ -128,7 +165,7 @@ import Testing
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    @Test(arguments: ["codebase-explainer", "doc-stats", "json-inspector", "web-summariser"])
+    @Test(arguments: ["codebase-explainer", "doc-stats", "json-inspector", "time-keeper", "web-summariser"])
     func theExampleSpecsValidate(_ name: String) throws {
         let spec = try AgentSpec.load(Self.repository.appendingPathComponent("agents/\(name).json"))
         #expect(spec.name == name)

@@ -389,7 +389,9 @@ import Testing
             let error = await #expect(throws: ResponsesError.self) {
                 _ = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
             }
-            #expect(error?.kind == .streamInterrupted)
+            // Usually the stream goes idle after its first event; on a loaded machine the 1 s limit can pass before the
+            // response head arrives, which is the request timing out. Either way the run ends with a timeout, not a hang.
+            #expect(error?.kind == .streamInterrupted || error?.kind == .timeout, "\(String(describing: error))")
             #expect(error?.description.contains("timed out") == true)
         }
     }
