@@ -169,7 +169,7 @@ let package = Package(
         // Runs the built `errand` binary as a user would.
         .testTarget(
             name: "errandTests",
-            dependencies: ["errand", "ErrandTesting", "ResponsesAPI"]
+            dependencies: ["errand", "errand-mcp-fixture", "ErrandTesting", "ResponsesAPI"]
         ),
     ]
 )

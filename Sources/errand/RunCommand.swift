@@ -121,16 +121,20 @@ struct Run: AsyncParsableCommand {
         let mode: OutputMode = json ? .json : events ? .events : quiet ? .quiet : .normal
         let display = RunDisplay(mode: mode, interactive: isatty(STDERR_FILENO) == 1)
         // MCP servers start before the first model call; a required one that fails ends the run here, naming it.
+        // Ctrl-C while they start stops them.
+        let start = Task { try await spec.startMCPServers(logger: logger) }
+        let interrupts = Interrupts { start.cancel() }
+        defer { interrupts.stop() }
         let servers: MCPServers
         do {
-            servers = try await startServers(spec, logger: logger)
+            servers = try await start.value
         } catch {
             printError("errand: \(error)")
-            throw ExitCode(1)
+            throw ExitCode(start.isCancelled ? 130 : 1)
         }
         for line in servers.skipped { printError("errand: \(line)") }
         do {
-            try await run(spec, servers: servers, display: display, environment: environment, logger: logger)
+            try await run(spec, servers: servers, display: display, environment: environment, logger: logger, interrupts: interrupts)
         } catch {
             await servers.stop()
             throw error
@@ -138,16 +142,9 @@ struct Run: AsyncParsableCommand {
         await servers.stop()
     }
 
-    /// Starts the spec's MCP servers, stopping them if Ctrl-C comes meanwhile.
-    private func startServers(_ spec: AgentSpec, logger: Logger) async throws -> MCPServers {
-        guard !spec.mcpServers.isEmpty else { return .none }
-        let start = Task { try await spec.startMCPServers(logger: logger) }
-        let interrupts = Interrupts { start.cancel() }
-        defer { interrupts.stop() }
-        return try await start.value
-    }
-
-    private func run(_ spec: AgentSpec, servers: MCPServers, display: RunDisplay, environment: [String: String], logger: Logger) async throws {
+    private func run(
+        _ spec: AgentSpec, servers: MCPServers, display: RunDisplay, environment: [String: String], logger: Logger, interrupts: Interrupts
+    ) async throws {
         let agent: Agent
         do {
             let ask: (@Sendable (HostedToolCall) async -> Bool)? = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1 ? askApproval : nil
@@ -178,8 +175,7 @@ struct Run: AsyncParsableCommand {
                 return await runner.run(
                     agent, input: .text(input), journal: folder.appendingPathComponent("\(runID).jsonl"), runID: runID, onEvent: display.show)
             }
-            let interrupts = Interrupts { run.cancel() }
-            defer { interrupts.stop() }
+            interrupts.handle { run.cancel() }
             return try await run.value
         }
         display.finish(result)
@@ -215,7 +211,21 @@ final class Interrupts: @unchecked Sendable {
     // The source is only cancelled, from the thread that made it.
     private let source: any DispatchSourceSignal
 
+    /// What an interrupt cancels; it changes as a command moves from step to step (one signal source per process:
+    /// a second source for the same signal after the first is cancelled does not fire on Linux).
+    private final class Action: Sendable {
+        let current: Mutex<@Sendable () -> Void>
+        init(_ action: @escaping @Sendable () -> Void) { current = Mutex(action) }
+    }
+    private let action: Action
+
+    /// Calls `cancel` on an interrupt from now on.
+    func handle(_ cancel: @escaping @Sendable () -> Void) { action.current.withLock { $0 = cancel } }
+
     init(_ cancel: @escaping @Sendable () -> Void) {
+        let action = Action(cancel)
+        self.action = action
+        let cancel: @Sendable () -> Void = { action.current.withLock { $0 }() }
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         let count = Mutex(0)

@@ -256,4 +256,66 @@ final class Buffer: Sendable {
             #expect(journal.contains(#""type":"run_finished""#) && journal.contains(#""status":"cancelled""#))
         }
     }
+
+    /// Process ids whose command line contains `tag`.
+    static func processes(tagged tag: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).contains(tag)
+        }
+    }
+
+    func mcpSpec(tag: String) throws -> URL {
+        let fixture = CLITests.binary.deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+        let file = folder.appendingPathComponent("mcp-agent.json")
+        try """
+            {"name": "mcp-user", "model": "test-model", "tools": ["read_file", {"mcp": {"name": "fx", "command": ["\(fixture)", "--tag", "\(tag)"], "allow_tools": ["slow", "echo"]}}],
+             "workspace": {"root": "work"}}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    @Test func toolsListsAnMCPServersToolsAndStopsIt() async throws {
+        let tag = "tag-\(UUID().uuidString)"
+        let result = try await errand(["tools", try mcpSpec(tag: tag).path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("fx__slow\n  Sleeps, then answers."))
+        #expect(result.stdout.contains("fx__echo"))
+        #expect(Self.processes(tagged: tag).isEmpty, "the server was stopped")
+    }
+
+    @Test func ctrlCDuringAnMCPCallStopsTheServerAndLeavesNoProcess() async throws {
+        let tag = "tag-\(UUID().uuidString)"
+        let spec = try mcpSpec(tag: tag)
+        let turns: [ScriptedTurn] = [.calls(.call("fx__slow", ["seconds": 60], id: "call_slow")), .message("never")]
+        try await ScriptedResponsesServer.withServer(turns) { server in
+            let running = try Launched(
+                ["run", spec.path, "wait", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "sk-test"])
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(30)
+            while server.createRequests.isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(Self.processes(tagged: tag).count == 1, "the server runs during the call")
+            try await Task.sleep(for: .milliseconds(300))
+            kill(running.process.processIdentifier, SIGINT)
+            let result = await running.wait()
+            #expect(result.status == 130, "\(result.stderr)")
+            #expect(Self.processes(tagged: tag).isEmpty, "no MCP server outlives errand")
+        }
+    }
+
+    @Test func anMCPServerThatCannotStartEndsTheRunBeforeTheModel() async throws {
+        let fixture = CLITests.binary.deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+        let file = folder.appendingPathComponent("broken.json")
+        try """
+            {"name": "broken", "model": "m", "tools": [{"mcp": {"name": "repo", "command": ["\(fixture)", "--fail"]}}]}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        try await ScriptedResponsesServer.withServer([.message("never")]) { server in
+            let result = try await errand(["run", file.path, "hi", "--journal-dir", journals.path], server: server)
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("MCP server 'repo' did not start"))
+            #expect(result.stderr.contains("refusing to start"))
+            #expect(server.createRequests.isEmpty, "no model call was made")
+        }
+    }
 }
