@@ -373,9 +373,10 @@ import Testing
     }
 
     @Test func anIdleStreamIsResumed() async throws {
-        // Margins wide enough for a loaded 2-core machine: events 2.5 s apart, a 1 s idle limit.
-        let turn = ScriptedTurn.message(Self.poem).pacing(.milliseconds(2500))
-        try await withScripted([turn], configuration: fastConfiguration(idleTimeout: .seconds(1))) { client, server in
+        // Margins wide enough for a loaded 2-core machine (CI runs MCP servers and a Python one beside these tests):
+        // events 5 s apart, a 2.5 s idle limit, which the response head must also meet.
+        let turn = ScriptedTurn.message(Self.poem).pacing(.milliseconds(5000))
+        try await withScripted([turn], configuration: fastConfiguration(idleTimeout: .milliseconds(2500))) { client, server in
             let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
             #expect(response.outputText == Self.poem)
             #expect(server.requests.contains { $0.method == "GET" && $0.query["starting_after"] == "0" })
@@ -383,13 +384,13 @@ import Testing
     }
 
     @Test func anIdleStreamWithoutResumptionTimesOut() async throws {
-        var configuration = fastConfiguration(maxRetries: 0, idleTimeout: .seconds(1))
+        var configuration = fastConfiguration(maxRetries: 0, idleTimeout: .milliseconds(2500))
         configuration.resumeStreams = false
-        try await withScripted([ScriptedTurn.message(Self.poem).pacing(.milliseconds(2500))], configuration: configuration) { client, _ in
+        try await withScripted([ScriptedTurn.message(Self.poem).pacing(.milliseconds(5000))], configuration: configuration) { client, _ in
             let error = await #expect(throws: ResponsesError.self) {
                 _ = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
             }
-            // Usually the stream goes idle after its first event; on a loaded machine the 1 s limit can pass before the
+            // Usually the stream goes idle after its first event; on a loaded machine the limit can pass before the
             // response head arrives, which is the request timing out. Either way the run ends with a timeout, not a hang.
             #expect(error?.kind == .streamInterrupted || error?.kind == .timeout, "\(String(describing: error))")
             #expect(error?.description.contains("timed out") == true)
