@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "ErrandMCP",
             dependencies: [
-                "ErrandCore", "ResponsesAPI", "CSpawn",
+                "ErrandCore", "ErrandTools", "ResponsesAPI",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,4 +1,4 @@
-import CSpawn
+import ErrandTools
 import Foundation
 import Synchronization
 
@@ -6,9 +6,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// A server's child process: spawned with `posix_spawn` in a process group of its own (so that Ctrl-C at the terminal
-/// reaches errand, which then stops it in order, and so that whatever it starts is stopped with it), with close-on-exec
-/// pipes, its stderr kept, and a thread that reaps it the moment it exits.
+/// A server's child process: a ``Subprocess`` (its own process group, so that Ctrl-C at the terminal reaches errand,
+/// which then stops it in order, and so that whatever it starts is stopped with it), with its stderr kept and a thread
+/// that reaps it the moment it exits.
 final class ChildProcess: Sendable {
     let pid: pid_t
     /// Our ends of its stdin (write, closed by `stop`) and stdout (read, closed by the transport at end of file).
@@ -30,70 +30,30 @@ final class ChildProcess: Sendable {
         self.stdout = stdout
     }
 
-    /// Writing to a pipe whose reader is gone raises SIGPIPE, whose default action ends errand; ignore it once.
-    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
-
     static func spawn(_ configuration: MCPServerConfiguration) throws -> ChildProcess {
-        ignoreBrokenPipes
-        var input: [Int32] = [0, 0], output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
-        for pipe in [0, 1, 2] {
-            let result = pipe == 0 ? errand_pipe_cloexec(&input) : pipe == 1 ? errand_pipe_cloexec(&output) : errand_pipe_cloexec(&errors)
-            if result != 0 { throw ChildError("cannot create a pipe: \(String(cString: strerror(result)))") }
-        }
-        let arguments = ([configuration.executable] + configuration.arguments).map { strdup($0) } + [nil]
-        let variables = configuration.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            arguments.forEach { free($0) }
-            variables.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let result = errand_spawn(
-            &pid, configuration.executable, configuration.workingDirectory.path, input[0], output[1], errors[1], arguments, variables)
-        close(input[0])
-        close(output[1])
-        close(errors[1])
-        guard result == 0 else {
-            for descriptor in [input[1], output[0], errors[0]] { close(descriptor) }
-            throw ChildError("cannot start \(configuration.executable): \(String(cString: strerror(result)))")
-        }
-        let child = ChildProcess(pid: pid, stdin: input[1], stdout: output[0])
-        LiveChildren.shared.add(pid)
-        child.keepStderr(errors[0])
-        child.reap()
-        return child
-    }
-
-    /// The last 8 KB of stderr, read on a thread of its own until the server closes it.
-    private func keepStderr(_ descriptor: Int32) {
-        Thread.detachNewThread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 { break }
-                state.withLock { state in
-                    state.stderr.append(contentsOf: buffer[0..<count])
-                    if state.stderr.count > 16_384 { state.stderr = state.stderr.suffix(8192) }
-                }
+        let process = try Subprocess.spawn(
+            executable: configuration.executable, arguments: configuration.arguments, environment: configuration.environment,
+            directory: configuration.workingDirectory.path)
+        let child = ChildProcess(pid: process.pid, stdin: process.stdin, stdout: process.stdout)
+        LiveChildren.shared.add(process.pid)
+        // The last 8 KB of stderr, for error messages.
+        Subprocess.readToEnd(process.stderr, chunk: { data in
+            child.state.withLock { state in
+                state.stderr.append(contentsOf: data)
+                if state.stderr.count > 16_384 { state.stderr = state.stderr.suffix(8192) }
             }
-            close(descriptor)
-        }
-    }
-
-    /// Waits for the exit on a thread of its own (never on the cooperative pool), then tells whoever asked.
-    private func reap() {
-        Thread.detachNewThread { [self] in
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            LiveChildren.shared.remove(pid)
-            let callbacks = state.withLock { state in
+        })
+        process.onExit { status in
+            LiveChildren.shared.remove(process.pid)
+            let callbacks = child.state.withLock { state in
                 state.exitStatus = status
                 defer { state.onExit = [] }
                 return state.onExit
             }
-            exited.signal()
+            child.exited.signal()
             callbacks.forEach { $0() }
         }
+        return child
     }
 
     /// Runs `callback` when the process exits (at once if it has).
@@ -113,14 +73,19 @@ final class ChildProcess: Sendable {
 
     /// "exit status N" or "killed by signal N", once it has exited.
     var exitDescription: String? {
-        guard let status = state.withLock({ $0.exitStatus }) else { return nil }
-        return (status & 0x7f) == 0 ? "exit status \((status >> 8) & 0xff)" : "killed by signal \(status & 0x7f)"
+        state.withLock { $0.exitStatus }.map(Subprocess.describe)
     }
 
-    /// Gives a process that just closed its pipes a moment to be reaped (so an error can say how it ended).
-    func waitBriefly() {
+    /// Gives a process that just closed its pipes a moment to be reaped (so an error can say how it ended); the
+    /// waiting happens on a thread, not on the cooperative pool.
+    func waitBriefly() async {
         guard exitDescription == nil else { return }
-        if exited.wait(timeout: .now() + .milliseconds(200)) == .success { exited.signal() }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread { [self] in
+                if exited.wait(timeout: .now() + .milliseconds(200)) == .success { exited.signal() }
+                done.resume()
+            }
+        }
     }
 
     /// Closes its stdin and waits up to a second for it to leave; then SIGTERM to its group and another second; then
@@ -147,11 +112,6 @@ final class ChildProcess: Sendable {
             }
         }
     }
-}
-
-struct ChildError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Every MCP server process still running, so that a hard exit (a second Ctrl-C) can kill them first.

@@ -1,4 +1,3 @@
-import CSpawn
 import ErrandCore
 import Foundation
 import Logging
@@ -151,9 +150,12 @@ public final class MCPServer: Sendable {
             if let error = error as? MCPStartError { throw error }
             let reason: String
             switch error {
-            case is DeadlineExceeded: reason = "no answer to initialize and tools/list within \(configuration.startTimeout)"
-            case is CancellationError: reason = "the run was cancelled while it started"
-            default: reason = child.exitDescription.map { "it exited (\($0))" } ?? Self.describe(error)
+            case is DeadlineExceeded:
+                reason = "no answer to initialize and tools/list within \(configuration.startTimeout) (check that its command starts an MCP server on stdio, or raise start_timeout_seconds if it is slow to start)"
+            case is CancellationError:
+                reason = "the run was cancelled while it started"
+            default:
+                reason = child.exitDescription.map { "it exited (\($0)); run its command by hand to see why" } ?? Self.describe(error)
             }
             throw MCPStartError(server: configuration.name, reason: reason, stderrTail: child.stderrTail)
         }
@@ -168,7 +170,7 @@ public final class MCPServer: Sendable {
         do {
             context = try await client.callTool(name: tool, arguments: parameters)
         } catch {
-            throw failure(of: tool, error)
+            throw await failure(of: tool, error)
         }
         let client = self.client
         let result: CallTool.Result
@@ -180,7 +182,7 @@ public final class MCPServer: Sendable {
                 Task { try? await client.cancelRequest(context.requestID, reason: "errand stopped waiting") }
             }
         } catch {
-            throw failure(of: tool, error)
+            throw await failure(of: tool, error)
         }
         let text = Self.text(of: result)
         if result.isError == true {
@@ -189,10 +191,10 @@ public final class MCPServer: Sendable {
         return text
     }
 
-    private func failure(of tool: String, _ error: any Error) -> any Error {
+    private func failure(of tool: String, _ error: any Error) async -> any Error {
         if error is CancellationError { return error }
         // A call can fail because the server died: say so, with what it last wrote.
-        child.waitBriefly()
+        await child.waitBriefly()
         if let exit = child.exitDescription {
             let tail = child.stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
             return ToolError("the MCP server '\(configuration.name)' stopped during the \(tool) call (\(exit))" + (tail.isEmpty ? "" : "; its stderr ends with: \(tail.suffix(600))"))

@@ -1,6 +1,8 @@
+import ErrandTools
 import Foundation
 import Logging
 import MCP
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -36,27 +38,22 @@ actor PipeTransport: Transport {
     func connect() async throws {
         guard !connected else { return }
         connected = true
-        let descriptor = readDescriptor, continuation = continuation, onClose = onClose
-        Thread.detachNewThread {
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            var pending = Data()
-            while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 {
-                    close(descriptor)
-                    continuation.finish(throwing: MCPError.connectionClosed)
-                    break
-                }
-                pending.append(contentsOf: buffer[0..<count])
+        let continuation = continuation, onClose = onClose
+        // Only the reading thread touches it; the lock is what lets the chunk handler be `Sendable`.
+        let pending = Mutex(Data())
+        Subprocess.readToEnd(readDescriptor, chunk: { chunk in
+            pending.withLock { pending in
+                pending.append(contentsOf: chunk)
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = pending[pending.startIndex..<newline]
                     if !line.allSatisfy({ $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: " ") }) { continuation.yield(Data(line)) }
                     pending.removeSubrange(pending.startIndex...newline)
                 }
             }
+        }, done: {
+            continuation.finish(throwing: MCPError.connectionClosed)
             onClose()
-        }
+        })
     }
 
     func disconnect() async {

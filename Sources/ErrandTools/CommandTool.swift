@@ -1,4 +1,3 @@
-import CSpawn
 import ErrandCore
 import Foundation
 import NIOCore
@@ -157,10 +156,8 @@ public struct CommandTool: Sendable {
     }
 }
 
-/// One execution of a command, spawned with `posix_spawn`: every signal at its default (Foundation's `Process` passes
-/// on ignored signals, so a command could not be stopped with SIGTERM), in a process group of its own (so that a timeout,
-/// a cancel or the end of the call stops the children it started too), with close-on-exec pipes (so that calls running
-/// in parallel do not inherit each other's pipes and hang waiting for end of file).
+/// One execution of a command, a ``Subprocess`` (its own process group, so that a timeout, a cancel or the end of the
+/// call stops the children it started too).
 final class CommandRun: @unchecked Sendable {
     // Mutable state is touched under `lock`.
     struct Outcome {
@@ -194,25 +191,28 @@ final class CommandRun: @unchecked Sendable {
         self.maxOutputBytes = maxOutputBytes
     }
 
-    /// Writing to a pipe whose reader is gone raises SIGPIPE, whose default action ends the process; ignore it once.
-    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
-
     func execute(timeout: Duration) async throws -> Outcome {
-        Self.ignoreBrokenPipes
-        var input: [Int32] = [0, 0], output: [Int32] = [0, 0], errors: [Int32] = [0, 0]
-        for (index, result) in [errand_pipe_cloexec(&input), errand_pipe_cloexec(&output), errand_pipe_cloexec(&errors)].enumerated() where result != 0 {
-            throw ToolError("cannot create pipe \(index) for the command: \(String(cString: strerror(result)))")
-        }
-        let child = try spawn(stdin: input[0], stdout: output[1], stderr: errors[1])
-        close(input[0])
-        close(output[1])
-        close(errors[1])
+        let process = try Subprocess.spawn(executable: executable, arguments: argv, environment: environment, directory: folder.path)
+        let child = process.pid
         lock.withLock { pid = child }
         let streams = DispatchGroup()
-        read(output[0], into: streams, isStdout: true)
-        read(errors[0], into: streams, isStdout: false)
+        for isStdout in [true, false] {
+            streams.enter()
+            Subprocess.readToEnd(isStdout ? process.stdout : process.stderr, chunk: { [self] data in
+                lock.withLock {
+                    if isStdout {
+                        let room = max(0, maxOutputBytes - stdout.count)
+                        stdout.append(contentsOf: data.prefix(room))
+                        dropped += max(0, data.count - room)
+                    } else {
+                        stderr.append(contentsOf: data)
+                        if stderr.count > 65_536 { stderr = stderr.suffix(16_384) }
+                    }
+                }
+            }, done: { streams.leave() })
+        }
         let data = stdin
-        let writeEnd = input[1]
+        let writeEnd = process.stdin
         Thread.detachNewThread {
             data.withUnsafeBytes { buffer in
                 var offset = 0
@@ -231,9 +231,7 @@ final class CommandRun: @unchecked Sendable {
         }
         let status: Int32 = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-                Thread.detachNewThread { [self] in
-                    var status: Int32 = 0
-                    while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+                process.onExit { [self] status in
                     lock.withLock { exited = true }
                     continuation.resume(returning: status)
                 }
@@ -252,48 +250,8 @@ final class CommandRun: @unchecked Sendable {
             }
         }
         if Task.isCancelled { throw CancellationError() }
-        let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return lock.withLock { Outcome(status: code, stdout: stdout, stderr: stderr, droppedBytes: dropped, timedOut: timedOut) }
-    }
-
-    private func spawn(stdin: Int32, stdout: Int32, stderr: Int32) throws -> pid_t {
-        let arguments = ([executable] + argv).map { strdup($0) } + [nil]
-        let variables = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            arguments.forEach { free($0) }
-            variables.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let result = errand_spawn(&child, executable, folder.path, stdin, stdout, stderr, arguments, variables)
-        guard result == 0 else {
-            throw ToolError("cannot start \(executable): \(String(cString: strerror(result)))")
-        }
-        return child
-    }
-
-    /// Reads a stream to its end on a thread of its own.
-    private func read(_ descriptor: Int32, into group: DispatchGroup, isStdout: Bool) {
-        group.enter()
-        Thread.detachNewThread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 { break }
-                let data = Data(buffer[0..<count])
-                lock.withLock {
-                    if isStdout {
-                        let room = max(0, maxOutputBytes - self.stdout.count)
-                        self.stdout.append(data.prefix(room))
-                        dropped += max(0, data.count - room)
-                    } else {
-                        self.stderr.append(data)
-                        if self.stderr.count > 65_536 { self.stderr = self.stderr.suffix(16_384) }
-                    }
-                }
-            }
-            close(descriptor)
-            group.leave()
+        return lock.withLock {
+            Outcome(status: Subprocess.exitCode(status), stdout: stdout, stderr: stderr, droppedBytes: dropped, timedOut: timedOut)
         }
     }
 

@@ -224,7 +224,7 @@ struct Extractor {
         if node.isHidden { return true }
         if node.flags.contains(.removed) { return true }
         if let role = node.attributes["role"]?.lowercased(), Self.removedRoles.contains(role) { return true }
-        if !stripUnlikely || node.flags.contains(.keepsClass) { return false }
+        if !stripUnlikely || node.flags.contains(.classProof) { return false }
         return hints[index].unlikely && !hints[index].likely && node.attributes["itemprop"] != "articleBody"
     }
 

@@ -13,7 +13,7 @@ struct TagFlags: OptionSet {
     /// Boilerplate by its tag alone (`nav`, `aside`, form controls…).
     static let removed = TagFlags(rawValue: 1 << 3)
     /// Never removed for its class or id (`body`, `article`, `p`, table parts…).
-    static let keepsClass = TagFlags(rawValue: 1 << 4)
+    static let classProof = TagFlags(rawValue: 1 << 4)
 
     init(rawValue: UInt16) { self.rawValue = rawValue }
 
@@ -23,7 +23,7 @@ struct TagFlags: OptionSet {
         if HTMLDocument.skipped.contains(tag) { flags.insert(.skipped) }
         if Extractor.blockTags.contains(tag) { flags.insert(.block) }
         if Extractor.removedTags.contains(tag) { flags.insert(.removed) }
-        if Extractor.classProofTags.contains(tag) { flags.insert(.keepsClass) }
+        if Extractor.classProofTags.contains(tag) { flags.insert(.classProof) }
         self = flags
     }
 }

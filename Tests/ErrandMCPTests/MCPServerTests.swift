@@ -75,6 +75,7 @@ extension MCPTests {
             await #expect { try await MCPServers.start([fixtureConfiguration(name: "mute", arguments: ["--silent"], startTimeout: .seconds(1))], logger: quietLogger) } throws: { error in
                 let text = "\(error)"
                 return text.contains("MCP server 'mute' did not start: no answer to initialize and tools/list within 1.0 seconds")
+                    && text.contains("raise start_timeout_seconds")
                     && text.contains("listening, answering nothing")
             }
             #expect(ContinuousClock.now - started < .seconds(5))
