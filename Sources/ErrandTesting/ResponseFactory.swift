@@ -57,7 +57,7 @@ struct ResponseFactory {
             "parallel_tool_calls": request?["parallel_tool_calls"] ?? true, "temperature": request?["temperature"] ?? 1.0,
             "top_p": request?["top_p"] ?? 1.0, "metadata": request?["metadata"] ?? [:],
             "previous_response_id": request?["previous_response_id"] ?? .null, "store": request?["store"] ?? true,
-            "background": request?["background"] ?? false, "usage": usage,
+            "background": dialect.supportsBackground ? request?["background"] ?? false : false, "usage": usage,
         ]
         if status == "incomplete" { object["incomplete_details"] = ["reason": .string(turn?.incompleteReason ?? "max_output_tokens")] }
         if status == "failed" {

@@ -74,6 +74,23 @@ public final class ScriptedResponsesServer: Sendable {
     /// How many scripted turns are still unused.
     public var remainingTurns: Int { state.withLock { $0.turns.count } }
 
+    /// Lets every background (or queued) response finish: its next poll answers with the final response.
+    public func finishRunningResponses() {
+        state.withLock { state in
+            for key in state.stored.keys { state.stored[key]?.backgroundPolls = 0 }
+        }
+    }
+
+    /// The status a stored response has now (`queued`, `in_progress` while polls are left, `cancelled` once cancelled,
+    /// else its final status), or `nil` when the server does not keep it.
+    public func storedStatus(_ id: String) -> String? {
+        state.withLock { state in
+            guard let stored = state.stored[id] else { return nil }
+            if stored.response["status"] == "cancelled" { return "cancelled" }
+            return stored.backgroundPolls > 0 ? "in_progress" : stored.response["status"]?.stringValue
+        }
+    }
+
     /// Drops the recorded requests and stored responses (for long benchmarks; chains to forgotten responses break).
     public func forget() {
         state.withLock { state in
@@ -214,9 +231,10 @@ public final class ScriptedResponsesServer: Sendable {
 
     // MARK: The Responses API
 
-    private static func error(_ status: Int, _ message: String, type: String = "invalid_request_error", param: String? = nil, code: String? = nil) -> Plan {
-        Plan(status: status, body: .json([
-            "error": ["message": .string(message), "type": .string(type), "param": param.map(JSONValue.string) ?? .null, "code": code.map(JSONValue.string) ?? .null]
+    private func error(_ status: Int, _ message: String, type: String = "invalid_request_error", param: String? = nil, code: String? = nil) -> Plan {
+        let codeValue: JSONValue = dialect.numericErrorCodes ? .number(Double(status)) : code.map(JSONValue.string) ?? .null
+        return Plan(status: status, body: .json([
+            "error": ["message": .string(message), "type": .string(type), "param": param.map(JSONValue.string) ?? .null, "code": codeValue]
         ]))
     }
 
@@ -230,15 +248,15 @@ public final class ScriptedResponsesServer: Sendable {
         case ("DELETE", 2):
             return state.withLock { state in
                 guard dialect.keepsState, state.stored.removeValue(forKey: parts[1]) != nil else {
-                    return Self.error(404, "Response with id '\(parts[1])' not found.")
+                    return self.error(404, "Response with id '\(parts[1])' not found.")
                 }
                 return Plan(status: 200, body: .json(["id": .string(parts[1]), "object": "response.deleted", "deleted": true]))
             }
         case ("POST", 3) where parts[2] == "cancel":
             return state.withLock { state in
-                guard dialect.keepsState, var stored = state.stored[parts[1]] else { return Self.error(404, "Response with id '\(parts[1])' not found.") }
-                guard stored.isBackground else { return Self.error(400, "Only responses created with background set to true can be cancelled.") }
-                if stored.backgroundPolls > 0 {
+                guard dialect.keepsState, var stored = state.stored[parts[1]] else { return self.error(404, "Response with id '\(parts[1])' not found.") }
+                guard stored.isBackground else { return self.error(400, "Only responses created with background set to true can be cancelled.") }
+                if stored.backgroundPolls > 0 || stored.response["status"] == "in_progress" {
                     stored.backgroundPolls = 0
                     stored.response["status"] = "cancelled"
                     stored.response["output"] = []
@@ -248,20 +266,20 @@ public final class ScriptedResponsesServer: Sendable {
             }
         case ("GET", 3) where parts[2] == "input_items":
             return state.withLock { state in
-                guard dialect.keepsState, let stored = state.stored[parts[1]] else { return Self.error(404, "Response with id '\(parts[1])' not found.") }
+                guard dialect.keepsState, let stored = state.stored[parts[1]] else { return self.error(404, "Response with id '\(parts[1])' not found.") }
                 return Plan(status: 200, body: .json([
                     "object": "list", "data": .array(stored.input), "first_id": stored.input.first?["id"] ?? .null,
                     "last_id": stored.input.last?["id"] ?? .null, "has_more": false,
                 ]))
             }
         default:
-            return Self.error(404, "The scripted server has no route \(request.method) \(request.path).")
+            return self.error(404, "The scripted server has no route \(request.method) \(request.path).")
         }
     }
 
     private func planRetrieve(id: String, request: RecordedRequest) -> Plan {
         state.withLock { state in
-            guard dialect.keepsState, var stored = state.stored[id] else { return Self.error(404, "Response with id '\(id)' not found.") }
+            guard dialect.keepsState, var stored = state.stored[id] else { return self.error(404, "Response with id '\(id)' not found.") }
             if request.query["stream"] == "true" {
                 let after = request.query["starting_after"].flatMap(Int.init) ?? -1
                 let rest = stored.events.enumerated().filter { index, event in (event["sequence_number"]?.intValue ?? index) > after }.map(\.element)
@@ -280,24 +298,37 @@ public final class ScriptedResponsesServer: Sendable {
         }
     }
 
+    /// The events of a background stream: `response.queued` after `response.created`, and the numbers shifted.
+    private static func queuing(_ events: [JSONValue], numbered: Bool) -> [JSONValue] {
+        guard let created = events.first, created["type"] == "response.created" else { return events }
+        var queued: JSONValue = ["type": "response.queued", "response": created["response"] ?? [:]]
+        queued["response"]?["status"] = "queued"
+        var all = [created, queued] + events.dropFirst()
+        if numbered {
+            for index in all.indices { all[index]["sequence_number"] = .number(Double(index)) }
+        }
+        return all
+    }
+
     private func planCreate(_ request: RecordedRequest) -> Plan {
         let body = request.body
         let input = body?["input"]?.arrayValue ?? (body?["input"]?.stringValue).map { [["role": "user", "content": .string($0)]] } ?? []
         return state.withLock { state -> Plan in
             if let previous = body?["previous_response_id"]?.stringValue {
                 guard dialect.keepsState, let stored = state.stored[previous] else {
-                    return Self.error(400, "Previous response with id '\(previous)' not found.", param: "previous_response_id", code: "previous_response_not_found")
+                    if let refusal = dialect.previousResponseRefusal { return self.error(400, refusal) }
+                    return self.error(400, "Previous response with id '\(previous)' not found.", param: "previous_response_id", code: "previous_response_not_found")
                 }
                 let answered = Set(input.compactMap { $0["type"] == "function_call_output" ? $0["call_id"]?.stringValue : nil })
                 for item in stored.response["output"]?.arrayValue ?? [] where item["type"] == "function_call" {
                     if let callID = item["call_id"]?.stringValue, !answered.contains(callID) {
-                        return Self.error(400, "No tool output found for function call \(callID).", param: "input")
+                        return self.error(400, "No tool output found for function call \(callID).", param: "input")
                     }
                 }
             }
             state.creates += 1
             guard !state.turns.isEmpty else {
-                return Self.error(500, "The scripted server has no turn left for request #\(state.creates) (POST /responses).", type: "server_error")
+                return self.error(500, "The scripted server has no turn left for request #\(state.creates) (POST /responses).", type: "server_error")
             }
             var turn = state.turns.removeFirst()
             if let make = turn.dynamic { turn = make(request) }
@@ -305,7 +336,7 @@ public final class ScriptedResponsesServer: Sendable {
                 return Plan(status: failure.status, headers: failure.headers, delay: turn.delay, body: .json(failure.body))
             }
             let streaming = body?["stream"]?.boolValue == true
-            let background = body?["background"]?.boolValue == true
+            let background = body?["background"]?.boolValue == true && dialect.supportsBackground
             let id = state.factory.id("resp")
             let items = state.factory.items(for: turn, request: body)
             let status = turn.streamError != nil ? "failed" : turn.status
@@ -317,15 +348,22 @@ public final class ScriptedResponsesServer: Sendable {
                 final = last
                 events = custom
             }
-            let stores = dialect.keepsState && body?["store"]?.boolValue != false
+            // A background response is kept whatever `store` says (OpenAI answers `"store": false` and still serves
+            // GET and stream resumption for it).
+            let stores = dialect.keepsState && (body?["store"]?.boolValue != false || background)
+            let polled = background || (turn.answersQueued && !streaming)
+            if background, streaming, turn.customEvents == nil {
+                // Background streams announce the queue after `response.created`.
+                events = Self.queuing(events, numbered: dialect.sequenceNumbers)
+            }
             if stores {
                 state.stored[final["id"]?.stringValue ?? id] = Stored(
-                    response: final, events: events, input: input, backgroundPolls: background ? turn.backgroundPolls : 0, isBackground: background)
+                    response: final, events: events, input: input, backgroundPolls: polled ? turn.backgroundPolls : 0, isBackground: background)
             }
             if streaming {
                 return Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .events(events, delay: turn.eventDelay, dropAfter: turn.dropAfterEvents, malformedAt: turn.malformedEventAt))
             }
-            if background {
+            if polled {
                 var queued = final
                 queued["status"] = "queued"
                 queued["output"] = []

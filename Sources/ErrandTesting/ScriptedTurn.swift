@@ -49,8 +49,11 @@ public struct ScriptedTurn: Sendable {
     public var customBody: JSONValue?
     /// Token usage to report instead of the estimate.
     public var usage: Usage?
-    /// For `background: true`: how many polls answer `in_progress` before the response is done.
+    /// For `background: true` (or `answersQueued`): how many polls answer `in_progress` before the response is done.
     public var backgroundPolls: Int
+    /// Answer a plain (not background, not streamed) create with `queued`, then `in_progress` for `backgroundPolls`
+    /// polls, as some providers do.
+    public var answersQueued: Bool
     /// Extra answer headers.
     public var headers: [String: String]
     /// Builds the turn from the request, for answers that depend on it.
@@ -62,8 +65,8 @@ public struct ScriptedTurn: Sendable {
         failure: (code: String, message: String)? = nil, httpError: (status: Int, body: JSONValue, headers: [String: String])? = nil,
         streamError: (code: String, message: String)? = nil, failAfterStreamError: Bool = true, delay: Duration = .zero,
         eventDelay: Duration = .zero, dropAfterEvents: Int? = nil, malformedEventAt: Int? = nil, customEvents: [JSONValue]? = nil,
-        customBody: JSONValue? = nil, usage: Usage? = nil, backgroundPolls: Int = 2, headers: [String: String] = [:],
-        dynamic: (@Sendable (RecordedRequest) -> ScriptedTurn)? = nil
+        customBody: JSONValue? = nil, usage: Usage? = nil, backgroundPolls: Int = 2, answersQueued: Bool = false,
+        headers: [String: String] = [:], dynamic: (@Sendable (RecordedRequest) -> ScriptedTurn)? = nil
     ) {
         self.output = output
         self.status = status
@@ -80,6 +83,7 @@ public struct ScriptedTurn: Sendable {
         self.customBody = customBody
         self.usage = usage
         self.backgroundPolls = backgroundPolls
+        self.answersQueued = answersQueued
         self.headers = headers
         self.dynamic = dynamic
     }
@@ -159,6 +163,21 @@ public struct ScriptedDialect: Sendable, Hashable {
     public var keepsState: Bool = true
     /// How many characters of text each delta event carries.
     public var deltaSize: Int = 6
+    /// Whether error bodies carry the HTTP status as a numeric `code` (llama.cpp) instead of a string code.
+    public var numericErrorCodes: Bool = false
+    /// The message a stateless server refuses `previous_response_id` with, instead of OpenAI's `previous_response_not_found`.
+    public var previousResponseRefusal: String?
+    /// Whether `background: true` is honoured; when not, the request is answered at once as if it were absent.
+    public var supportsBackground: Bool = true
+    /// The request field ``ScriptedModel`` reads as the cap on output tokens (the other is ignored).
+    public var maxTokensField: String = "max_output_tokens"
+    /// Whether ``ScriptedModel`` marks an answer cut at the cap `incomplete` (the spec), or `completed` (llama.cpp).
+    public var incompleteWhenCapped: Bool = true
+    /// Whether ``ScriptedModel`` follows `tool_choice` (`required`, a named function); a small model may not.
+    public var followsToolChoice: Bool = true
+    /// Whether ``ScriptedModel`` answers with `function_call` items, or writes its calls as text (a model whose server
+    /// does not turn its tool-call markup into items).
+    public var callsToolsAsItems: Bool = true
 
     /// Creates a dialect; the defaults follow the spec.
     public init() {}
@@ -175,12 +194,28 @@ public struct ScriptedDialect: Sendable, Hashable {
         return dialect
     }
 
-    /// UModelverse as its docs describe it: `created`, bare text items, `response.done`.
+    /// UModelverse as its docs describe it: `created`, bare text items, `response.done`, `max_tokens`.
     public static var umodelverse: ScriptedDialect {
         var dialect = ScriptedDialect()
         dialect.createdKey = "created"
+        dialect.maxTokensField = "max_tokens"
         dialect.bareTextItems = true
         dialect.completedEventType = "response.done"
+        return dialect
+    }
+
+    /// llama.cpp's `llama-server` as seen on the wire: no state (it refuses `previous_response_id` with a 400 whose
+    /// `code` is the number 400), `background` ignored, a capped answer `completed`, and (the small model behind it)
+    /// tool calls written as text.
+    public static var llamaCpp: ScriptedDialect {
+        var dialect = ScriptedDialect()
+        dialect.keepsState = false
+        dialect.numericErrorCodes = true
+        dialect.previousResponseRefusal = "llama.cpp does not support 'previous_response_id'."
+        dialect.supportsBackground = false
+        dialect.incompleteWhenCapped = false
+        dialect.followsToolChoice = false
+        dialect.callsToolsAsItems = false
         return dialect
     }
 

@@ -75,6 +75,39 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 }
 
+/// How a response that is not done yet (`queued` or `in_progress`: background mode, or a provider that answers a create
+/// before it has finished) is polled with `GET /responses/{id}`: the first wait is short, each next one is
+/// ``multiplier`` times longer, up to ``maxInterval``.
+public struct PollPolicy: Sendable, Hashable {
+    /// The wait before the first poll.
+    public var initialInterval: Duration
+    /// How much longer each next wait is.
+    public var multiplier: Double
+    /// The longest wait between two polls.
+    public var maxInterval: Duration
+
+    /// Creates a policy; the defaults poll after 0.25 s, then 0.5 s, 1 s, 2 s, and every 4 s from then on.
+    public init(initialInterval: Duration = .milliseconds(250), multiplier: Double = 2, maxInterval: Duration = .seconds(4)) {
+        self.initialInterval = initialInterval
+        self.multiplier = multiplier
+        self.maxInterval = maxInterval
+    }
+
+    /// Polls at one fixed interval.
+    public static func every(_ interval: Duration) -> PollPolicy {
+        PollPolicy(initialInterval: interval, multiplier: 1, maxInterval: interval)
+    }
+
+    /// The wait before poll number `poll` (0 for the first).
+    public func interval(beforePoll poll: Int) -> Duration {
+        let first = max(0, initialInterval.seconds)
+        let cap = max(first, maxInterval.seconds)
+        let factor = multiplier.isFinite && multiplier >= 1 ? multiplier : 1
+        let seconds = min(first * pow(factor, Double(min(poll, 64))), cap)
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+}
+
 /// Settings of a ``ResponsesClient``.
 public struct ResponsesClientConfiguration: Sendable, Hashable {
     /// Retries of failed requests.
@@ -93,12 +126,18 @@ public struct ResponsesClientConfiguration: Sendable, Hashable {
     public var maxResponseBytes: Int
     /// The `User-Agent` header.
     public var userAgent: String
+    /// How a response that is not done yet is polled.
+    public var polling: PollPolicy
+    /// Whether a background response is cancelled on the server (`POST /responses/{id}/cancel`) when the task waiting
+    /// for it (polling or streaming) is cancelled, so that nothing keeps running and billing after the caller gave up.
+    public var cancelBackgroundOnCancellation: Bool
 
     /// Creates settings.
     public init(
         retry: RetryPolicy = RetryPolicy(), connectTimeout: Duration = .seconds(10), responseTimeout: Duration = .seconds(600),
         idleTimeout: Duration = .seconds(120), resumeStreams: Bool = true, maxStreamResumes: Int = 3,
-        maxResponseBytes: Int = 64 << 20, userAgent: String = "errand/0.1"
+        maxResponseBytes: Int = 64 << 20, userAgent: String = "errand/0.1", polling: PollPolicy = PollPolicy(),
+        cancelBackgroundOnCancellation: Bool = true
     ) {
         self.retry = retry
         self.connectTimeout = connectTimeout
@@ -108,6 +147,8 @@ public struct ResponsesClientConfiguration: Sendable, Hashable {
         self.maxStreamResumes = maxStreamResumes
         self.maxResponseBytes = maxResponseBytes
         self.userAgent = userAgent
+        self.polling = polling
+        self.cancelBackgroundOnCancellation = cancelBackgroundOnCancellation
     }
 }
 

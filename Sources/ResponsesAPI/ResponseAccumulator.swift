@@ -23,6 +23,9 @@ public struct ResponseAccumulator: Sendable {
     /// Whether the store flag of the response allows retrieving it later (unknown counts as yes).
     public var isStored: Bool { (finalResponse ?? base)?.store ?? true }
 
+    /// Whether the server said this is a background response (`nil` when it did not say).
+    public var isBackground: Bool? { (finalResponse ?? base)?.background }
+
     /// Applies one event.
     public mutating func apply(_ event: ResponseStreamEvent) {
         switch event {

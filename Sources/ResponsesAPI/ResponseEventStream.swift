@@ -8,9 +8,13 @@ import NIOHTTP1
 ///
 /// Iterating sends the request. A stream that breaks after it started (a dropped connection, an idle timeout, an end
 /// without a terminal event) is resumed from the last sequence number with
-/// `GET /responses/{id}?stream=true&starting_after=N`, without repeating events, when the response is stored; otherwise
-/// iteration throws a ``ResponsesError`` of kind ``ResponsesError/Kind/streamInterrupted`` that carries what had arrived.
-/// Terminal events carry the final response, completed from the streamed items if the server left its output empty.
+/// `GET /responses/{id}?stream=true&starting_after=N`, without repeating events, when the response can be fetched again:
+/// the server said it is a background response, or that it stores it. Otherwise iteration throws a ``ResponsesError`` of
+/// kind ``ResponsesError/Kind/streamInterrupted`` that carries what had arrived. Terminal events carry the final
+/// response, completed from the streamed items if the server left its output empty.
+///
+/// Cancelling the iterating task while a background response streams cancels it on the server too (see
+/// ``ResponsesClientConfiguration/cancelBackgroundOnCancellation``).
 public struct ResponseEventStream: AsyncSequence, Sendable {
     /// Stream elements are typed events.
     public typealias Element = ResponseStreamEvent
@@ -57,8 +61,31 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
             self.request = request
         }
 
+        /// Whether the response can be fetched again, by what the server said of it (`background`, `store`) and,
+        /// where it said nothing, by what the request asked.
+        var isResumable: Bool {
+            if accumulator.isBackground ?? (request.background == true) { return true }
+            return client.provider.keepsState && request.store != false && accumulator.isStored
+        }
+
         /// The next event, or `nil` after the terminal event.
         public mutating func next() async throws -> ResponseStreamEvent? {
+            do {
+                return try await nextEvent()
+            } catch {
+                guard Task.isCancelled || error is CancellationError else { throw error }
+                // The caller gave up: a background response would go on running (and billing) on the server.
+                if !finished, accumulator.isBackground ?? (request.background == true), let id = accumulator.responseID,
+                    client.configuration.cancelBackgroundOnCancellation
+                {
+                    finished = true
+                    await client.cancelAbandoned(id)
+                }
+                throw CancellationError()
+            }
+        }
+
+        private mutating func nextEvent() async throws -> ResponseStreamEvent? {
             while true {
                 if pendingIndex < pending.count {
                     defer { pendingIndex += 1 }
@@ -74,9 +101,15 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     let answer = try await client.send(.POST, "/responses", body: try client.encode(request), acceptStream: true)
                     requestID = answer.headers.first(name: "x-request-id")
                     try await open(answer, initial: true)
+                    continue  // a whole JSON answer is already pending
                 }
                 do {
-                    guard var body else { throw CancellationError() }
+                    guard var body else {
+                        if finished { continue }
+                        throw ResponsesError(
+                            kind: .streamInterrupted, message: "the stream has no body left to read", requestID: requestID,
+                            provider: client.provider.name, partialResponse: accumulator.snapshot())
+                    }
                     let chunk = try await body.next()
                     self.body = body
                     if let chunk {
@@ -97,8 +130,14 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         private mutating func open(_ answer: HTTPClientResponse, initial: Bool) async throws {
             let contentType = answer.headers.first(name: "content-type")?.lowercased() ?? ""
             if !contentType.contains("text/event-stream"), contentType.contains("json") {
-                // Some servers ignore `stream: true` and answer with the whole response.
-                let response = try await client.decodeBody(answer, as: Response.self)
+                // Some servers ignore `stream: true` and answer with the whole response, or (background mode, or a
+                // resume that is answered as a plain GET) with one that is not done yet: poll that one to its end.
+                var response = try await client.decodeBody(answer, as: Response.self)
+                if !response.status.isTerminal, !response.id.isEmpty {
+                    accumulator.apply(.created(ResponseEvent(sequenceNumber: nil, response: response)))
+                    client.logger.debug("a JSON answer to a stream that is not done yet; polling", metadata: ["response_id": "\(response.id)"])
+                    response = try await client.waitUntilDone(response.id)
+                }
                 let event = ResponseStreamEvent.completed(ResponseEvent(sequenceNumber: nil, response: response))
                 accumulator.apply(event)
                 pending.append(.completed(ResponseEvent(sequenceNumber: nil, response: accumulator.snapshot())))
@@ -163,12 +202,26 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     requestID: requestID, provider: client.provider.name, partialResponse: accumulator.snapshot())
             }
             let reason = cause.map { "\(client.connectionError($0, doing: "reading the stream").message)" } ?? "the stream ended before a terminal event"
-            guard client.configuration.resumeStreams, client.provider.keepsState, request.store != false, accumulator.isStored,
-                let id = accumulator.responseID, let last = lastSequenceNumber, resumes < client.configuration.maxStreamResumes
+            guard client.configuration.resumeStreams, isResumable, let id = accumulator.responseID, let last = lastSequenceNumber,
+                resumes < client.configuration.maxStreamResumes
             else {
+                let why: String
+                if resumes > 0 {
+                    why = "it was resumed \(resumes) times already"
+                } else if !client.configuration.resumeStreams {
+                    why = "resuming streams is turned off"
+                } else if !isResumable {
+                    why = "the server neither stores the response nor runs it in background mode"
+                } else if accumulator.responseID == nil {
+                    why = "no event named the response's id"
+                } else if lastSequenceNumber == nil {
+                    why = "the events carry no sequence_number to resume after"
+                } else {
+                    why = "it cannot be resumed"
+                }
                 var failure = ResponsesError(
                     kind: .streamInterrupted,
-                    message: "\(reason) after \(eventCount) events, and it cannot be resumed\(resumes > 0 ? " (resumed \(resumes) times)" : "")",
+                    message: "\(reason) after \(eventCount) events, and it cannot be resumed: \(why)",
                     requestID: requestID, provider: client.provider.name, underlying: cause, partialResponse: accumulator.snapshot())
                 failure.redact(client.provider.apiKey?.value)
                 throw failure

@@ -71,12 +71,24 @@ public final class ResponsesClient: Sendable {
 
     // MARK: Calls
 
-    /// Creates a response and waits for the whole of it (`POST /responses`, not streamed).
-    public func create(_ request: CreateResponseRequest) async throws -> Response {
+    /// Creates a response (`POST /responses`, not streamed) and, unless `waitUntilDone` is false, waits for the whole of
+    /// it: a create answered `queued` or `in_progress` (background mode, or a provider that answers before it is done)
+    /// is polled with `GET /responses/{id}` as ``ResponsesClientConfiguration/polling`` says until it is `completed`,
+    /// `failed`, `cancelled` or `incomplete`. Cancelling the calling task while it polls cancels the response on the
+    /// server too (see ``ResponsesClientConfiguration/cancelBackgroundOnCancellation``).
+    public func create(_ request: CreateResponseRequest, waitUntilDone: Bool = true) async throws -> Response {
         var request = request
         request.stream = nil
         let answer = try await send(.POST, "/responses", body: try encode(request))
-        return try await decodeBody(answer, as: Response.self)
+        let response = try await decodeBody(answer, as: Response.self)
+        guard waitUntilDone, !response.status.isTerminal else { return response }
+        guard !response.id.isEmpty else {
+            throw ResponsesError(
+                kind: .decoding, message: "the server answered '\(response.status)' without a response id, so the answer cannot be polled",
+                requestID: answer.headers.first(name: "x-request-id"), provider: provider.name, partialResponse: response)
+        }
+        logger.debug("the response is not done yet; polling", metadata: ["response_id": "\(response.id)", "status": "\(response.status)"])
+        return try await self.waitUntilDone(response.id)
     }
 
     /// Creates a response and streams its events (`POST /responses` with `stream: true`).
@@ -115,30 +127,56 @@ public final class ResponsesClient: Sendable {
 
     /// Creates a `background: true` response and polls it until it is terminal. Cancelling the calling task cancels the
     /// response on the server too.
-    public func createInBackground(_ request: CreateResponseRequest, pollInterval: Duration = .seconds(1)) async throws -> Response {
+    public func createInBackground(_ request: CreateResponseRequest, polling: PollPolicy? = nil) async throws -> Response {
         var request = request
         request.background = true
         request.stream = nil
-        let created = try await create(request)
+        let created = try await create(request, waitUntilDone: false)
         if created.status.isTerminal { return created }
-        return try await waitUntilDone(created.id, pollInterval: pollInterval)
+        return try await waitUntilDone(created.id, polling: polling)
     }
 
-    /// Polls `GET /responses/{id}` until the response is neither `queued` nor `in_progress`. Cancelling the calling task
-    /// cancels the response on the server too.
-    public func waitUntilDone(_ id: String, pollInterval: Duration = .seconds(1)) async throws -> Response {
+    /// Polls `GET /responses/{id}` until the response is neither `queued` nor `in_progress`, waiting as `polling` (by
+    /// default the configuration's) says. Cancelling the calling task cancels the response on the server too, unless
+    /// ``ResponsesClientConfiguration/cancelBackgroundOnCancellation`` is off.
+    public func waitUntilDone(_ id: String, polling: PollPolicy? = nil) async throws -> Response {
+        let policy = polling ?? configuration.polling
+        var poll = 0
         while true {
             do {
-                try await Task.sleep(for: pollInterval)
+                try await Task.sleep(for: policy.interval(beforePoll: poll))
+                poll += 1
                 let response = try await retrieve(id)
                 if response.status.isTerminal { return response }
-                logger.debug("background response still running", metadata: ["response_id": "\(id)", "status": "\(response.status)"])
-            } catch is CancellationError {
-                // Not structured on purpose: the caller's task is cancelled, and the server should stop working too.
-                await Task { [self] in _ = try? await cancel(id) }.value
+                logger.debug("response still running", metadata: ["response_id": "\(id)", "status": "\(response.status)", "polls": "\(poll)"])
+            } catch {
+                guard Task.isCancelled || error is CancellationError else { throw error }
+                if configuration.cancelBackgroundOnCancellation { await cancelAbandoned(id) }
                 throw CancellationError()
             }
         }
+    }
+
+    /// Cancels a response whose caller gave up (its task is cancelled), from a task of its own so that the request is
+    /// not itself cancelled, and within a few seconds. Failures are logged, not thrown: the caller is already leaving.
+    @discardableResult
+    func cancelAbandoned(_ id: String) async -> Response? {
+        let task = Task { [self] () -> Response? in
+            do {
+                let response = try await cancel(id)
+                logger.notice("cancelled the abandoned response on the server", metadata: ["response_id": "\(id)", "status": "\(response.status)"])
+                return response
+            } catch {
+                logger.warning("could not cancel the abandoned response", metadata: ["response_id": "\(id)", "error": "\(error)"])
+                return nil
+            }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: .seconds(5))
+            task.cancel()
+        }
+        defer { timer.cancel() }
+        return await task.value
     }
 
     // MARK: HTTP
@@ -166,17 +204,7 @@ public final class ResponsesClient: Sendable {
                 message: "no API key for \(provider.name): set \(provider.apiKeyEnvironmentVariable ?? "the API key")",
                 provider: provider.name)
         }
-        let url = provider.url(path, query: query)
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        for (name, value) in provider.headers { request.headers.replaceOrAdd(name: name, value: value) }
-        if let key = provider.apiKey { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(key.value)") }
-        request.headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
-        request.headers.replaceOrAdd(name: "Accept", value: acceptStream ? "text/event-stream" : "application/json")
-        if let body {
-            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-            request.body = .bytes(body)
-        }
+        let request = httpRequest(method, path, query: query, body: body, acceptStream: acceptStream)
         let what = "\(method.rawValue) \(path)"
         var attempt = 0
         while true {
@@ -212,6 +240,23 @@ public final class ResponsesClient: Sendable {
             attempt += 1
             try await Task.sleep(for: wait)
         }
+    }
+
+    /// The HTTP request for an endpoint: the provider's headers, the key, and the body.
+    func httpRequest(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: ByteBuffer? = nil, acceptStream: Bool = false
+    ) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: provider.url(path, query: query))
+        request.method = method
+        for (name, value) in provider.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        if let key = provider.apiKey { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(key.value)") }
+        request.headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
+        request.headers.replaceOrAdd(name: "Accept", value: acceptStream ? "text/event-stream" : "application/json")
+        if let body {
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            request.body = .bytes(body)
+        }
+        return request
     }
 
     func connectionError(_ error: any Error, doing what: String) -> ResponsesError {

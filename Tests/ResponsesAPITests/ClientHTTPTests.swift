@@ -416,7 +416,7 @@ import Testing
             #expect(retrieved.outputText == "stored")
             let items = try await client.inputItems(created.id)
             #expect(items.data == [["role": "user", "content": "x"]])
-            let background = try await client.create(CreateResponseRequest(model: "m", input: "y", background: true))
+            let background = try await client.create(CreateResponseRequest(model: "m", input: "y", background: true), waitUntilDone: false)
             #expect(background.status == .queued)
             let cancelled = try await client.cancel(background.id)
             #expect(cancelled.status == .cancelled)
@@ -429,7 +429,7 @@ import Testing
 
     @Test func backgroundResponsesArePolledUntilDone() async throws {
         try await withScripted([ScriptedTurn(output: [.message("done in the background")], backgroundPolls: 2)]) { client, server in
-            let response = try await client.createInBackground(CreateResponseRequest(model: "m", input: "x"), pollInterval: .milliseconds(10))
+            let response = try await client.createInBackground(CreateResponseRequest(model: "m", input: "x"), polling: .every(.milliseconds(10)))
             #expect(response.status == .completed)
             #expect(response.outputText == "done in the background")
             #expect(server.createRequests.first?.body?["background"] == true)
@@ -439,7 +439,7 @@ import Testing
 
     @Test func cancellingTheWaitCancelsTheBackgroundResponse() async throws {
         try await withScripted([ScriptedTurn(output: [.message("never")], backgroundPolls: 10_000)]) { client, server in
-            let task = Task { try await client.createInBackground(CreateResponseRequest(model: "m", input: "x"), pollInterval: .milliseconds(10)) }
+            let task = Task { try await client.createInBackground(CreateResponseRequest(model: "m", input: "x"), polling: .every(.milliseconds(10))) }
             while !server.requests.contains(where: { $0.method == "GET" }) { try await Task.sleep(for: .milliseconds(10)) }
             task.cancel()
             await #expect(throws: CancellationError.self) { _ = try await task.value }

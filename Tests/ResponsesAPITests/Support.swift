@@ -8,7 +8,8 @@ import Synchronization
 func fastConfiguration(maxRetries: Int = 2, idleTimeout: Duration = .seconds(10)) -> ResponsesClientConfiguration {
     ResponsesClientConfiguration(
         retry: RetryPolicy(maxRetries: maxRetries, initialDelay: .milliseconds(10), maxDelay: .milliseconds(40), jitter: 0.25, maxRetryAfter: .seconds(5)),
-        connectTimeout: .seconds(2), responseTimeout: .seconds(10), idleTimeout: idleTimeout)
+        connectTimeout: .seconds(2), responseTimeout: .seconds(10), idleTimeout: idleTimeout,
+        polling: PollPolicy(initialInterval: .milliseconds(5), multiplier: 2, maxInterval: .milliseconds(40)))
 }
 
 /// Runs `body` with a scripted server and a client pointed at it, and shuts both down.
