@@ -44,6 +44,40 @@ public enum SchemaValidator {
         return problems
     }
 
+    /// `value` with `null` in place of every property that `schema` requires but would accept as `null` and that is
+    /// absent, in nested objects and array elements too. Strict mode makes a tool's optional properties required and
+    /// nullable; a model that does not follow strict mode leaves them out, and this reads them as the `null` they stand for.
+    public static func fillingOmittedNullables(_ value: JSONValue, schema: JSONValue) -> JSONValue {
+        guard case .object(let rules) = schema else { return value }
+        switch value {
+        case .object(var members):
+            let properties = rules["properties"]?.objectValue ?? [:]
+            for case .string(let name) in rules["required"]?.arrayValue ?? [] where members[name] == nil {
+                if let property = properties[name], acceptsNull(property) { members[name] = .null }
+            }
+            for (name, member) in members {
+                if let property = properties[name] { members[name] = fillingOmittedNullables(member, schema: property) }
+            }
+            return .object(members)
+        case .array(let elements):
+            guard let items = rules["items"] else { return value }
+            return .array(elements.map { fillingOmittedNullables($0, schema: items) })
+        default:
+            return value
+        }
+    }
+
+    /// Whether `schema` accepts `null`: its `type` is or lists `null`, its `enum` lists it (with no `type` saying
+    /// otherwise), its `const` is `null`, or one of its `anyOf`/`oneOf` forms accepts it.
+    public static func acceptsNull(_ schema: JSONValue) -> Bool {
+        guard case .object(let rules) = schema else { return false }
+        if let alternatives = (rules["anyOf"] ?? rules["oneOf"])?.arrayValue, alternatives.contains(where: acceptsNull) { return true }
+        if let types = types(rules["type"]) { return types.contains("null") }
+        if let allowed = rules["enum"]?.arrayValue { return allowed.contains(.null) }
+        if let constant = rules["const"] { return constant == .null }
+        return false
+    }
+
     private static func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 
     private static func types(_ value: JSONValue?) -> [String]? {

@@ -43,18 +43,9 @@ struct ToolExecutor: Sendable {
             return ("error: there is no tool named '\(call.name)'. The tools are: \(names.isEmpty ? "none" : names).", true)
         }
         let arguments: JSONValue
-        let text = call.arguments.trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.isEmpty {
-            arguments = [:]
-        } else {
-            do {
-                arguments = try JSONValue(parsing: text)
-            } catch {
-                return ("error: the arguments of \(call.name) are not valid JSON (\(String(text.prefix(200)))). Send one JSON object that matches the tool's parameters.", true)
-            }
-        }
-        guard case .object = arguments else {
-            return ("error: the arguments of \(call.name) must be a JSON object, not \(String(text.prefix(200))).", true)
+        switch ToolArguments.parse(call.arguments, schema: tool.parameters) {
+        case .success(let parsed): arguments = parsed
+        case .failure(let problem): return ("error: \(problem.message(tool: call.name))", true)
         }
         let problems = SchemaValidator.problems(arguments, schema: tool.parameters)
         if !problems.isEmpty {
