@@ -31,6 +31,7 @@ struct JournalEntry: Codable, Sendable {
     var usage: Usage?
     var lastResponseID: String?
     var toolCallCount: Int?
+    var responseID: String?
 
     init(type: String, runID: String) {
         self.type = type
@@ -41,6 +42,7 @@ struct JournalEntry: Codable, Sendable {
         case type, runID = "run_id", time, turn, agent, model, mode, instructions, tools, input, previousResponseID = "previous_response_id", request, response
         case callID = "call_id", name, arguments, output, isError = "is_error", durationSeconds = "duration_seconds", notes, message, status
         case httpStatus = "http_status", finalText = "final_text", usage, lastResponseID = "last_response_id", toolCallCount = "tool_call_count"
+        case responseID = "response_id"
     }
 }
 

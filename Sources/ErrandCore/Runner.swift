@@ -126,7 +126,8 @@ public struct Runner: Sendable {
                     group.cancelAll()
                     if timedOut {
                         state.status = .timedOut
-                        state.error = "the run reached its time limit of \(timeout.map { "\($0)" } ?? "?")"
+                        let limit = "the run reached its time limit of \(timeout.map { "\($0)" } ?? "?")"
+                        state.error = state.error.map { "\(limit); \($0)" } ?? limit
                     }
                     return state
                 case .timerFired:
@@ -191,6 +192,11 @@ struct RunState: Sendable {
     var error: String?
     var incompleteReason: String?
     var lastResponseID: String?
+    /// A background response the server is (or was) working on for the turn whose request has no response yet: a
+    /// resumed run fetches it instead of sending the turn again.
+    var attachResponseID: String?
+    /// The background response of the turn in flight, once the server named it.
+    var backgroundResponseID: String?
 
     init(runID: String, history: [InputItem], stateless: Bool) {
         self.runID = runID
@@ -207,6 +213,7 @@ struct RunState: Sendable {
         var outputs: [String: String] = [:]
         var approvals: [InputItem] = []
         var openRequest: JournalEntry?
+        var openBackground: String?
         func settleCalls() {
             // The outputs of the last response's calls, in call order, join the history and the next request.
             let answered = lastCalls.compactMap { call in outputs[call.callId].map { FunctionCallOutput(callId: call.callId, output: $0) } }
@@ -218,9 +225,13 @@ struct RunState: Sendable {
             switch entry.type {
             case "request":
                 openRequest = entry
+                openBackground = nil
+            case "background_response":
+                if openRequest != nil, entry.turn == nil || entry.turn == openRequest?.turn { openBackground = entry.responseID }
             case "response":
                 guard let response = entry.response else { continue }
                 openRequest = nil
+                openBackground = nil
                 turn = entry.turn ?? turn + 1
                 usage = usage + (response.usage ?? Usage())
                 items += response.output
@@ -268,6 +279,7 @@ struct RunState: Sendable {
             previousResponseID = request.previousResponseID
             pendingCalls = []
             status = nil
+            attachResponseID = openBackground
         }
     }
 
@@ -343,23 +355,26 @@ struct RunLoop: Sendable {
     private mutating func turn() async {
         state.turn += 1
         let request = makeRequest()
-        var entry = JournalEntry(type: "request", runID: state.runID)
-        entry.turn = state.turn
-        entry.mode = state.stateless ? "stateless" : "stateful"
-        entry.previousResponseID = request.previousResponseID
-        entry.input = state.stateless ? nil : { if case .items(let items)? = request.input { items } else { nil } }()
-        // The instructions and tools are in run_started; each request line keeps what may change.
-        var body = request
-        body.input = nil
-        body.instructions = nil
-        body.tools = nil
-        entry.request = body
-        journal?.append(entry)
-        emit(.turnStarted(turn: state.turn, stateless: state.stateless))
-
         let response: Response
         do {
-            response = try await callModel(request)
+            if let id = state.attachResponseID, let attached = try await reattach(id) {
+                response = attached
+            } else {
+                var entry = JournalEntry(type: "request", runID: state.runID)
+                entry.turn = state.turn
+                entry.mode = state.stateless ? "stateless" : "stateful"
+                entry.previousResponseID = request.previousResponseID
+                entry.input = state.stateless ? nil : { if case .items(let items)? = request.input { items } else { nil } }()
+                // The instructions and tools are in run_started; each request line keeps what may change.
+                var body = request
+                body.input = nil
+                body.instructions = nil
+                body.tools = nil
+                entry.request = body
+                journal?.append(entry)
+                emit(.turnStarted(turn: state.turn, stateless: state.stateless))
+                response = try await callModel(request)
+            }
         } catch let error as ResponsesError
             where error.isPreviousResponseNotFound && agent.state == .auto && !state.stateless && request.previousResponseID != nil
         {
@@ -376,8 +391,14 @@ struct RunLoop: Sendable {
         } catch {
             if Task.isCancelled || error is CancellationError {
                 state.status = .cancelled
+                if let id = state.backgroundResponseID {
+                    state.error = client.configuration.cancelBackgroundOnCancellation
+                        ? "its background response \(id) was cancelled on the server"
+                        : "its background response \(id) keeps running on the server; resuming the run picks it up"
+                }
                 return
             }
+            state.backgroundResponseID = nil
             state.status = .failed
             state.error = "\(error)"
             var failure = JournalEntry(type: "error", runID: state.runID)
@@ -390,6 +411,7 @@ struct RunLoop: Sendable {
             journal?.append(failure)
             return
         }
+        state.backgroundResponseID = nil
         record(response)
         let calls = response.functionCalls
         let hosted = response.output.compactMap { item -> HostedToolCall? in if case .hostedToolCall(let call) = item { call } else { nil } }
@@ -446,11 +468,14 @@ struct RunLoop: Sendable {
     private func makeRequest() -> CreateResponseRequest {
         let settings = agent.settings
         let noTools = agent.tools.isEmpty && agent.hostedTools.isEmpty
-        var request = CreateResponseRequest(
-            model: agent.model, instructions: agent.instructions, tools: noTools ? nil : agent.tools.definitions + agent.hostedTools.map(ResponseTool.hosted),
-            toolChoice: noTools ? nil : state.toolChoice, parallelToolCalls: noTools ? nil : agent.parallelToolCalls,
-            maxOutputTokens: settings.maxOutputTokens, store: settings.store, temperature: settings.temperature, topP: settings.topP,
-            reasoning: settings.reasoning, text: settings.text, metadata: settings.metadata, include: settings.include, extra: settings.extra)
+        var request = settings.request
+        request.model = agent.model
+        request.instructions = agent.instructions
+        if !noTools {
+            request.tools = agent.tools.definitions + agent.hostedTools.map(ResponseTool.hosted)
+            request.toolChoice = state.toolChoice
+            request.parallelToolCalls = agent.parallelToolCalls
+        }
         if state.stateless {
             request.input = .items(state.history)
             if settings.store == false {
@@ -467,11 +492,65 @@ struct RunLoop: Sendable {
         return request
     }
 
-    private func callModel(_ request: CreateResponseRequest) async throws -> Response {
-        guard agent.streaming else { return try await client.create(request) }
+    /// Sends the turn: streamed or one JSON call, polled while the server is not done. A background response's id
+    /// goes to the journal as soon as the server gives it, so that a resumed run can fetch the response instead of
+    /// paying for the turn again.
+    private mutating func callModel(_ request: CreateResponseRequest) async throws -> Response {
+        state.backgroundResponseID = nil
+        guard agent.streaming else {
+            let first = try await client.create(request, waitUntilDone: false)
+            guard !first.status.isTerminal, !first.id.isEmpty else { return first }
+            noteBackground(first.id)
+            return try await client.waitUntilDone(first.id)
+        }
         let emit = self.emit
-        return try await client.stream(request).finalResponse { event in
-            if case .outputTextDelta(let delta) = event { emit(.textDelta(delta.delta)) }
+        var announced: String?
+        defer { if let announced { noteBackground(announced, journaled: true) } }
+        return try await client.stream(request).finalResponse { [journal, state] event in
+            switch event {
+            case .created(let e), .queued(let e), .inProgress(let e):
+                if announced == nil, e.response.background ?? (request.background == true), !e.response.id.isEmpty {
+                    announced = e.response.id
+                    Self.journalBackground(e.response.id, turn: state.turn, runID: state.runID, journal: journal)
+                }
+            case .outputTextDelta(let delta):
+                emit(.textDelta(delta.delta))
+            default:
+                break
+            }
+        }
+    }
+
+    /// Remembers (and journals, unless done already) the background response of the turn in flight.
+    private mutating func noteBackground(_ id: String, journaled: Bool = false) {
+        state.backgroundResponseID = id
+        if !journaled { Self.journalBackground(id, turn: state.turn, runID: state.runID, journal: journal) }
+    }
+
+    private static func journalBackground(_ id: String, turn: Int, runID: String, journal: Journal?) {
+        var line = JournalEntry(type: "background_response", runID: runID)
+        line.turn = turn
+        line.responseID = id
+        journal?.append(line)
+    }
+
+    /// Fetches the background response a resumed run's last turn was waiting for, polling it to its end; `nil` when it
+    /// is gone or was cancelled, and the turn must be sent again.
+    private mutating func reattach(_ id: String) async throws -> Response? {
+        state.attachResponseID = nil
+        emit(.turnStarted(turn: state.turn, stateless: state.stateless))
+        state.backgroundResponseID = id
+        do {
+            var response = try await client.retrieve(id)
+            if !response.status.isTerminal { response = try await client.waitUntilDone(id) }
+            if response.status == .cancelled {
+                logger.notice("the background response was cancelled; sending the turn again", metadata: ["response_id": "\(id)"])
+                return nil
+            }
+            return response
+        } catch let error as ResponsesError where error.isNotFound {
+            logger.notice("the background response is gone; sending the turn again", metadata: ["response_id": "\(id)"])
+            return nil
         }
     }
 

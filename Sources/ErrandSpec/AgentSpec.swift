@@ -62,6 +62,8 @@ public struct AgentSpec: Sendable {
     public var workspaceRoot: URL
     /// Whether tools may write in the workspace.
     public var writable: Bool
+    /// Whether turns stream (`settings.stream`, default true) or are one JSON call each.
+    public var stream: Bool = true
 
     /// The built-in tools a spec can name.
     public static let builtinTools = FileTools.names + ["fetch_url"]
@@ -345,15 +347,68 @@ public struct AgentSpec: Sendable {
         return .builtin(name: name, options: options)
     }
 
+    /// The `settings` keys: the request fields a spec sets, each as the API names it (`stream` and `extra` aside).
+    static let settingsKeys = [
+        "temperature", "top_p", "max_output_tokens", "reasoning", "text", "store", "metadata", "include", "stream", "background",
+        "prompt_cache_key", "safety_identifier", "service_tier", "truncation", "max_tool_calls", "top_logprobs", "context_management",
+        "extra",
+    ]
+
+    /// Request fields `extra` may not set: Errand sends them each turn from the spec, or the spec has a key for them.
+    static let managedFields: [String: String] = [
+        "model": "set \"model\" at the top of the spec", "input": "the task and --input give the input",
+        "instructions": "set \"instructions\" at the top of the spec", "tools": "list tools in \"tools\"",
+        "tool_choice": "set \"tool_choice\" at the top of the spec", "parallel_tool_calls": "set \"parallel_tool_calls\" at the top of the spec",
+        "previous_response_id": "Errand chains turns itself (provider.state)", "conversation": "Errand chains turns with previous_response_id, which cannot be combined with a conversation",
+        "max_tokens": "set settings.max_output_tokens (and provider.max_tokens_field for servers that want max_tokens)",
+    ]
+
     private static func readSettings(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
-        let keys = ["temperature", "top_p", "max_output_tokens", "reasoning", "text", "store", "metadata", "include"]
-        guard let settings = reader.object(root["settings"], at: "settings", allowed: keys) else { return }
+        guard let settings = reader.object(root["settings"], at: "settings", allowed: settingsKeys) else { return }
         spec.settings.temperature = reader.number(settings, "temperature", at: "settings", range: 0...2)
         spec.settings.topP = reader.number(settings, "top_p", at: "settings", range: 0...1)
         spec.settings.maxOutputTokens = reader.int(settings, "max_output_tokens", at: "settings", minimum: 16)
         spec.settings.store = reader.bool(settings, "store", at: "settings")
         spec.settings.metadata = reader.stringMap(settings, "metadata", at: "settings")
         spec.settings.include = reader.strings(settings, "include", at: "settings")
+        spec.stream = reader.bool(settings, "stream", at: "settings") ?? true
+        spec.settings.background = reader.bool(settings, "background", at: "settings")
+        spec.settings.promptCacheKey = reader.string(settings, "prompt_cache_key", at: "settings", required: settings["prompt_cache_key"] != nil)
+        spec.settings.safetyIdentifier = reader.string(settings, "safety_identifier", at: "settings", required: settings["safety_identifier"] != nil)
+        spec.settings.serviceTier = reader.string(settings, "service_tier", at: "settings", required: settings["service_tier"] != nil)
+        spec.settings.truncation = reader.string(settings, "truncation", at: "settings", allowed: ["auto", "disabled"])
+        spec.settings.maxToolCalls = reader.int(settings, "max_tool_calls", at: "settings", minimum: 1)
+        if let count = reader.int(settings, "top_logprobs", at: "settings", minimum: 0) {
+            if count > 20 { reader.problem("settings.top_logprobs", "must be at most 20, not \(count)") } else { spec.settings.topLogprobs = count }
+        }
+        switch settings["context_management"] {
+        case nil, .null?:
+            break
+        case .object(let entry)?:
+            // The API takes a list of entries; one entry written alone is that list.
+            spec.settings.contextManagement = [.object(entry)]
+        case .array(let entries)?:
+            for (index, entry) in entries.enumerated() where entry.objectValue?["type"]?.stringValue == nil {
+                reader.problem("settings.context_management[\(index)]", "expected an object with a \"type\", e.g. {\"type\": \"compaction\", \"compact_threshold\": 200000}")
+            }
+            spec.settings.contextManagement = .array(entries)
+        case let other?:
+            reader.problem("settings.context_management", "expected an object (or a list of them) such as {\"type\": \"compaction\", \"compact_threshold\": 200000}, not \(SpecReader.kind(other))")
+        }
+        if let extra = settings["extra"], !extra.isNull {
+            if case .object(let fields) = extra {
+                for key in fields.keys.sorted() {
+                    if let reason = managedFields[key] {
+                        reader.problem("settings.extra.\(key)", "Errand sets \(key) itself: \(reason)")
+                    } else if settingsKeys.contains(key), key != "extra" {
+                        reader.problem("settings.extra.\(key)", "\(key) has its own key: set settings.\(key)")
+                    }
+                }
+                spec.settings.extra = fields
+            } else {
+                reader.problem("settings.extra", "expected an object of request fields to send as they are, not \(SpecReader.kind(extra))")
+            }
+        }
         if let reasoning = reader.object(settings["reasoning"], at: "settings.reasoning", allowed: ["effort", "summary"]) {
             spec.settings.reasoning = ReasoningOptions(
                 effort: reader.string(reasoning, "effort", at: "settings.reasoning", allowed: ["none", "minimal", "low", "medium", "high", "xhigh", "max"]),

@@ -21,11 +21,17 @@ public struct SpecOverrides: Sendable {
     public var allowHosts: [String]
     /// The state mode.
     public var state: StateMode?
+    /// Whether each turn runs in background mode (`settings.background`).
+    public var background: Bool?
+    /// Whether turns stream (`settings.stream`).
+    public var stream: Bool?
+    /// The run's time limit (`limits.timeout_seconds`).
+    public var timeout: Duration?
 
     /// No overrides.
     public init(
         model: String? = nil, preset: String? = nil, baseURL: String? = nil, maxTurns: Int? = nil, workspace: URL? = nil,
-        allowHosts: [String] = [], state: StateMode? = nil
+        allowHosts: [String] = [], state: StateMode? = nil, background: Bool? = nil, stream: Bool? = nil, timeout: Duration? = nil
     ) {
         self.model = model
         self.preset = preset
@@ -34,6 +40,9 @@ public struct SpecOverrides: Sendable {
         self.workspace = workspace
         self.allowHosts = allowHosts
         self.state = state
+        self.background = background
+        self.stream = stream
+        self.timeout = timeout
     }
 }
 
@@ -149,10 +158,14 @@ extension AgentSpec {
         let workspace = try Workspace(root: overrides.workspace ?? workspaceRoot, writable: writable)
         var limits = limits
         if let maxTurns = overrides.maxTurns { limits.maxTurns = maxTurns }
+        if let timeout = overrides.timeout { limits.timeout = timeout }
+        var settings = settings
+        if let background = overrides.background { settings.background = background }
+        let stream = overrides.stream ?? self.stream
         return Agent(
             name: name, model: model(overrides: overrides, provider: provider, environment: environment), instructions: instructions,
             tools: try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp), toolChoice: toolChoice,
-            parallelToolCalls: parallelToolCalls, settings: settings, limits: limits, state: overrides.state ?? state, workspace: workspace,
-            hostedTools: hostedTools, approveHostedCall: approvalPolicy(ask: ask))
+            parallelToolCalls: parallelToolCalls, settings: settings, limits: limits, state: overrides.state ?? state, streaming: stream,
+            workspace: workspace, hostedTools: hostedTools, approveHostedCall: approvalPolicy(ask: ask))
     }
 }

@@ -111,6 +111,23 @@ extension AgentSpec {
                         "store": ["type": "boolean"],
                         "metadata": stringMap,
                         "include": ["type": "array", "items": string],
+                        "stream": described(["type": "boolean"], "Stream each turn (default true); false makes each turn one JSON call."),
+                        "background": described(["type": "boolean"], "Run each turn in background mode: polled, or streamed and resumed when the stream breaks; cancelled on the server when the run stops early."),
+                        "prompt_cache_key": described(["type": "string", "minLength": 1], "Groups requests that share a prompt prefix, for prompt caching."),
+                        "safety_identifier": described(["type": "string", "minLength": 1], "A stable, hashed id of the end user, for the provider's abuse detection."),
+                        "service_tier": described(["type": "string", "minLength": 1, "examples": ["auto", "default", "flex", "priority"]], "The processing tier."),
+                        "truncation": described(["type": "string", "enum": ["auto", "disabled"]], "What the provider does when the context overflows."),
+                        "max_tool_calls": described(["type": "integer", "minimum": 1], "The cap on the provider's own (hosted) tool calls per response; local tool calls are capped by limits.max_tool_calls."),
+                        "top_logprobs": ["type": "integer", "minimum": 0, "maximum": 20],
+                        "context_management": described(
+                            ["oneOf": [
+                                ["type": "object", "required": ["type"], "properties": ["type": string]],
+                                ["type": "array", "items": ["type": "object", "required": ["type"], "properties": ["type": string]]],
+                            ]],
+                            "Server-side context management, e.g. {\"type\": \"compaction\", \"compact_threshold\": 200000}; one object is sent as a list of one."),
+                        "extra": described(
+                            ["type": "object", "propertyNames": ["not": ["enum": .array((managedFields.keys.sorted() + settingsKeys.filter { $0 != "extra" }).map(JSONValue.string))]]],
+                            "Request fields Errand does not name yet, merged into every request body last."),
                     ],
                 ],
                 "limits": [

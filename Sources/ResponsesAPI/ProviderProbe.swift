@@ -109,9 +109,6 @@ public struct ProviderProbe: Sendable {
         } else {
             provider["base_url"] = .string(client.provider.baseURL)
         }
-        if let variable = client.provider.apiKeyEnvironmentVariable, client.provider.apiKey != nil, preset == nil {
-            provider["api_key_env"] = .string(variable)
-        }
         provider["state"] = run.findings["stateful"]?.supported == false ? "stateless" : "auto"
         let output = run.findings["max_output_tokens"]?.supported
         let tokens = run.findings["max_tokens"]?.supported

@@ -311,6 +311,8 @@ public struct CreateResponseRequest: Sendable, Hashable {
     public var safetyIdentifier: String?
     /// A key for prompt caching.
     public var promptCacheKey: String?
+    /// Server-side context management, e.g. `[{"type": "compaction", "compact_threshold": 200000}]`, sent as given.
+    public var contextManagement: JSONValue?
     /// Any other body fields, sent as given (they override named fields of the same key).
     public var extra: [String: JSONValue]
 
@@ -342,6 +344,7 @@ public struct CreateResponseRequest: Sendable, Hashable {
         serviceTier: String? = nil,
         safetyIdentifier: String? = nil,
         promptCacheKey: String? = nil,
+        contextManagement: JSONValue? = nil,
         extra: [String: JSONValue] = [:]
     ) {
         self.model = model
@@ -370,6 +373,7 @@ public struct CreateResponseRequest: Sendable, Hashable {
         self.serviceTier = serviceTier
         self.safetyIdentifier = safetyIdentifier
         self.promptCacheKey = promptCacheKey
+        self.contextManagement = contextManagement
         self.extra = extra
     }
 
@@ -386,7 +390,7 @@ public struct CreateResponseRequest: Sendable, Hashable {
         case maxOutputTokens = "max_output_tokens", maxToolCalls = "max_tool_calls", previousResponseID = "previous_response_id"
         case conversation, store, stream, streamOptions = "stream_options", background, temperature, topP = "top_p"
         case topLogprobs = "top_logprobs", reasoning, text, truncation, metadata, include, prompt, serviceTier = "service_tier"
-        case safetyIdentifier = "safety_identifier", promptCacheKey = "prompt_cache_key"
+        case safetyIdentifier = "safety_identifier", promptCacheKey = "prompt_cache_key", contextManagement = "context_management"
     }
 
     /// The body as JSON, with the token cap under `maxTokensField`.
@@ -440,6 +444,7 @@ extension CreateResponseRequest: Codable {
         serviceTier = try container.decodeIfPresent(String.self, forKey: .serviceTier)
         safetyIdentifier = try container.decodeIfPresent(String.self, forKey: .safetyIdentifier)
         promptCacheKey = try container.decodeIfPresent(String.self, forKey: .promptCacheKey)
+        contextManagement = try container.decodeIfPresent(JSONValue.self, forKey: .contextManagement)
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         let all = try decoder.container(keyedBy: AnyCodingKey.self)
         var extra: [String: JSONValue] = [:]
@@ -488,6 +493,7 @@ extension CreateResponseRequest: Codable {
         try container.encodeIfPresent(serviceTier, forKey: .serviceTier)
         try container.encodeIfPresent(safetyIdentifier, forKey: .safetyIdentifier)
         try container.encodeIfPresent(promptCacheKey, forKey: .promptCacheKey)
+        try container.encodeIfPresent(contextManagement, forKey: .contextManagement)
         if !extra.isEmpty {
             var all = encoder.container(keyedBy: AnyCodingKey.self)
             for (key, value) in extra { try all.encode(value, forKey: AnyCodingKey(key)) }

@@ -3,18 +3,27 @@ import ErrandSpec
 import Foundation
 import Logging
 import ResponsesAPI
+import Synchronization
 
 /// `errand respond`: one request, the answer printed as it streams.
 struct Respond: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send one request and print the answer.",
-        discussion: "The prompt comes from the arguments, or from stdin when there are none or it is '-'."
+        discussion: """
+            The prompt comes from the arguments, or from stdin when there are none or it is '-'. With --input FILE the \
+            input is a JSON array of input items (as the API's `input`); a prompt given as well is appended as a last \
+            user message. --background runs the request in background mode: polled, or streamed and resumed when the \
+            stream breaks; Ctrl-C or --timeout cancels it on the server, and --detach leaves it running and prints its id.
+            """
     )
 
     @Argument(help: "The prompt.")
     var prompt: [String] = []
 
     @OptionGroup var connection: ProviderOptions
+
+    @Option(help: ArgumentHelp("A JSON file with the input items ('-' for stdin).", valueName: "file"))
+    var input: String?
 
     @Option(help: "System instructions.")
     var instructions: String?
@@ -25,6 +34,21 @@ struct Respond: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Stream the answer token by token.")
     var stream = true
 
+    @Flag(help: "Run the request in background mode (background: true).")
+    var background = false
+
+    @Flag(help: "Create the request in background mode, print its id and exit without waiting.")
+    var detach = false
+
+    @Option(help: ArgumentHelp("Give up after this many seconds (a background response is cancelled on the server).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("The service tier (service_tier): auto, default, flex, priority…", valueName: "tier"))
+    var serviceTier: String?
+
+    @Option(help: ArgumentHelp("A key that groups requests for prompt caching (prompt_cache_key).", valueName: "key"))
+    var promptCacheKey: String?
+
     @Flag(help: "Print the whole Response object as JSON instead of the text.")
     var json = false
 
@@ -32,32 +56,128 @@ struct Respond: AsyncParsableCommand {
 
     func validate() throws {
         if let maxOutputTokens, maxOutputTokens < 1 { throw ValidationError("--max-output-tokens must be positive") }
+        if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if detach, timeout != nil { throw ValidationError("--detach does not wait, so --timeout has nothing to limit") }
+        if input == "-", prompt == ["-"] { throw ValidationError("stdin can give the --input items or the prompt, not both") }
     }
 
     func run() async throws {
         let logger = logging.bootstrap()
         let environment = ProcessInfo.processInfo.environment
         let provider = ProviderChoice.provider(preset: connection.provider, baseURL: connection.baseURL, environment: environment)
-        let text = try readPrompt()
-        let request = CreateResponseRequest(
-            model: connection.model ?? environment["ERRAND_MODEL"] ?? AgentSpec.usualModel(for: provider), input: .text(text),
-            instructions: instructions, maxOutputTokens: maxOutputTokens)
+        var request = CreateResponseRequest(
+            model: connection.model ?? environment["ERRAND_MODEL"] ?? AgentSpec.usualModel(for: provider), input: try readInput(),
+            instructions: instructions, maxOutputTokens: maxOutputTokens, background: background || detach ? true : nil,
+            serviceTier: serviceTier, promptCacheKey: promptCacheKey)
+        if detach { request.stream = nil }
+        let request_ = request
         do {
-            let response = try await ResponsesClient.withClient(provider: provider, logger: logger) { client in
-                try await send(request, with: client)
+            try await ResponsesClient.withClient(provider: provider, logger: logger) { client in
+                if detach {
+                    let created = try await client.create(request_, waitUntilDone: false)
+                    try finishDetached(created)
+                    return
+                }
+                let response = try await wait(for: request_, with: client)
+                try finish(response)
             }
-            try finish(response)
         } catch let error as ResponsesError {
             printError("errand: \(error)")
             throw ExitCode(1)
         }
     }
 
-    private func send(_ request: CreateResponseRequest, with client: ResponsesClient) async throws -> Response {
-        guard stream else { return try await client.create(request) }
-        return try await client.stream(request).finalResponse { event in
-            if !json, case .outputTextDelta(let delta) = event { writeOut(delta.delta) }
+    /// Sends the request and waits for its answer, under Ctrl-C and `--timeout`: either cancels the wait, and a
+    /// background response with it (the client cancels it on the server), which is then confirmed and said.
+    private func wait(for request: CreateResponseRequest, with client: ResponsesClient) async throws -> Response {
+        let seen = Seen()
+        let work = Task { try await send(request, with: client) { id in seen.responseID.withLock { $0 = id } } }
+        let interrupts = Interrupts(message: "errand: interrupted (Ctrl-C again to quit at once)") { work.cancel() }
+        let timer = timeout.map { seconds in
+            Task {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                seen.timedOut.withLock { $0 = true }
+                work.cancel()
+            }
         }
+        defer {
+            interrupts.stop()
+            timer?.cancel()
+        }
+        do {
+            return try await work.value
+        } catch is CancellationError {
+            if stream, !json { writeOut("\n") }
+            let timedOut = seen.timedOut.withLock { $0 }
+            let why = timedOut ? "no answer within \(String(format: "%g", timeout ?? 0)) s" : "interrupted"
+            if let id = seen.responseID.withLock({ $0 }) {
+                printError("errand: \(why); \(await Self.confirmCancelled(id, client: client))")
+            } else {
+                printError("errand: \(why)")
+            }
+            throw ExitCode(timedOut ? 1 : 130)
+        }
+    }
+
+    /// What the wait has seen: the background response's id, and whether the time limit passed.
+    private final class Seen: Sendable {
+        let responseID = Mutex<String?>(nil)
+        let timedOut = Mutex(false)
+    }
+
+    /// What the server says of a background response after it was cancelled.
+    static func confirmCancelled(_ id: String, client: ResponsesClient) async -> String {
+        do {
+            let response = try await client.retrieve(id)
+            if response.status == .cancelled { return "the background response \(id) was cancelled on the server" }
+            return "asked the server to cancel the background response \(id); it reports '\(response.status)'"
+        } catch {
+            return "asked the server to cancel the background response \(id), but could not confirm it (\(error))"
+        }
+    }
+
+    private func send(
+        _ request: CreateResponseRequest, with client: ResponsesClient, tracking: @escaping @Sendable (String) -> Void
+    ) async throws -> Response {
+        let announce: @Sendable (Response) -> Void = { response in
+            guard !response.id.isEmpty else { return }
+            tracking(response.id)
+            printError("errand: \(response.background == true ? "background " : "")response \(response.id) is \(response.status); waiting for it")
+        }
+        guard stream else {
+            let first = try await client.create(request, waitUntilDone: false)
+            if first.status.isTerminal { return first }
+            announce(first)
+            return try await client.waitUntilDone(first.id)
+        }
+        var announced = false
+        return try await client.stream(request).finalResponse { event in
+            switch event {
+            case .created(let e), .queued(let e), .inProgress(let e):
+                if !announced, e.response.background ?? (request.background == true) {
+                    announced = true
+                    announce(e.response)
+                }
+            case .outputTextDelta(let delta):
+                if !json { writeOut(delta.delta) }
+            default:
+                break
+            }
+        }
+    }
+
+    private func finishDetached(_ response: Response) throws {
+        if json {
+            writeOut(pretty(try JSONValue(encoding: response)) + "\n")
+        } else {
+            writeOut(response.id + "\n")
+        }
+        if response.status.isTerminal {
+            printError("errand: the response \(response.id) is already \(response.status)")
+        } else {
+            printError("errand: background response \(response.id) is \(response.status); it keeps running on the server")
+        }
+        if response.status == .failed { throw ExitCode(1) }
     }
 
     private func finish(_ response: Response) throws {
@@ -74,11 +194,23 @@ struct Respond: AsyncParsableCommand {
         case .failed:
             printError("errand: the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")")
             throw ExitCode(1)
+        case .cancelled:
+            printError("errand: the response was cancelled on the server")
+            throw ExitCode(1)
         case .incomplete:
             printError("errand: the answer is incomplete (\(response.incompleteDetails?.reason ?? "no reason given"))")
         default:
             if let refusal = response.refusal { printError("errand: the model refused: \(refusal)") }
         }
+    }
+
+    /// The input: the `--input` items (with the prompt, if any, as a last user message), or the prompt alone.
+    private func readInput() throws -> ResponseInput {
+        guard let input else { return .text(try readPrompt()) }
+        var items = try readInputItems(input)
+        let text = prompt.isEmpty || prompt == ["-"] && input == "-" ? nil : try readPrompt()
+        if let text { items.append(.user(text)) }
+        return .items(items)
     }
 
     private func readPrompt() throws -> String {
@@ -87,6 +219,44 @@ struct Respond: AsyncParsableCommand {
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw ValidationError("no prompt: pass it as arguments or on stdin") }
         return text
+    }
+}
+
+/// Reads and checks the input items of `--input FILE` (`-`: stdin); every problem is printed, naming the item and
+/// the field, and the command exits 2.
+func readInputItems(_ path: String) throws -> [InputItem] {
+    let name = path == "-" ? "stdin" : path
+    func refuse(_ lines: [String]) -> ExitCode {
+        for line in lines { printError("errand: --input \(name): \(line)") }
+        return ExitCode(2)
+    }
+    let data: Data
+    if path == "-" {
+        data = FileHandle.standardInput.readDataToEndOfFile()
+    } else {
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw refuse(["cannot read it: \(error.localizedDescription)"])
+        }
+    }
+    let json: JSONValue
+    do {
+        json = try JSONValue(parsing: data)
+    } catch {
+        let detail = ((error as? DecodingError).flatMap { error -> String? in
+            if case .dataCorrupted(let context) = error { return (context.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String }
+            return nil
+        }) ?? "\(error)"
+        throw refuse(["not valid JSON: \(detail)"])
+    }
+    do {
+        switch try ResponseInput.validated(json) {
+        case .text(let text): return [.user(text)]
+        case .items(let items): return items
+        }
+    } catch {
+        throw refuse(error.problems)
     }
 }
 

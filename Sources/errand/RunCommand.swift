@@ -50,16 +50,27 @@ struct OverrideOptions: ParsableArguments {
     @Option(help: "How state is carried: auto, stateful or stateless.")
     var state: String?
 
+    @Flag(help: "Run each turn in background mode (settings.background).")
+    var background = false
+
+    @Flag(inversion: .prefixedNo, help: "Stream each turn (settings.stream); --no-stream makes each turn one JSON call.")
+    var stream: Bool?
+
+    @Option(help: ArgumentHelp("The run's time limit in seconds (limits.timeout_seconds).", valueName: "seconds"))
+    var timeout: Double?
+
     func validate() throws {
         if let state, StateMode(rawValue: state) == nil { throw ValidationError("--state must be auto, stateful or stateless, not '\(state)'") }
         if let maxTurns, maxTurns < 1 { throw ValidationError("--max-turns must be at least 1") }
+        if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     var overrides: SpecOverrides {
         SpecOverrides(
             model: connection.model, preset: connection.provider, baseURL: connection.baseURL, maxTurns: maxTurns,
             workspace: workspace.map { URL(fileURLWithPath: $0).standardizedFileURL }, allowHosts: allowHost,
-            state: state.flatMap(StateMode.init(rawValue:)))
+            state: state.flatMap(StateMode.init(rawValue:)), background: background ? true : nil, stream: stream,
+            timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
     }
 }
 
@@ -108,10 +119,18 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs).")
     var journalDir: String?
 
+    @Option(help: ArgumentHelp("A JSON file with the run's first input items ('-' for stdin); a task given too is appended as a last user message.", valueName: "file"))
+    var input: String?
+
+    @Flag(help: "When the run is interrupted or times out, leave its background turn running on the server; --resume picks it up.")
+    var detach = false
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if [json, events, quiet].filter({ $0 }).count > 1 { throw ValidationError("choose one of --json, --events and --quiet") }
+        if input == "-", task == ["-"] { throw ValidationError("stdin can give the --input items or the task, not both") }
+        if resume != nil, input != nil { throw ValidationError("--resume goes on with the journaled input; --input starts a new run") }
     }
 
     func run() async throws {
@@ -158,10 +177,12 @@ struct Run: AsyncParsableCommand {
         }
         let provider = spec.provider(overrides: overrides.overrides, environment: environment)
         let folder = URL(fileURLWithPath: journalDir ?? environment["ERRAND_JOURNAL_DIR"] ?? ".errand/runs").standardizedFileURL
-        let input = resume == nil ? try readTask() : ""
+        let input: ResponseInput = resume == nil ? try readInput() : .text("")
         let resume = self.resume
+        var configuration = ResponsesClientConfiguration()
+        configuration.cancelBackgroundOnCancellation = !detach
 
-        let result = try await ResponsesClient.withClient(provider: provider, logger: logger) { client in
+        let result = try await ResponsesClient.withClient(provider: provider, configuration: configuration, logger: logger) { client in
             let runner = Runner(client: client, logger: logger)
             let run = Task { () async throws -> RunResult in
                 if let resume {
@@ -173,7 +194,7 @@ struct Run: AsyncParsableCommand {
                 }
                 let runID = Runner.makeRunID()
                 return await runner.run(
-                    agent, input: .text(input), journal: folder.appendingPathComponent("\(runID).jsonl"), runID: runID, onEvent: display.show)
+                    agent, input: input, journal: folder.appendingPathComponent("\(runID).jsonl"), runID: runID, onEvent: display.show)
             }
             interrupts.handle { run.cancel() }
             return try await run.value
@@ -198,63 +219,20 @@ struct Run: AsyncParsableCommand {
         }
     }
 
+    /// The run's input: the `--input` items (with the task, if any, as a last user message), or the task alone.
+    private func readInput() throws -> ResponseInput {
+        guard let input else { return .text(try readTask()) }
+        var items = try readInputItems(input)
+        if !task.isEmpty, !(task == ["-"] && input == "-") { items.append(.user(try readTask())) }
+        return .items(items)
+    }
+
     private func readTask() throws -> String {
         if !task.isEmpty, task != ["-"] { return task.joined(separator: " ") }
         let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw ValidationError("no task: pass it as arguments or on stdin") }
         return text
     }
-}
-
-/// Ctrl-C cancels the run (which then writes its journal and ends); a second Ctrl-C exits at once.
-final class Interrupts: @unchecked Sendable {
-    // The source is only cancelled, from the thread that made it.
-    private let source: any DispatchSourceSignal
-
-    /// What an interrupt cancels; it changes as a command moves from step to step (one signal source per process:
-    /// a second source for the same signal after the first is cancelled does not fire on Linux).
-    private final class Action: Sendable {
-        let current: Mutex<@Sendable () -> Void>
-        init(_ action: @escaping @Sendable () -> Void) { current = Mutex(action) }
-    }
-    private let action: Action
-
-    /// Calls `cancel` on an interrupt from now on.
-    func handle(_ cancel: @escaping @Sendable () -> Void) { action.current.withLock { $0 = cancel } }
-
-    init(_ cancel: @escaping @Sendable () -> Void) {
-        let action = Action(cancel)
-        self.action = action
-        let cancel: @Sendable () -> Void = { action.current.withLock { $0 }() }
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let count = Mutex(0)
-        let queue = DispatchQueue(label: "errand.signals")
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: queue)
-        source.setEventHandler {
-            let times = count.withLock { value -> Int in
-                value += 1
-                return value
-            }
-            if times > 1 {
-                // No time to stop MCP servers in order: kill their process groups, leave no orphan.
-                LiveChildren.shared.killAll()
-                exit(130)
-            }
-            printError("\nerrand: interrupted; stopping the run and writing its journal (Ctrl-C again to quit at once)")
-            cancel()
-        }
-        source.resume()
-        self.source = source
-        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM, queue: queue)
-        terminate.setEventHandler { cancel() }
-        terminate.resume()
-        Self.keep.append(terminate)
-    }
-
-    private nonisolated(unsafe) static var keep: [any DispatchSourceSignal] = []
-
-    func stop() { source.cancel() }
 }
 
 enum OutputMode {

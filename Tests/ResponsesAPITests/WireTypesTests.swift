@@ -31,7 +31,8 @@ import Testing
             temperature: 0.5, topP: 0.9, topLogprobs: 2, reasoning: ReasoningOptions(effort: "low", summary: "auto"),
             text: TextOptions(format: .jsonSchema(name: "out", schema: ["type": "object"], strict: true), verbosity: "low"),
             truncation: "auto", metadata: ["k": "v"], include: ["reasoning.encrypted_content"], prompt: ["id": "pmpt_1"],
-            serviceTier: "flex", safetyIdentifier: "u1", promptCacheKey: "ck", extra: ["custom_field": 1])
+            serviceTier: "flex", safetyIdentifier: "u1", promptCacheKey: "ck",
+            contextManagement: [["type": "compaction", "compact_threshold": 200_000]], extra: ["custom_field": 1])
         let body = try request.body()
         let expected: JSONValue = [
             "model": "m",
@@ -51,10 +52,25 @@ import Testing
             "text": ["format": ["type": "json_schema", "name": "out", "schema": ["type": "object"], "strict": true], "verbosity": "low"],
             "truncation": "auto", "metadata": ["k": "v"], "include": ["reasoning.encrypted_content"], "prompt": ["id": "pmpt_1"],
             "service_tier": "flex", "safety_identifier": "u1", "prompt_cache_key": "ck", "custom_field": 1,
+            "context_management": [["type": "compaction", "compact_threshold": 200_000]],
         ]
         #expect(body == expected)
         // And back: the decoded request equals the original.
         #expect(try body.decode(as: CreateResponseRequest.self) == request)
+    }
+
+    @Test func extraIsMergedLastAndWinsOverNamedFields() throws {
+        let request = CreateResponseRequest(
+            model: "m", input: "x", maxOutputTokens: 100, temperature: 0.2,
+            extra: ["temperature": 0.9, "reasoning": ["effort": "high"], "brand_new_field": ["a": [1, 2]]])
+        for field in CreateResponseRequest.MaxTokensField.allCases {
+            let body = try request.body(maxTokensField: field)
+            #expect(body["temperature"] == 0.9)
+            #expect(body["reasoning"] == ["effort": "high"])
+            #expect(body["brand_new_field"] == ["a": [1, 2]])
+            #expect(body[field.rawValue] == 100)
+            #expect(body.objectValue?.count == 6, "\(body.jsonString)")
+        }
     }
 
     @Test func stringInputAndMaxTokensField() throws {
