@@ -381,10 +381,11 @@ struct RunLoop: Sendable {
             state.stateless = true
             state.turn -= 1
             let reason = "the provider refused previous_response_id (\(error.providerError?.message ?? "HTTP \(error.status ?? 0)")); replaying the history from now on"
-            logger.warning("falling back to stateless", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
+            logger.info("falling back to stateless", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
             var fallback = JournalEntry(type: "state_fallback", runID: state.runID)
             fallback.turn = state.turn + 1
             fallback.message = reason
+            fallback.httpStatus = error.status
             journal?.append(fallback)
             emit(.stateFallback(reason: reason))
             return
@@ -498,14 +499,22 @@ struct RunLoop: Sendable {
     private mutating func callModel(_ request: CreateResponseRequest) async throws -> Response {
         state.backgroundResponseID = nil
         guard agent.streaming else {
-            let first = try await client.create(request, waitUntilDone: false)
-            guard !first.status.isTerminal, !first.id.isEmpty else { return first }
-            noteBackground(first.id)
-            return try await client.waitUntilDone(first.id)
+            let pending = PendingResponse()
+            let (journal, turn, runID) = (self.journal, state.turn, state.runID)
+            do {
+                return try await client.create(request) { response in
+                    guard !response.id.isEmpty else { return }
+                    pending.id.withLock { $0 = response.id }
+                    Self.journalBackground(response.id, turn: turn, runID: runID, journal: journal)
+                }
+            } catch {
+                state.backgroundResponseID = pending.id.withLock { $0 }
+                throw error
+            }
         }
         let emit = self.emit
         var announced: String?
-        defer { if let announced { noteBackground(announced, journaled: true) } }
+        defer { if let announced { state.backgroundResponseID = announced } }
         return try await client.stream(request).finalResponse { [journal, state] event in
             switch event {
             case .created(let e), .queued(let e), .inProgress(let e):
@@ -521,10 +530,9 @@ struct RunLoop: Sendable {
         }
     }
 
-    /// Remembers (and journals, unless done already) the background response of the turn in flight.
-    private mutating func noteBackground(_ id: String, journaled: Bool = false) {
-        state.backgroundResponseID = id
-        if !journaled { Self.journalBackground(id, turn: state.turn, runID: state.runID, journal: journal) }
+    /// The id of a response the server answered before it was done, once known.
+    private final class PendingResponse: Sendable {
+        let id = Mutex<String?>(nil)
     }
 
     private static func journalBackground(_ id: String, turn: Int, runID: String, journal: Journal?) {

@@ -138,16 +138,7 @@ final class SpecReader {
         return result
     }
 
-    static func kind(_ value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool(let flag): "\(flag)"
-        case .number(let number): "the number \(format(number))"
-        case .string(let text): "the string \"\(text.prefix(40))\""
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
+    static func kind(_ value: JSONValue) -> String { value.kindDescription }
 
     static func format(_ number: Double) -> String {
         number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)

@@ -34,7 +34,7 @@ extension ResponseInput {
             return .items(items.map(InputItem.raw))
         default:
             throw InputItemsError(problems: [
-                "input: expected an array of input items (or a string), not \(InputChecker.kind(json)); e.g. [{\"role\": \"user\", \"content\": \"Hello\"}]"
+                "input: expected an array of input items (or a string), not \(json.kindDescription); e.g. [{\"role\": \"user\", \"content\": \"Hello\"}]"
             ])
         }
     }
@@ -50,12 +50,12 @@ struct InputChecker {
 
     mutating func item(_ item: JSONValue, at path: String) {
         guard case .object(let members) = item else {
-            problems.append("\(path): expected an object, not \(Self.kind(item))")
+            problems.append("\(path): expected an object, not \(item.kindDescription)")
             return
         }
         let type = members["type"]
         if let type, type.stringValue == nil {
-            problems.append("\(path).type: expected a string, not \(Self.kind(type))")
+            problems.append("\(path).type: expected a string, not \(type.kindDescription)")
             return
         }
         switch type?.stringValue {
@@ -66,7 +66,7 @@ struct InputChecker {
             string(members, "name", at: path, for: "a function_call")
             if let arguments = members["arguments"] {
                 if arguments.stringValue == nil {
-                    problems.append("\(path).arguments: expected the arguments as a JSON string (e.g. \"{\\\"city\\\": \\\"Paris\\\"}\"), not \(Self.kind(arguments))")
+                    problems.append("\(path).arguments: expected the arguments as a JSON string (e.g. \"{\\\"city\\\": \\\"Paris\\\"}\"), not \(arguments.kindDescription)")
                 }
             } else {
                 problems.append("\(path).arguments: missing; a function_call needs its arguments as a JSON string (\"{}\" for none)")
@@ -81,13 +81,13 @@ struct InputChecker {
             case .string?: break
             case .array(let parts)?:
                 for (index, part) in parts.enumerated() { self.part(part, at: "\(path).output[\(index)]", role: "user") }
-            case let other?: problems.append("\(path).output: expected a string or a list of content parts, not \(Self.kind(other))")
+            case let other?: problems.append("\(path).output: expected a string or a list of content parts, not \(other.kindDescription)")
             }
         case "item_reference":
             string(members, "id", at: path, for: "an item_reference")
         case "reasoning":
             if let summary = members["summary"], summary.arrayValue == nil {
-                problems.append("\(path).summary: expected a list of summary parts, not \(Self.kind(summary))")
+                problems.append("\(path).summary: expected a list of summary parts, not \(summary.kindDescription)")
             }
         case let other?:
             if other.isEmpty { problems.append("\(path).type: must not be empty") }
@@ -109,13 +109,13 @@ struct InputChecker {
             if parts.isEmpty { problems.append("\(path).content: the list of parts is empty") }
             for (index, part) in parts.enumerated() { self.part(part, at: "\(path).content[\(index)]", role: role) }
         case let other?:
-            problems.append("\(path).content: expected a string or a list of parts, not \(Self.kind(other))")
+            problems.append("\(path).content: expected a string or a list of parts, not \(other.kindDescription)")
         }
     }
 
     private mutating func part(_ part: JSONValue, at path: String, role: String) {
         guard case .object(let members) = part else {
-            problems.append("\(path): expected a content part object, not \(Self.kind(part))")
+            problems.append("\(path): expected a content part object, not \(part.kindDescription)")
             return
         }
         guard let type = string(members, "type", at: path, for: "a content part") else { return }
@@ -132,7 +132,7 @@ struct InputChecker {
                 problems.append("\(path).image_url: missing; an input_image part needs image_url (a URL or a data: URL) or file_id")
             }
             if let detail = members["detail"], !["low", "high", "auto", "original"].contains(detail.stringValue ?? "") {
-                problems.append("\(path).detail: expected low, high or auto, not \(Self.kind(detail))")
+                problems.append("\(path).detail: expected low, high or auto, not \(detail.kindDescription)")
             }
         case "input_file":
             if members["file_id"]?.stringValue == nil, members["file_data"]?.stringValue == nil, members["file_url"]?.stringValue == nil {
@@ -159,19 +159,8 @@ struct InputChecker {
         case .string(let text)?:
             return text
         case let other?:
-            problems.append("\(path).\(key): expected a string, not \(Self.kind(other))")
+            problems.append("\(path).\(key): expected a string, not \(other.kindDescription)")
             return nil
-        }
-    }
-
-    static func kind(_ value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool(let flag): "\(flag)"
-        case .number(let number): "the number \(JSONValue.number(number).jsonString)"
-        case .string(let text): "the string \"\(text.prefix(40))\""
-        case .array: "an array"
-        case .object: "an object"
         }
     }
 }

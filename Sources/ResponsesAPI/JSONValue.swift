@@ -106,6 +106,19 @@ extension JSONValue {
         return nil
     }
 
+    /// What the value is, for an error message: `null`, `true`, `the number 7`, `the string "abc"` (its first 40
+    /// characters), `an array`, `an object`.
+    public var kindDescription: String {
+        switch self {
+        case .null: "null"
+        case .bool(let flag): "\(flag)"
+        case .number: "the number \(jsonString)"
+        case .string(let text): "the string \"\(text.prefix(40))\""
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+
     /// Whether this is `null`.
     public var isNull: Bool {
         if case .null = self { return true }

@@ -76,16 +76,40 @@ public final class ResponsesClient: Sendable {
     /// is polled with `GET /responses/{id}` as ``ResponsesClientConfiguration/polling`` says until it is `completed`,
     /// `failed`, `cancelled` or `incomplete`. Cancelling the calling task while it polls cancels the response on the
     /// server too (see ``ResponsesClientConfiguration/cancelBackgroundOnCancellation``).
-    public func create(_ request: CreateResponseRequest, waitUntilDone: Bool = true) async throws -> Response {
+    ///
+    /// `onPending` is called with the create's answer when it is not done yet, before any polling (and before a
+    /// cancellation that arrived meanwhile is acted on), so that the caller knows the response's id: to journal it,
+    /// or to say which response was cancelled.
+    public func create(
+        _ request: CreateResponseRequest, waitUntilDone: Bool = true, onPending: (@Sendable (Response) -> Void)? = nil
+    ) async throws -> Response {
         var request = request
         request.stream = nil
-        let answer = try await send(.POST, "/responses", body: try encode(request))
-        let response = try await decodeBody(answer, as: Response.self)
+        let body = try encode(request)
+        let post: @Sendable () async throws -> (Response, String?) = { [self] in
+            let answer = try await send(.POST, "/responses", body: body)
+            return (try await decodeBody(answer, as: Response.self), answer.headers.first(name: "x-request-id"))
+        }
+        let response: Response
+        let requestID: String?
+        if request.background == true, configuration.cancelBackgroundOnCancellation {
+            // A background create cancelled in flight may still start the response on the server: let the answer
+            // arrive, so that its id is known and it can be cancelled there.
+            (response, requestID) = try await shielded(post)
+            if !response.status.isTerminal { onPending?(response) }
+            if Task.isCancelled {
+                if !response.status.isTerminal, !response.id.isEmpty { await cancelAbandoned(response.id) }
+                throw CancellationError()
+            }
+        } else {
+            (response, requestID) = try await post()
+            if !response.status.isTerminal { onPending?(response) }
+        }
         guard waitUntilDone, !response.status.isTerminal else { return response }
         guard !response.id.isEmpty else {
             throw ResponsesError(
                 kind: .decoding, message: "the server answered '\(response.status)' without a response id, so the answer cannot be polled",
-                requestID: answer.headers.first(name: "x-request-id"), provider: provider.name, partialResponse: response)
+                requestID: requestID, provider: provider.name, partialResponse: response)
         }
         logger.debug("the response is not done yet; polling", metadata: ["response_id": "\(response.id)", "status": "\(response.status)"])
         return try await self.waitUntilDone(response.id)
@@ -156,6 +180,23 @@ public final class ResponsesClient: Sendable {
             }
         }
     }
+
+    /// Runs `operation` so that cancelling the caller does not abort it at once: it has ``shieldGrace`` to finish
+    /// (a request whose answer must be seen, such as a background create), and is cancelled after that.
+    func shielded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let inner = Task { try await operation() }
+        return try await withTaskCancellationHandler {
+            try await inner.value
+        } onCancel: {
+            Task {
+                try? await Task.sleep(for: Self.shieldGrace)
+                inner.cancel()
+            }
+        }
+    }
+
+    /// How long a shielded request may go on after its caller was cancelled.
+    static let shieldGrace: Duration = .seconds(10)
 
     /// Cancels a response whose caller gave up (its task is cancelled), from a task of its own so that the request is
     /// not itself cancelled, and within a few seconds. Failures are logged, not thrown: the caller is already leaving.

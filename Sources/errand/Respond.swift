@@ -144,12 +144,7 @@ struct Respond: AsyncParsableCommand {
             tracking(response.id)
             printError("errand: \(response.background == true ? "background " : "")response \(response.id) is \(response.status); waiting for it")
         }
-        guard stream else {
-            let first = try await client.create(request, waitUntilDone: false)
-            if first.status.isTerminal { return first }
-            announce(first)
-            return try await client.waitUntilDone(first.id)
-        }
+        guard stream else { return try await client.create(request, onPending: announce) }
         var announced = false
         return try await client.stream(request).finalResponse { event in
             switch event {

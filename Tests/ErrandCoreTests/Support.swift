@@ -45,18 +45,28 @@ struct Sleep: Tool {
     }
 }
 
-/// `stubborn {}`: waits 5 s and ignores cancellation.
+/// `stubborn {}`: waits `seconds` (5 by default) and ignores cancellation; `finished` says when it is done.
 struct Stubborn: Tool {
     struct Arguments: Decodable {}
     let name = "stubborn"
     let description = "Never stops early."
     let parameters = JSONSchema.object([:])
+    var seconds: Double = 5
+    var finished = Marker()
     func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { continuation.resume() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { continuation.resume() }
         }
+        finished.set()
         return "finally"
     }
+}
+
+/// A flag set once.
+final class Marker: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }
 
 /// `fail {}`: throws.

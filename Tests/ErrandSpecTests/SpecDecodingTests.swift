@@ -179,7 +179,7 @@ import Testing
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    @Test(arguments: ["codebase-explainer", "doc-stats", "json-inspector", "time-keeper", "web-summariser"])
+    @Test(arguments: ["codebase-explainer", "code-reviewer", "doc-stats", "json-inspector", "time-keeper", "web-summariser"])
     func theExampleSpecsValidate(_ name: String) throws {
         let spec = try AgentSpec.load(Self.repository.appendingPathComponent("agents/\(name).json"))
         #expect(spec.name == name)

@@ -1,0 +1,133 @@
+import ErrandTesting
+import Foundation
+import ResponsesAPI
+import Testing
+
+/// Errand against a real server nobody here wrote: opt-in, never in CI. Start the server and run, e.g.
+///
+///     ../shared/localmodel/serve.sh
+///     ERRAND_LIVE_BASE_URL=http://127.0.0.1:8080/v1 ERRAND_LIVE_MODEL=qwen2.5-coder-1.5b-instruct swift test --filter Live
+///
+/// It checks Errand's conformance, not the model's judgement: the small model's tool call is obtained with an
+/// assistant prefill (`<tool_call>` and the start of the JSON), as llama.cpp turns that markup into `function_call`
+/// items. Each test prints what it saw, for the record.
+@Suite(.serialized, .enabled(if: Live.isConfigured, "set ERRAND_LIVE_BASE_URL and ERRAND_LIVE_MODEL to run the live suite (see the README)"))
+struct LiveTests {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-live-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("work"), withIntermediateDirectories: true)
+        try "The secret word is teapot.\n".write(to: folder.appendingPathComponent("work/notes.txt"), atomically: true, encoding: .utf8)
+    }
+
+    func errand(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        await (try Launched(arguments, environment: Live.environment)).wait()
+    }
+
+    func show(_ title: String, _ result: (status: Int32, stdout: String, stderr: String)) {
+        print("──── live: \(title) (exit \(result.status))\n\(result.stdout)\(result.stderr.isEmpty ? "" : "[stderr]\n\(result.stderr)")")
+    }
+
+    @Test func liveRespondJSONAndStreamed() async throws {
+        let json = try await errand(["respond", "--no-stream", "--json", "--max-output-tokens", "24", "--base-url", Live.baseURL, "--model", Live.model, "Name three colors."])
+        show("respond --no-stream --json", json)
+        #expect(json.status == 0, "\(json.stderr)")
+        let response = try JSONValue(parsing: json.stdout)
+        #expect(response["status"] == "completed" || response["status"] == "incomplete")
+        #expect((response["usage"]?["output_tokens"]?.intValue ?? 0) > 0)
+        #expect((response["output"]?.arrayValue?.count ?? 0) > 0)
+
+        let streamed = try await errand(["respond", "--max-output-tokens", "24", "--base-url", Live.baseURL, "--model", Live.model, "Name three colors."])
+        show("respond (streamed)", streamed)
+        #expect(streamed.status == 0, "\(streamed.stderr)")
+        #expect(streamed.stdout.trimmingCharacters(in: .whitespacesAndNewlines).count > 3)
+    }
+
+    @Test func liveProbeReportsWhatLlamaServerDoes() async throws {
+        let result = try await errand(["probe", "--json", "--base-url", Live.baseURL, "--model", Live.model])
+        show("probe --json", result)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONValue(parsing: result.stdout)
+        #expect(report["responses"]?["supported"] == true)
+        #expect(report["json"]?["supported"] == true)
+        #expect(report["streaming"]?["supported"] == true)
+        #expect(report["usage"]?["supported"] == true)
+        // llama.cpp refuses previous_response_id with its own 400, and keeps nothing.
+        #expect(report["stateful"]?["supported"] == false)
+        #expect(report["stateful"]?["evidence"]?.stringValue?.contains("HTTP 400") == true)
+        #expect(report["store"]?["supported"] == false)
+        #expect(report["provider"]?["state"] == "stateless")
+        #expect(report["drift"]?.arrayValue?.contains { $0.stringValue?.contains("'code' as a number") == true } == true)
+    }
+
+    @Test func liveRunFallsBackToReplayAndItsJournalResumes() async throws {
+        let spec = folder.appendingPathComponent("agent.json")
+        try """
+            {"name": "live-notes", "model": "\(Live.model)",
+             "instructions": "You answer questions about the files in the workspace. Use the read_file tool.",
+             "provider": {"base_url": "\(Live.baseURL)"}, "tools": ["read_file"], "workspace": {"root": "work"},
+             "settings": {"max_output_tokens": 120, "temperature": 0}, "limits": {"max_turns": 4}}
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        // The assistant prefill makes the small model write its call in the markup the server turns into an item.
+        let input = folder.appendingPathComponent("input.json")
+        try #"""
+            [{"role": "user", "content": "What is the secret word in notes.txt? Read the file with read_file, then answer in one sentence."},
+             {"type": "message", "role": "assistant", "content": "<tool_call>\n{\"name\": "}]
+            """#.write(to: input, atomically: true, encoding: .utf8)
+        let journals = folder.appendingPathComponent("journals")
+        let run = try await errand(["run", spec.path, "--input", input.path, "--journal-dir", journals.path])
+        show("run with read_file", run)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("↳ read_file"))
+        #expect(run.stderr.contains("refused previous_response_id"))
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: journals.path).first)
+        let journal = journals.appendingPathComponent(file)
+        let entries = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        print("──── live: journal\n" + entries.map { entry in
+            "\(entry["type"]?.stringValue ?? "?") turn \(entry["turn"]?.intValue.map(String.init) ?? "-") \(entry["http_status"].map { "HTTP \($0.jsonString) " } ?? "")\(entry["message"]?.stringValue ?? "")"
+        }.joined(separator: "\n"))
+        let types = entries.compactMap { $0["type"]?.stringValue }
+        #expect(types == ["run_started", "request", "response", "tool_call", "request", "state_fallback", "request", "response", "run_finished"])
+        let call = try #require(entries.first { $0["type"] == "tool_call" })
+        #expect(call["name"] == "read_file")
+        #expect(call["is_error"] == false)
+        #expect(call["output"]?.stringValue?.contains("teapot") == true, "the model's real call read the file")
+        let fallback = try #require(entries.first { $0["type"] == "state_fallback" })
+        #expect(fallback["http_status"] == 400, "the server's real 400")
+        #expect(fallback["message"]?.stringValue?.contains("previous_response_id") == true)
+        #expect(entries.last?["status"] == "completed")
+
+        // Cut the journal after the tool call, as a crash would, and resume it against the live server.
+        let kept = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").prefix(4)
+        try (kept.joined(separator: "\n") + "\n").write(to: journal, atomically: true, encoding: .utf8)
+        let runID = String(file.dropLast(".jsonl".count))
+        let resumed = try await errand(["run", spec.path, "--resume", runID, "--journal-dir", journals.path])
+        show("run --resume after a cut", resumed)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let after = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(after.compactMap { $0["type"]?.stringValue }.suffix(6) == ["run_resumed", "request", "state_fallback", "request", "response", "run_finished"])
+        #expect(after.last?["status"] == "completed")
+        #expect(after.filter { $0["type"] == "tool_call" }.count == 1, "the tool did not run twice")
+    }
+
+    @Test func liveBackgroundIsIgnoredAndTheAnswerStillArrives() async throws {
+        // llama.cpp ignores `background`: the create is answered at once, completed, and nothing is polled or cancelled.
+        let result = try await errand(["respond", "--background", "--no-stream", "--max-output-tokens", "16", "--base-url", Live.baseURL, "--model", Live.model, "Say hi."])
+        show("respond --background --no-stream", result)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.isEmpty)
+    }
+}
+
+/// The live server's settings, from the environment.
+enum Live {
+    static let baseURL = ProcessInfo.processInfo.environment["ERRAND_LIVE_BASE_URL"] ?? ""
+    static let model = ProcessInfo.processInfo.environment["ERRAND_LIVE_MODEL"] ?? ""
+    static var isConfigured: Bool { !baseURL.isEmpty && !model.isEmpty }
+    static var environment: [String: String] {
+        var environment = ["OPENAI_API_KEY": ProcessInfo.processInfo.environment["ERRAND_LIVE_API_KEY"] ?? "no-key-needed"]
+        environment["HOME"] = ProcessInfo.processInfo.environment["HOME"]
+        return environment
+    }
+}
