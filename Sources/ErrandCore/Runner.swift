@@ -357,7 +357,14 @@ struct RunLoop: Sendable {
         let request = makeRequest()
         let response: Response
         do {
-            if let id = state.attachResponseID, let attached = try await reattach(id) {
+            var attached: Response?
+            let reattaching = state.attachResponseID
+            state.attachResponseID = nil
+            if let id = reattaching {
+                emit(.turnStarted(turn: state.turn, stateless: state.stateless))
+                attached = try await reattach(id)
+            }
+            if let attached {
                 response = attached
             } else {
                 var entry = JournalEntry(type: "request", runID: state.runID)
@@ -372,7 +379,7 @@ struct RunLoop: Sendable {
                 body.tools = nil
                 entry.request = body
                 journal?.append(entry)
-                emit(.turnStarted(turn: state.turn, stateless: state.stateless))
+                if reattaching == nil { emit(.turnStarted(turn: state.turn, stateless: state.stateless)) }
                 response = try await callModel(request)
             }
         } catch let error as ResponsesError
@@ -545,8 +552,6 @@ struct RunLoop: Sendable {
     /// Fetches the background response a resumed run's last turn was waiting for, polling it to its end; `nil` when it
     /// is gone or was cancelled, and the turn must be sent again.
     private mutating func reattach(_ id: String) async throws -> Response? {
-        state.attachResponseID = nil
-        emit(.turnStarted(turn: state.turn, stateless: state.stateless))
         state.backgroundResponseID = id
         do {
             var response = try await client.retrieve(id)
