@@ -204,12 +204,13 @@ public struct ScriptedDialect: Sendable, Hashable {
         return dialect
     }
 
-    /// llama.cpp's `llama-server` as seen on the wire: no state (it refuses `previous_response_id` with a 400 whose
-    /// `code` is the number 400), `background` ignored, a capped answer `completed`, and (the small model behind it)
-    /// tool calls written as text.
+    /// llama.cpp's `llama-server` as seen on the wire (`errand probe` against it): no state (it refuses
+    /// `previous_response_id` with a 400 whose `code` is the number 400), stream events without `sequence_number`,
+    /// `background` ignored, a capped answer `completed`, and (the small model behind it) tool calls written as text.
     public static var llamaCpp: ScriptedDialect {
         var dialect = ScriptedDialect()
         dialect.keepsState = false
+        dialect.sequenceNumbers = false
         dialect.numericErrorCodes = true
         dialect.previousResponseRefusal = "llama.cpp does not support 'previous_response_id'."
         dialect.supportsBackground = false

@@ -35,7 +35,8 @@ import Testing
                 "max_tokens": false, "stateful": false, "store": false, "function_calling": nil, "tool_choice_required": false,
                 "tool_choice_named": false, "parallel_calls": nil, "strict_schemas": nil, "background": false, "stream_resumption": false,
              ]) { $1 },
-             drift: ["'code' as a number (400)", "status 'completed', not 'incomplete'", "tool call as text"], state: "stateless",
+             drift: ["'code' as a number (400)", "status 'completed', not 'incomplete'", "tool call as text", "stream events without sequence_number"],
+             state: "stateless",
              capField: "max_output_tokens"),
     ]
 
