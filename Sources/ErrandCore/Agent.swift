@@ -204,12 +204,43 @@ public struct ToolCallRecord: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case turn, callID = "call_id", name, arguments, output, isError = "is_error", duration = "duration_seconds", notes
+        case turn, callID = "call_id", name, arguments, output, ok, isError = "is_error", duration = "duration_seconds", notes
+    }
+
+    /// Decodes a record; `ok` (or, in journals written before it, `is_error`) says whether the call succeeded.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        turn = try container.decodeIfPresent(Int.self, forKey: .turn) ?? 0
+        callID = try container.decode(String.self, forKey: .callID)
+        name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
+        arguments = try container.decodeIfPresent(String.self, forKey: .arguments) ?? ""
+        output = try container.decodeIfPresent(String.self, forKey: .output) ?? ""
+        if let ok = try container.decodeIfPresent(Bool.self, forKey: .ok) {
+            isError = !ok
+        } else {
+            isError = try container.decodeIfPresent(Bool.self, forKey: .isError) ?? false
+        }
+        duration = try container.decodeIfPresent(Double.self, forKey: .duration) ?? 0
+        notes = try container.decodeIfPresent([String].self, forKey: .notes)
+    }
+
+    /// The one shape of a tool-call record, in journals, `--json` and `--events` alike: `turn`, `call_id`, `name`,
+    /// `arguments`, `output`, `ok`, `duration_seconds` (to the millisecond) and `notes` when there are any.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(turn, forKey: .turn)
+        try container.encode(callID, forKey: .callID)
+        try container.encode(name, forKey: .name)
+        try container.encode(arguments, forKey: .arguments)
+        try container.encode(output, forKey: .output)
+        try container.encode(!isError, forKey: .ok)
+        try container.encode((duration * 1000).rounded() / 1000, forKey: .duration)
+        try container.encodeIfPresent(notes, forKey: .notes)
     }
 }
 
 /// How a run ended and everything it did.
-public struct RunResult: Sendable {
+public struct RunResult: Sendable, Hashable {
     /// How a run ended.
     public enum Status: String, Sendable, Hashable, Codable {
         /// The model answered without asking for tools.

@@ -2,15 +2,8 @@ import Foundation
 import ResponsesAPI
 
 extension ToolCallRecord {
-    /// The record as JSON (`ok` is the opposite of `is_error`).
-    public var jsonValue: JSONValue {
-        var object: [String: JSONValue] = [
-            "turn": .number(Double(turn)), "call_id": .string(callID), "name": .string(name), "arguments": .string(arguments),
-            "output": .string(output), "ok": .bool(!isError), "duration_seconds": .number((duration * 1000).rounded() / 1000),
-        ]
-        if let notes { object["notes"] = .array(notes.map(JSONValue.string)) }
-        return .object(object)
-    }
+    /// The record as JSON, in its one shape (see ``encode(to:)``).
+    public var jsonValue: JSONValue { (try? JSONValue(encoding: self)) ?? [:] }
 }
 
 extension Usage {
@@ -29,9 +22,7 @@ extension RunResult {
     public var jsonValue: JSONValue {
         [
             "status": .string(status.rawValue), "output_text": .string(finalText), "turns": .number(Double(turns)),
-            "tool_calls": .array(toolCalls.map { call in
-                ["name": .string(call.name), "call_id": .string(call.callID), "arguments": .string(call.arguments), "ok": .bool(!call.isError)]
-            }),
+            "tool_calls": .array(toolCalls.map(\.jsonValue)),
             "usage": usage.jsonValue, "response_id": lastResponseID.map(JSONValue.string) ?? .null, "run_id": .string(runID),
             "journal": journal.map { .string($0.path) } ?? .null, "error": error.map(JSONValue.string) ?? .null,
             "incomplete_reason": incompleteReason.map(JSONValue.string) ?? .null,

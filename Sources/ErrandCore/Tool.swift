@@ -30,10 +30,10 @@ public struct Workspace: Sendable, Hashable {
     public let isWritable: Bool
 
     /// A workspace at `root` (which must exist and be a directory).
-    public init(root: URL, writable: Bool = false) throws {
+    public init(root: URL, writable: Bool = false) throws(CoreError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ToolError("the workspace \(root.path) is not a directory")
+            throw CoreError(.workspace, "the workspace \(root.path) is not a directory")
         }
         self.root = root.resolvingSymlinksInPath().standardizedFileURL
         self.isWritable = writable
@@ -122,6 +122,10 @@ public protocol Tool: Sendable {
     var isStrict: Bool { get }
     /// A timeout for this tool, overriding the run's per-tool timeout.
     var timeout: Duration? { get }
+    /// Whether running the same call twice does no harm (reading a file, fetching a page): a call a crash interrupted
+    /// is then run again on resume. False by default: the model is told instead that the call may or may not have
+    /// taken effect.
+    var isIdempotent: Bool { get }
     /// Runs the tool.
     func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput
 }
@@ -131,6 +135,8 @@ extension Tool {
     public var isStrict: Bool { true }
     /// The run's per-tool timeout by default.
     public var timeout: Duration? { nil }
+    /// Not safe to repeat by default.
+    public var isIdempotent: Bool { false }
 }
 
 /// A registered tool, its type erased: the definition sent to the model and how to invoke it with JSON arguments.
@@ -145,19 +151,27 @@ public struct RegisteredTool: Sendable {
     public let isStrict: Bool
     /// The tool's own timeout, if any.
     public let timeout: Duration?
+    /// Whether a call a crash interrupted may be run again on resume (see ``Tool/isIdempotent``).
+    public let isIdempotent: Bool
     let invoke: @Sendable (JSONValue, ToolContext) async throws -> ToolOutput
 
     /// Creates a tool from a closure that takes JSON arguments.
     public init(
         name: String, description: String, parameters: JSONValue, strict: Bool = true, timeout: Duration? = nil,
-        invoke: @escaping @Sendable (JSONValue, ToolContext) async throws -> ToolOutput
+        idempotent: Bool = false, invoke: @escaping @Sendable (JSONValue, ToolContext) async throws -> ToolOutput
     ) {
         self.name = name
         self.description = description
         self.parameters = parameters
         self.isStrict = strict
         self.timeout = timeout
+        self.isIdempotent = idempotent
         self.invoke = invoke
+    }
+
+    /// This tool, marked safe (or not) to run again after a crash interrupted a call.
+    public func idempotent(_ value: Bool = true) -> RegisteredTool {
+        RegisteredTool(name: name, description: description, parameters: parameters, strict: isStrict, timeout: timeout, idempotent: value, invoke: invoke)
     }
 
     /// Wraps a typed tool: JSON arguments are decoded into its `Arguments`.
@@ -165,7 +179,7 @@ public struct RegisteredTool: Sendable {
         let decoder = JSONDecoder()
         self.init(
             name: tool.name, description: tool.description, parameters: tool.parameters.jsonValue(strict: tool.isStrict),
-            strict: tool.isStrict, timeout: tool.timeout
+            strict: tool.isStrict, timeout: tool.timeout, idempotent: tool.isIdempotent
         ) { arguments, context in
             let decoded: T.Arguments
             do {
@@ -217,32 +231,35 @@ public struct ToolRegistry: Sendable {
     public init() {}
 
     /// Registers a typed tool; throws if the name is taken or invalid.
-    public mutating func register<T: Tool>(_ tool: T) throws {
+    public mutating func register<T: Tool>(_ tool: T) throws(CoreError) {
         try add(RegisteredTool(tool))
     }
 
     /// Registers a tool with a raw JSON Schema and JSON arguments; throws if the name is taken or invalid.
     public mutating func register(
-        name: String, description: String, parameters: JSONValue, strict: Bool = false, timeout: Duration? = nil,
+        name: String, description: String, parameters: JSONValue, strict: Bool = false, timeout: Duration? = nil, idempotent: Bool = false,
         _ handler: @escaping @Sendable (JSONValue, ToolContext) async throws -> ToolOutput
-    ) throws {
-        try add(RegisteredTool(name: name, description: description, parameters: parameters, strict: strict, timeout: timeout, invoke: handler))
+    ) throws(CoreError) {
+        try add(RegisteredTool(
+            name: name, description: description, parameters: parameters, strict: strict, timeout: timeout, idempotent: idempotent, invoke: handler))
     }
 
     /// Registers a tool with a ``JSONSchema`` and JSON arguments; throws if the name is taken or invalid.
     public mutating func register(
-        name: String, description: String, parameters: JSONSchema, strict: Bool = true, timeout: Duration? = nil,
+        name: String, description: String, parameters: JSONSchema, strict: Bool = true, timeout: Duration? = nil, idempotent: Bool = false,
         _ handler: @escaping @Sendable (JSONValue, ToolContext) async throws -> ToolOutput
-    ) throws {
-        try register(name: name, description: description, parameters: parameters.jsonValue(strict: strict), strict: strict, timeout: timeout, handler)
+    ) throws(CoreError) {
+        try register(
+            name: name, description: description, parameters: parameters.jsonValue(strict: strict), strict: strict, timeout: timeout,
+            idempotent: idempotent, handler)
     }
 
     /// Registers an already erased tool; throws if the name is taken or invalid.
-    public mutating func add(_ tool: RegisteredTool) throws {
+    public mutating func add(_ tool: RegisteredTool) throws(CoreError) {
         let valid = !tool.name.isEmpty && tool.name.count <= 64
             && tool.name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "_" || $0 == "-" }
-        guard valid else { throw ToolError("invalid tool name '\(tool.name)': use 1 to 64 letters, digits, '_' or '-'") }
-        guard index[tool.name] == nil else { throw ToolError("two tools are named '\(tool.name)'") }
+        guard valid else { throw CoreError(.registry, "invalid tool name '\(tool.name)': use 1 to 64 letters, digits, '_' or '-'") }
+        guard index[tool.name] == nil else { throw CoreError(.registry, "two tools are named '\(tool.name)'") }
         index[tool.name] = tools.count
         tools.append(tool)
     }

@@ -26,8 +26,8 @@ struct ToolExecutor: Sendable {
             text = String(text.prefix(cap)) + "\n[output cut: \(cut) more characters not shown]"
         }
         return ToolCallRecord(
-            turn: turn, callID: call.callId, name: call.name, arguments: call.arguments, output: text, isError: isError,
-            duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, output: text, isError: isError,
+            duration: ((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * 1000).rounded() / 1000,
             notes: notes.context.flatMap { $0.keptNotes.isEmpty ? nil : $0.keptNotes })
     }
 
@@ -53,9 +53,9 @@ struct ToolExecutor: Sendable {
         }
         var callLogger = logger
         callLogger[metadataKey: "run_id"] = "\(runID)"
-        callLogger[metadataKey: "call_id"] = "\(call.callId)"
+        callLogger[metadataKey: "call_id"] = "\(call.callID)"
         callLogger[metadataKey: "tool"] = "\(call.name)"
-        let context = ToolContext(runID: runID, callID: call.callId, workspace: agent.workspace, logger: callLogger)
+        let context = ToolContext(runID: runID, callID: call.callID, workspace: agent.workspace, logger: callLogger)
         notes.context = context
         let timeout = tool.timeout ?? agent.limits.toolTimeout
         do {

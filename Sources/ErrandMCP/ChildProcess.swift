@@ -115,18 +115,18 @@ final class ChildProcess: Sendable {
 }
 
 /// Every MCP server process still running, so that a hard exit (a second Ctrl-C) can kill them first.
-public final class LiveChildren: Sendable {
-    public static let shared = LiveChildren()
+package final class LiveChildren: Sendable {
+    package static let shared = LiveChildren()
     private let pids = Mutex(Set<pid_t>())
 
     func add(_ pid: pid_t) { pids.withLock { _ = $0.insert(pid) } }
     func remove(_ pid: pid_t) { pids.withLock { _ = $0.remove(pid) } }
 
     /// The process ids of the servers still running.
-    public var all: Set<pid_t> { pids.withLock { $0 } }
+    package var all: Set<pid_t> { pids.withLock { $0 } }
 
     /// SIGKILL to every server's process group (for a process about to exit without stopping them in order).
-    public func killAll() {
+    package func killAll() {
         for pid in all { kill(-pid, SIGKILL) }
     }
 }

@@ -28,6 +28,9 @@ public struct MCPServerConfiguration: Sendable, Hashable {
     public var startTimeout: Duration
     /// Whether the run goes on without this server's tools when it cannot start.
     public var isOptional: Bool
+    /// Whether its tools are safe to call twice, so that a call a crash interrupted is run again on resume (the spec
+    /// entry's `"idempotent": true`; MCP tools are not, by default).
+    public var idempotent: Bool
 
     /// The variables a server inherits from errand's environment, as the MCP SDKs' stdio clients do; anything else
     /// (API keys among it) reaches a server only when the spec's `env` names it.
@@ -37,7 +40,8 @@ public struct MCPServerConfiguration: Sendable, Hashable {
     public init(
         name: String, executable: String, arguments: [String] = [], environment: [String: String] = [:],
         parentEnvironment: [String: String] = ProcessInfo.processInfo.environment, workingDirectory: URL,
-        allowTools: [String]? = nil, callTimeout: Duration = .seconds(60), startTimeout: Duration = .seconds(30), isOptional: Bool = false
+        allowTools: [String]? = nil, callTimeout: Duration = .seconds(60), startTimeout: Duration = .seconds(30), isOptional: Bool = false,
+        idempotent: Bool = false
     ) {
         self.name = name
         self.executable = executable
@@ -51,6 +55,7 @@ public struct MCPServerConfiguration: Sendable, Hashable {
         self.callTimeout = callTimeout
         self.startTimeout = startTimeout
         self.isOptional = isOptional
+        self.idempotent = idempotent
     }
 }
 

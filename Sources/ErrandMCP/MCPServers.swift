@@ -63,6 +63,23 @@ public final class MCPServers: Sendable {
         return MCPServers(servers: started, skipped: skipped)
     }
 
+    /// Starts the servers, runs `body` with them, and stops them however `body` ends (returns, throws, or is
+    /// cancelled): their lifetime is the scope.
+    public static func with<Result: Sendable>(
+        _ configurations: [MCPServerConfiguration], logger: Logger, isolation: isolated (any Actor)? = #isolation,
+        _ body: (MCPServers) async throws -> Result
+    ) async throws -> Result {
+        let servers = try await start(configurations, logger: logger)
+        do {
+            let result = try await body(servers)
+            await servers.stop()
+            return result
+        } catch {
+            await servers.stop()
+            throw error
+        }
+    }
+
     /// Stops every server (in parallel); returns when all are reaped.
     public func stop() async {
         await withTaskGroup(of: Void.self) { group in
@@ -77,7 +94,7 @@ public final class MCPServers: Sendable {
     public var tools: [RegisteredTool] { servers.flatMap(Self.tools(of:)) }
 
     /// Adds every server's tools to `registry`.
-    public func register(into registry: inout ToolRegistry) throws {
+    public func register(into registry: inout ToolRegistry) throws(CoreError) {
         for tool in tools { try registry.add(tool) }
     }
 
@@ -97,7 +114,7 @@ public final class MCPServers: Sendable {
             return RegisteredTool(
                 name: qualifiedName(server: server.configuration.name, tool: tool.name),
                 description: tool.description ?? "\(tool.name) (from the MCP server \(server.configuration.name))",
-                parameters: parameters, strict: strict, timeout: server.configuration.callTimeout
+                parameters: parameters, strict: strict, timeout: server.configuration.callTimeout, idempotent: server.configuration.idempotent
             ) { arguments, _ in
                 .text(try await server.call(name, arguments: StrictSchema.dropNulls(arguments, schema: tool.inputSchema)))
             }

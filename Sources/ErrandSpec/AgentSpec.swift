@@ -159,7 +159,9 @@ public struct AgentSpec: Sendable {
         tools.compactMap { if case .hosted(let tool, _) = $0 { tool } else { nil } }
     }
 
-    static let mcpKeys = ["name", "command", "env", "cwd", "allow_tools", "timeout_seconds", "start_timeout_seconds", "optional", "url", "headers"]
+    static let mcpKeys = [
+        "name", "command", "env", "cwd", "allow_tools", "timeout_seconds", "start_timeout_seconds", "optional", "idempotent", "url", "headers",
+    ]
 
     private static func mcpServer(
         _ value: JSONValue?, at path: String, reader: SpecReader, folder: URL, environment: [String: String], spec: AgentSpec
@@ -211,11 +213,13 @@ public struct AgentSpec: Sendable {
         let timeout = reader.number(members, "timeout_seconds", at: path, range: 0.1...3600) ?? 60
         let startTimeout = reader.number(members, "start_timeout_seconds", at: path, range: 0.1...600) ?? 30
         let optional = reader.bool(members, "optional", at: path) ?? false
+        let idempotent = reader.bool(members, "idempotent", at: path) ?? false
         guard let name, !executable.isEmpty else { return nil }
         return .mcp(MCPServerConfiguration(
             name: name, executable: executable, arguments: arguments, environment: variables.mapValues { expand($0, environment: environment) },
             parentEnvironment: environment, workingDirectory: workingDirectory, allowTools: allowTools,
-            callTimeout: .milliseconds(Int64(timeout * 1000)), startTimeout: .milliseconds(Int64(startTimeout * 1000)), isOptional: optional))
+            callTimeout: .milliseconds(Int64(timeout * 1000)), startTimeout: .milliseconds(Int64(startTimeout * 1000)), isOptional: optional,
+            idempotent: idempotent))
     }
 
     private static func hosted(_ object: [String: JSONValue], at path: String, reader: SpecReader) -> ToolEntry? {
@@ -284,12 +288,14 @@ public struct AgentSpec: Sendable {
             case .string(let name):
                 tool = builtin(name, options: [:], at: path, reader: reader, spec: spec)
             case .object(let object) where object["manifest"] != nil:
-                guard let members = reader.object(entry, at: path, allowed: ["manifest"]),
+                guard let members = reader.object(entry, at: path, allowed: ["manifest", "idempotent"]),
                     let file = reader.string(members, "manifest", at: path)
                 else { continue }
                 let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : folder.appendingPathComponent(file)
                 do {
-                    tool = .command(try CommandManifest.load(url, environment: environment), manifest: url.standardizedFileURL)
+                    var command = try CommandManifest.load(url, environment: environment)
+                    if let idempotent = reader.bool(members, "idempotent", at: path) { command.idempotent = idempotent }
+                    tool = .command(command, manifest: url.standardizedFileURL)
                 } catch let error as SpecError {
                     for problem in error.problems {
                         reader.problem("\(path).manifest", "\(problem.path.isEmpty ? "" : "\(problem.path): ")\(problem.message) (in \(problem.file))")

@@ -14,7 +14,9 @@ import ResponsesAPI
 /// A parameter marked `"x-errand-path": true` is a workspace path: it is resolved and confined before it reaches argv
 /// (the mark is not sent to the model).
 public enum CommandManifest {
-    static let keys = ["$schema", "name", "description", "parameters", "command", "timeout_seconds", "cwd", "env", "max_output_bytes", "strict"]
+    static let keys = [
+        "$schema", "name", "description", "parameters", "command", "timeout_seconds", "cwd", "env", "max_output_bytes", "strict", "idempotent",
+    ]
 
     /// Loads a manifest file, checking every key, the placeholders, and that the program exists.
     public static func load(_ url: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CommandTool {
@@ -102,7 +104,8 @@ public enum CommandManifest {
         return CommandTool(
             name: name, description: description, parameters: parameters, pathParameters: pathParameters, strict: strict,
             executable: executable, arguments: argv, timeout: .milliseconds(Int64(timeout * 1000)),
-            workingDirectory: reader.string(members, "cwd", at: ""), environment: env, maxOutputBytes: cap)
+            workingDirectory: reader.string(members, "cwd", at: ""), environment: env, maxOutputBytes: cap,
+            idempotent: reader.bool(members, "idempotent", at: "") ?? false)
     }
 
     /// The program's absolute path: relative to the manifest's folder when it contains a '/', else found on PATH.

@@ -17,7 +17,7 @@ public struct SpecOverrides: Sendable {
     public var maxTurns: Int?
     /// The workspace root.
     public var workspace: URL?
-    /// Hosts `fetch_url` may reach (for the tool that arrives with HTML extraction).
+    /// Hosts `fetch_url` may reach, besides the spec's `allow_hosts`.
     public var allowHosts: [String]
     /// The state mode.
     public var state: StateMode?
@@ -47,18 +47,12 @@ public struct SpecOverrides: Sendable {
 }
 
 extension AgentSpec {
-    /// The provider the spec names, with the overrides applied.
-    public func provider(overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment) -> Provider {
-        let presetName = overrides.preset ?? preset
-        var provider: Provider
-        if let presetName, let named = Provider.preset(named: presetName, environment: environment) {
-            provider = named
-            if let url = overrides.baseURL ?? baseURL { provider.baseURL = url }
-        } else if let url = overrides.baseURL ?? baseURL {
-            provider = .custom(baseURL: url, environment: environment)
-        } else {
-            provider = .openai(environment: environment)
-        }
+    /// The provider the spec names, with the overrides applied: the flags, then the spec, then `ERRAND_PROVIDER`, as
+    /// ``ResponsesAPI/Provider/resolve(preset:baseURL:environment:)`` rules for every command.
+    public func provider(
+        overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ResponsesError) -> Provider {
+        var provider = try Provider.resolve(preset: overrides.preset ?? preset, baseURL: overrides.baseURL ?? baseURL, environment: environment)
         if let variable = apiKeyEnvironmentVariable {
             provider.apiKeyEnvironmentVariable = variable
             provider.apiKey = environment[variable].flatMap { $0.isEmpty ? nil : APIKey($0) }
@@ -66,7 +60,6 @@ extension AgentSpec {
         }
         for (name, value) in headers { provider.headers[name] = Self.expand(value, environment: environment) }
         if let maxTokensField { provider.maxTokensField = maxTokensField }
-        if (overrides.state ?? state) == .stateless { provider.keepsState = false }
         return provider
     }
 
@@ -84,16 +77,7 @@ extension AgentSpec {
 
     /// The model to use: the override, the spec's, `ERRAND_MODEL`, or the provider's usual one.
     public func model(overrides: SpecOverrides = SpecOverrides(), provider: Provider, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        overrides.model ?? model ?? environment["ERRAND_MODEL"] ?? Self.usualModel(for: provider)
-    }
-
-    /// A sensible model for a provider when none is named.
-    public static func usualModel(for provider: Provider) -> String {
-        switch provider.name {
-        case "mume": "openai/gpt-4.1-mini"
-        case "umodelverse": "gpt-4o"
-        default: "gpt-4.1-mini"
-        }
+        overrides.model ?? model ?? provider.defaultModel(environment: environment)
     }
 
     /// Starts the spec's MCP servers (all at once); stop them with ``MCPServers/stop()`` however the run ends.
@@ -101,9 +85,16 @@ extension AgentSpec {
         try await MCPServers.start(mcpServers, logger: logger)
     }
 
+    /// Starts the spec's MCP servers, runs `body` with them, and stops them however `body` ends.
+    public func withMCPServers<Result: Sendable>(
+        logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (MCPServers) async throws -> Result
+    ) async throws -> Result {
+        try await MCPServers.with(mcpServers, logger: logger, body)
+    }
+
     /// The spec's tools, registered in the spec's order, for a workspace; `allowHosts` adds to `fetch_url`'s list; the
     /// tools of the started MCP servers `mcp` join where their server is named.
-    public func registry(workspace: Workspace, allowHosts: [String] = [], mcp: MCPServers = .none) throws -> ToolRegistry {
+    public func registry(workspace: Workspace, allowHosts: [String] = [], mcp: MCPServers = .none) throws(CoreError) -> ToolRegistry {
         var all = ToolRegistry()
         try FileTools.register(into: &all, workspace: try Workspace(root: workspace.root, writable: true))
         var registry = ToolRegistry()
@@ -154,7 +145,7 @@ extension AgentSpec {
         overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment, mcp: MCPServers = .none,
         ask: (@Sendable (HostedToolCall) async -> Bool)? = nil
     ) throws -> Agent {
-        let provider = provider(overrides: overrides, environment: environment)
+        let provider = try provider(overrides: overrides, environment: environment)
         let workspace = try Workspace(root: overrides.workspace ?? workspaceRoot, writable: writable)
         var limits = limits
         if let maxTurns = overrides.maxTurns { limits.maxTurns = maxTurns }

@@ -22,7 +22,11 @@ extension AgentSpec {
                     "timeout_seconds": ["type": "number", "exclusiveMinimum": 0],
                  ]],
                 ["type": "object", "description": "A command tool described by a manifest (path relative to the spec).", "required": ["manifest"],
-                 "properties": ["manifest": string], "additionalProperties": false],
+                 "properties": [
+                    "manifest": string,
+                    "idempotent": described(["type": "boolean"], "Safe to run twice: a call a crash interrupted is run again on resume (default: the manifest's, else false)."),
+                 ],
+                 "additionalProperties": false],
                 ["type": "object", "description": "An MCP server over stdio; its tools join as NAME__TOOL when the run starts.", "required": ["mcp"],
                  "additionalProperties": false,
                  "properties": [
@@ -37,6 +41,7 @@ extension AgentSpec {
                             "timeout_seconds": described(["type": "number", "exclusiveMinimum": 0], "The limit of one call (default 60)."),
                             "start_timeout_seconds": described(["type": "number", "exclusiveMinimum": 0], "The limit of starting and listing its tools (default 30)."),
                             "optional": described(["type": "boolean"], "Go on without its tools when it cannot start (default false)."),
+                            "idempotent": described(["type": "boolean"], "Its tools are safe to call twice: a call a crash interrupted is run again on resume (default false)."),
                         ],
                     ],
                  ]],

@@ -62,7 +62,7 @@ public final class ScriptedResponsesServer: Sendable {
 
     /// A provider that points at this server, with a test key.
     public var provider: Provider {
-        Provider(name: "scripted", baseURL: baseURL, apiKey: APIKey("sk-scripted-test-key"), keepsState: dialect.keepsState)
+        Provider(name: "scripted", baseURL: baseURL, apiKey: APIKey("sk-scripted-test-key"))
     }
 
     /// Every request received so far, in order.

@@ -37,6 +37,9 @@ public struct CommandTool: Sendable {
     public var environment: [String]
     /// The most stdout bytes sent to the model.
     public var maxOutputBytes: Int
+    /// Whether running the same call twice does no harm, so that a call a crash interrupted is run again on resume
+    /// (the manifest's `"idempotent": true`; commands are not, by default).
+    public var idempotent: Bool
 
     /// Variables every command gets (when set): none of them is a secret.
     public static let baseEnvironment = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ"]
@@ -45,7 +48,7 @@ public struct CommandTool: Sendable {
     public init(
         name: String, description: String, parameters: JSONValue, pathParameters: Set<String> = [], strict: Bool = false,
         executable: String, arguments: [String], timeout: Duration = .seconds(30), workingDirectory: String? = nil,
-        environment: [String] = [], maxOutputBytes: Int = 64 << 10
+        environment: [String] = [], maxOutputBytes: Int = 64 << 10, idempotent: Bool = false
     ) {
         self.name = name
         self.description = description
@@ -58,12 +61,15 @@ public struct CommandTool: Sendable {
         self.workingDirectory = workingDirectory
         self.environment = environment
         self.maxOutputBytes = maxOutputBytes
+        self.idempotent = idempotent
     }
 
     /// The tool for a registry.
     public var registered: RegisteredTool {
         // The runtime enforces the timeout itself (and kills the process); the runner's deadline is a backstop.
-        RegisteredTool(name: name, description: description, parameters: parameters, strict: strict, timeout: timeout + .seconds(5)) { arguments, context in
+        RegisteredTool(
+            name: name, description: description, parameters: parameters, strict: strict, timeout: timeout + .seconds(5), idempotent: idempotent
+        ) { arguments, context in
             try await run(arguments: arguments, context: context)
         }
     }

@@ -14,6 +14,8 @@ import ResponsesAPI
 /// never by the HTTP client); the body is streamed and stopped at a byte cap; plain text and JSON come back as they
 /// are, other non-HTML types are refused. The page's content is marked off as data, not instructions.
 public struct FetchURL: Tool {
+    /// Fetching a page again does no harm (GET only).
+    public var isIdempotent: Bool { true }
     /// The arguments.
     public struct Arguments: Decodable, Sendable {
         var url: String

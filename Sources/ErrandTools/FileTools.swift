@@ -14,7 +14,7 @@ public enum FileTools {
     public static let names = ["read_file", "list_directory", "search_files", "write_file"]
 
     /// Registers `read_file`, `list_directory`, `search_files`, and `write_file` when the workspace is writable.
-    public static func register(into registry: inout ToolRegistry, workspace: Workspace) throws {
+    public static func register(into registry: inout ToolRegistry, workspace: Workspace) throws(CoreError) {
         try registry.register(ReadFile())
         try registry.register(ListDirectory())
         try registry.register(SearchFiles())
@@ -44,6 +44,8 @@ public enum FileTools {
 
 /// `read_file {path, offset?, limit?}`: numbered lines of a text file.
 public struct ReadFile: Tool {
+    /// Reading does no harm when repeated.
+    public var isIdempotent: Bool { true }
     /// The arguments.
     public struct Arguments: Decodable, Sendable {
         var path: String
@@ -114,6 +116,8 @@ public struct ReadFile: Tool {
 
 /// `list_directory {path?, recursive?, max_entries?}`: the entries of a folder.
 public struct ListDirectory: Tool {
+    /// Reading does no harm when repeated.
+    public var isIdempotent: Bool { true }
     /// The arguments.
     public struct Arguments: Decodable, Sendable {
         var path: String?
@@ -183,6 +187,8 @@ public struct ListDirectory: Tool {
 
 /// `search_files {pattern, path?, glob?}`: lines matching a regular expression, with file and line numbers.
 public struct SearchFiles: Tool {
+    /// Reading does no harm when repeated.
+    public var isIdempotent: Bool { true }
     /// The arguments.
     public struct Arguments: Decodable, Sendable {
         var pattern: String

@@ -123,7 +123,7 @@ public final class HTMLDocument {
 
     /// Parses and frees a page without reading it, as the extractor's speed floor (benchmarks only); returns whether
     /// libxml2 produced a document.
-    public static func parseOnly(_ data: Data, contentType: String? = nil) -> Bool {
+    package static func parseOnly(_ data: Data, contentType: String? = nil) -> Bool {
         let input = data.count > maxBytes ? data.prefix(maxBytes) : data
         let name = Charset.detect(input, contentType: contentType).name
         let document: htmlDocPtr? = input.withUnsafeBytes { buffer in

@@ -152,7 +152,7 @@ public struct FunctionCall: Codable, Sendable, Hashable {
     /// The item id (`fc_…` on OpenAI).
     public var id: String?
     /// The id that the matching `function_call_output` must carry.
-    public var callId: String
+    public var callID: String
     /// The function's name.
     public var name: String
     /// The arguments as a JSON string, as the model wrote them (not always valid JSON).
@@ -161,15 +161,15 @@ public struct FunctionCall: Codable, Sendable, Hashable {
     public var status: String?
 
     /// Creates a function call.
-    public init(id: String? = nil, callId: String, name: String, arguments: String, status: String? = "completed") {
+    public init(id: String? = nil, callID: String, name: String, arguments: String, status: String? = "completed") {
         self.id = id
-        self.callId = callId
+        self.callID = callID
         self.name = name
         self.arguments = arguments
         self.status = status
     }
 
-    enum CodingKeys: String, CodingKey { case type, id, callId = "call_id", name, arguments, status }
+    enum CodingKeys: String, CodingKey { case type, id, callID = "call_id", name, arguments, status }
 
     /// Decodes a call; arguments sent as a JSON object (off-spec) are re-encoded as a string, and a missing `call_id` falls back to `id`.
     public init(from decoder: any Decoder) throws {
@@ -184,7 +184,7 @@ public struct FunctionCall: Codable, Sendable, Hashable {
         } else {
             arguments = ""
         }
-        callId = try container.decodeIfPresent(String.self, forKey: .callId) ?? id ?? ""
+        callID = try container.decodeIfPresent(String.self, forKey: .callID) ?? id ?? ""
     }
 
     /// Encodes the call with its `type`.
@@ -192,7 +192,7 @@ public struct FunctionCall: Codable, Sendable, Hashable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode("function_call", forKey: .type)
         try container.encodeIfPresent(id, forKey: .id)
-        try container.encode(callId, forKey: .callId)
+        try container.encode(callID, forKey: .callID)
         try container.encode(name, forKey: .name)
         try container.encode(arguments, forKey: .arguments)
         try container.encodeIfPresent(status, forKey: .status)
@@ -484,28 +484,28 @@ public struct InputMessage: Codable, Sendable, Hashable {
 /// The result of a function call, sent back to the model (`function_call_output`).
 public struct FunctionCallOutput: Codable, Sendable, Hashable {
     /// The `call_id` of the call this answers.
-    public var callId: String
+    public var callID: String
     /// The output: text, or content parts.
     public var output: InputMessage.Content
 
     /// Creates a text output.
-    public init(callId: String, output: String) {
-        self.callId = callId
+    public init(callID: String, output: String) {
+        self.callID = callID
         self.output = .text(output)
     }
 
     /// Creates an output of content parts.
-    public init(callId: String, parts: [InputContent]) {
-        self.callId = callId
+    public init(callID: String, parts: [InputContent]) {
+        self.callID = callID
         self.output = .parts(parts)
     }
 
-    enum CodingKeys: String, CodingKey { case type, callId = "call_id", output }
+    enum CodingKeys: String, CodingKey { case type, callID = "call_id", output }
 
     /// Decodes an output.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        callId = try container.decode(String.self, forKey: .callId)
+        callID = try container.decode(String.self, forKey: .callID)
         output = try container.decode(InputMessage.Content.self, forKey: .output)
     }
 
@@ -513,7 +513,7 @@ public struct FunctionCallOutput: Codable, Sendable, Hashable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode("function_call_output", forKey: .type)
-        try container.encode(callId, forKey: .callId)
+        try container.encode(callID, forKey: .callID)
         try container.encode(output, forKey: .output)
     }
 }

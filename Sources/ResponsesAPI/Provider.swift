@@ -32,13 +32,11 @@ public struct Provider: Sendable, Hashable {
     public var headers: [String: String]
     /// The name under which the output-token cap is sent.
     public var maxTokensField: CreateResponseRequest.MaxTokensField
-    /// Whether the server keeps responses, so that `previous_response_id`, retrieval and stream resumption work.
-    public var keepsState: Bool
 
     /// Creates a provider.
     public init(
         name: String, baseURL: String, apiKey: APIKey? = nil, apiKeyEnvironmentVariable: String? = nil, requiresAPIKey: Bool = false,
-        headers: [String: String] = [:], maxTokensField: CreateResponseRequest.MaxTokensField = .maxOutputTokens, keepsState: Bool = true
+        headers: [String: String] = [:], maxTokensField: CreateResponseRequest.MaxTokensField = .maxOutputTokens
     ) {
         self.name = name
         self.baseURL = baseURL
@@ -47,7 +45,6 @@ public struct Provider: Sendable, Hashable {
         self.requiresAPIKey = requiresAPIKey
         self.headers = headers
         self.maxTokensField = maxTokensField
-        self.keepsState = keepsState
     }
 
     /// The names of the built-in presets.
@@ -96,6 +93,35 @@ public struct Provider: Sendable, Hashable {
         case "mume": .mume(environment: environment)
         case "umodelverse": .umodelverse(environment: environment)
         default: nil
+        }
+    }
+
+    /// The provider a command names, the one rule for `errand run`, `respond` and `probe`: the `preset` given (a flag
+    /// or a spec), else `ERRAND_PROVIDER` when no base URL is given either, else `openai`. A `baseURL` with a preset
+    /// moves that preset; without one it is a compatible server of its own (its key from `OPENAI_API_KEY`).
+    public static func resolve(
+        preset: String?, baseURL: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ResponsesError) -> Provider {
+        let fromEnvironment = baseURL == nil ? nonEmpty(environment["ERRAND_PROVIDER"]) : nil
+        guard let name = preset ?? fromEnvironment ?? (baseURL == nil ? "openai" : nil) else {
+            return .custom(baseURL: baseURL ?? "", environment: environment)
+        }
+        guard var provider = Provider.preset(named: name, environment: environment) else {
+            let source = preset == nil ? "ERRAND_PROVIDER names" : "the provider is"
+            throw ResponsesError(
+                kind: .invalidRequest, message: "\(source) '\(name)', which is not a preset: use one of \(presetNames.joined(separator: ", ")), or a base URL")
+        }
+        if let baseURL { provider.baseURL = baseURL }
+        return provider
+    }
+
+    /// The model to use when none is named: `ERRAND_MODEL`, else the provider's usual one.
+    public func defaultModel(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let model = Self.nonEmpty(environment["ERRAND_MODEL"]) { return model }
+        switch name {
+        case "mume": return "openai/gpt-4.1-mini"
+        case "umodelverse": return "gpt-4o"
+        default: return "gpt-4.1-mini"
         }
     }
 

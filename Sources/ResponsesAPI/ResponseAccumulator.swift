@@ -86,7 +86,7 @@ public struct ResponseAccumulator: Sendable {
             // Names missing from the terminal output's calls are taken from the stream.
             for index in response.output.indices {
                 guard case .functionCall(var call) = response.output[index], call.name.isEmpty else { continue }
-                for case .functionCall(let other) in seen where other.callId == call.callId || other.id == call.id {
+                for case .functionCall(let other) in seen where other.callID == call.callID || other.id == call.id {
                     call.name = other.name
                 }
                 response.output[index] = .functionCall(call)
@@ -101,7 +101,7 @@ public struct ResponseAccumulator: Sendable {
         case (.functionCall(var call), .functionCall(let earlier)?):
             if call.name.isEmpty { call.name = earlier.name }
             if call.arguments.isEmpty { call.arguments = earlier.arguments }
-            if call.callId.isEmpty { call.callId = earlier.callId }
+            if call.callID.isEmpty { call.callID = earlier.callID }
             return .functionCall(call)
         case (.message(var message), .message(let earlier)?) where message.content.isEmpty:
             message.content = earlier.content
@@ -139,7 +139,7 @@ public struct ResponseAccumulator: Sendable {
         if case .functionCall(let existing)? = items.removeValue(forKey: index) {
             call = existing
         } else {
-            call = FunctionCall(id: itemID, callId: itemID ?? "", name: "", arguments: "", status: "in_progress")
+            call = FunctionCall(id: itemID, callID: itemID ?? "", name: "", arguments: "", status: "in_progress")
         }
         change(&call)
         items[index] = .functionCall(call)

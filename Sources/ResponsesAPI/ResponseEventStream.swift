@@ -65,7 +65,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         /// where it said nothing, by what the request asked.
         var isResumable: Bool {
             if accumulator.isBackground ?? (request.background == true) { return true }
-            return client.provider.keepsState && request.store != false && accumulator.isStored
+            return request.store != false && accumulator.isStored
         }
 
         /// The next event, or `nil` after the terminal event.
@@ -230,8 +230,19 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 "stream broke, resuming", metadata: ["response_id": "\(id)", "starting_after": "\(last)", "reason": "\(reason)"])
             try await Task.sleep(for: client.configuration.retry.delay(attempt: resumes))
             resumes += 1
-            let answer = try await client.send(
-                .GET, "/responses/\(id)", query: [("stream", "true"), ("starting_after", String(last))], acceptStream: true)
+            let answer: HTTPClientResponse
+            do {
+                answer = try await client.send(
+                    .GET, "/responses/\(id)", query: [("stream", "true"), ("starting_after", String(last))], acceptStream: true)
+            } catch let error as ResponsesError {
+                // The server said it keeps the response, and does not: what had arrived is still the caller's.
+                var failure = ResponsesError(
+                    kind: .streamInterrupted, message: "\(reason) after \(eventCount) events, and resuming it failed: \(error.message)",
+                    status: error.status, providerError: error.providerError, requestID: error.requestID ?? requestID, provider: client.provider.name,
+                    underlying: error, partialResponse: accumulator.snapshot())
+                failure.redact(client.provider.apiKey?.value)
+                throw failure
+            }
             try await open(answer, initial: false)
         }
     }

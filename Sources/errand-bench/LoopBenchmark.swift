@@ -43,7 +43,7 @@ enum LoopBenchmark {
                         model: "m", input: .items(input), instructions: "Call noop until told otherwise.", tools: tools, previousResponseID: previous)
                     let response = streaming ? try await client.stream(request).finalResponse() : try await client.create(request)
                     previous = response.id
-                    input = response.functionCalls.map { .functionCallOutput(FunctionCallOutput(callId: $0.callId, output: "ok")) }
+                    input = response.functionCalls.map { .functionCallOutput(FunctionCallOutput(callID: $0.callID, output: "ok")) }
                 }
                 return seconds(clock.now - start)
             }

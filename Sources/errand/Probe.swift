@@ -24,8 +24,8 @@ struct Probe: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.bootstrap()
         let environment = ProcessInfo.processInfo.environment
-        let provider = ProviderChoice.provider(preset: connection.provider, baseURL: connection.baseURL, environment: environment)
-        let model = connection.model ?? environment["ERRAND_MODEL"] ?? AgentSpec.usualModel(for: provider)
+        let provider = try connection.resolve(environment: environment)
+        let model = connection.model ?? provider.defaultModel(environment: environment)
         if provider.requiresAPIKey, provider.apiKey == nil {
             printError("errand: no API key for \(provider.name): set \(provider.apiKeyEnvironmentVariable ?? "the API key")")
             throw ExitCode(1)

@@ -64,9 +64,9 @@ struct Respond: AsyncParsableCommand {
     func run() async throws {
         let logger = logging.bootstrap()
         let environment = ProcessInfo.processInfo.environment
-        let provider = ProviderChoice.provider(preset: connection.provider, baseURL: connection.baseURL, environment: environment)
+        let provider = try connection.resolve(environment: environment)
         var request = CreateResponseRequest(
-            model: connection.model ?? environment["ERRAND_MODEL"] ?? AgentSpec.usualModel(for: provider), input: try readInput(),
+            model: connection.model ?? provider.defaultModel(environment: environment), input: try readInput(),
             instructions: instructions, maxOutputTokens: maxOutputTokens, background: background || detach ? true : nil,
             serviceTier: serviceTier, promptCacheKey: promptCacheKey)
         if detach { request.stream = nil }
@@ -252,21 +252,5 @@ func readInputItems(_ path: String) throws -> [InputItem] {
         }
     } catch {
         throw refuse(error.problems)
-    }
-}
-
-/// The provider the flags and environment name.
-enum ProviderChoice {
-    static func provider(preset: String?, baseURL: String?, environment: [String: String]) -> Provider {
-        let name = preset ?? environment["ERRAND_PROVIDER"] ?? "openai"
-        var provider = Provider.preset(named: name, environment: environment) ?? .openai(environment: environment)
-        if let baseURL {
-            if preset == nil {
-                provider = .custom(baseURL: baseURL, environment: environment)
-            } else {
-                provider.baseURL = baseURL
-            }
-        }
-        return provider
     }
 }

@@ -32,6 +32,16 @@ struct ProviderOptions: ParsableArguments {
             throw ValidationError("--base-url must be an http(s) URL, not '\(baseURL)'")
         }
     }
+
+    /// The provider these flags name (with `ERRAND_PROVIDER` when they name none); a bad name exits 2.
+    func resolve(environment: [String: String]) throws -> Provider {
+        do {
+            return try Provider.resolve(preset: provider, baseURL: baseURL, environment: environment)
+        } catch {
+            printError("errand: \(error.message)")
+            throw ExitCode(2)
+        }
+    }
 }
 
 /// Flags that override a spec.
@@ -113,8 +123,17 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print the final answer only.")
     var quiet = false
 
-    @Option(help: "Resume the run with this id from its journal.")
+    @Option(help: ArgumentHelp("Resume the run with this id (or 'last') from its journal.", valueName: "run-id"))
     var resume: String?
+
+    @Option(name: .customLong("continue"), help: ArgumentHelp("Continue the finished run with this id (or 'last') with the task as a follow-up.", valueName: "run-id"))
+    var continueRun: String?
+
+    @Flag(help: "On --resume, run again the calls a crash interrupted, even those of tools not marked safe to repeat.")
+    var rerunInterrupted = false
+
+    @Flag(help: "On --resume or --continue, go on even when the spec's model, instructions or tools differ from the run's.")
+    var force = false
 
     @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs).")
     var journalDir: String?
@@ -131,6 +150,16 @@ struct Run: AsyncParsableCommand {
         if [json, events, quiet].filter({ $0 }).count > 1 { throw ValidationError("choose one of --json, --events and --quiet") }
         if input == "-", task == ["-"] { throw ValidationError("stdin can give the --input items or the task, not both") }
         if resume != nil, input != nil { throw ValidationError("--resume goes on with the journaled input; --input starts a new run") }
+        if resume != nil, continueRun != nil { throw ValidationError("choose --resume (go on after a stop) or --continue (a follow-up to a finished run)") }
+        if resume != nil, !task.isEmpty { throw ValidationError("--resume goes on with the journaled task; to add a follow-up, use --continue") }
+        if rerunInterrupted, resume == nil { throw ValidationError("--rerun-interrupted goes with --resume") }
+    }
+
+    /// What the command does with the journal.
+    private enum Plan: Sendable {
+        case start(runID: String, input: ResponseInput, journal: URL)
+        case resume(URL)
+        case follow(URL, input: ResponseInput)
     }
 
     func run() async throws {
@@ -139,65 +168,75 @@ struct Run: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let mode: OutputMode = json ? .json : events ? .events : quiet ? .quiet : .normal
         let display = RunDisplay(mode: mode, interactive: isatty(STDERR_FILENO) == 1)
-        // MCP servers start before the first model call; a required one that fails ends the run here, naming it.
-        // Ctrl-C while they start stops them.
-        let start = Task { try await spec.startMCPServers(logger: logger) }
-        let interrupts = Interrupts { start.cancel() }
-        defer { interrupts.stop() }
-        let servers: MCPServers
+        let provider: Provider
         do {
-            servers = try await start.value
+            provider = try spec.provider(overrides: overrides.overrides, environment: environment)
         } catch {
-            printError("errand: \(error)")
-            throw ExitCode(start.isCancelled ? 130 : 1)
-        }
-        for line in servers.skipped { printError("errand: \(line)") }
-        do {
-            try await run(spec, servers: servers, display: display, environment: environment, logger: logger, interrupts: interrupts)
-        } catch {
-            await servers.stop()
-            throw error
-        }
-        await servers.stop()
-    }
-
-    private func run(
-        _ spec: AgentSpec, servers: MCPServers, display: RunDisplay, environment: [String: String], logger: Logger, interrupts: Interrupts
-    ) async throws {
-        let agent: Agent
-        do {
-            let ask: (@Sendable (HostedToolCall) async -> Bool)? = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1 ? askApproval : nil
-            agent = try spec.agent(overrides: overrides.overrides, environment: environment, mcp: servers, ask: ask)
-        } catch {
-            printError("errand: \(error)")
+            printError("errand: \(error.message)")
             throw ExitCode(2)
         }
         if !overrides.allowHost.isEmpty, !spec.toolNames.contains("fetch_url") {
             printError("errand: --allow-host has no effect: \(spec.name) has no fetch_url tool")
         }
-        let provider = spec.provider(overrides: overrides.overrides, environment: environment)
-        let folder = URL(fileURLWithPath: journalDir ?? environment["ERRAND_JOURNAL_DIR"] ?? ".errand/runs").standardizedFileURL
-        let input: ResponseInput = resume == nil ? try readInput() : .text("")
-        let resume = self.resume
+        let store = RunStore.standard(folder: journalDir, environment: environment)
+        let plan: Plan
+        do {
+            if let resume {
+                plan = .resume(try store.existingJournal(resume))
+            } else if let continueRun {
+                plan = .follow(try store.existingJournal(continueRun), input: try readInput())
+            } else {
+                let runID = Runner.makeRunID()
+                plan = .start(runID: runID, input: try readInput(), journal: store.journal(for: runID))
+            }
+        } catch let error as CoreError {
+            printError("errand: \(error)")
+            throw ExitCode(2)
+        }
         var configuration = ResponsesClientConfiguration()
         configuration.cancelBackgroundOnCancellation = !detach
+        let options = Runner.ResumeOptions(force: force, rerunInterrupted: rerunInterrupted)
+        let ask: (@Sendable (HostedToolCall) async -> Bool)? = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1 ? askApproval : nil
+        let overrides = self.overrides.overrides
 
-        let result = try await ResponsesClient.withClient(provider: provider, configuration: configuration, logger: logger) { client in
-            let runner = Runner(client: client, logger: logger)
-            let run = Task { () async throws -> RunResult in
-                if let resume {
-                    let journal = folder.appendingPathComponent("\(resume).jsonl")
-                    guard FileManager.default.fileExists(atPath: journal.path) else {
-                        throw ValidationError("no journal for run \(resume) in \(folder.path)")
-                    }
-                    return try await runner.resume(agent, journal: journal, onEvent: display.show)
+        // MCP servers start before the first model call and stop when the run ends, however it ends; a required one
+        // that fails ends the run before any model call, naming it. Ctrl-C stops whatever is under way.
+        let work = Task { () async throws -> RunResult in
+            try await spec.withMCPServers(logger: logger) { servers in
+                for line in servers.skipped { printError("errand: \(line)") }
+                let agent: Agent
+                do {
+                    agent = try spec.agent(overrides: overrides, environment: environment, mcp: servers, ask: ask)
+                } catch {
+                    throw SetupError(message: "\(error)")
                 }
-                let runID = Runner.makeRunID()
-                return await runner.run(
-                    agent, input: input, journal: folder.appendingPathComponent("\(runID).jsonl"), runID: runID, onEvent: display.show)
+                return try await ResponsesClient.withClient(provider: provider, configuration: configuration, logger: logger) { client in
+                    let runner = Runner(client: client, logger: logger)
+                    switch plan {
+                    case .start(let runID, let input, let journal):
+                        return await runner.run(agent, input: input, journal: journal, runID: runID, onEvent: display.show)
+                    case .resume(let journal):
+                        return try await runner.resume(agent, journal: journal, options: options, onEvent: display.show)
+                    case .follow(let journal, let input):
+                        return try await runner.continueRun(agent, journal: journal, with: input, options: options, onEvent: display.show)
+                    }
+                }
             }
-            interrupts.handle { run.cancel() }
-            return try await run.value
+        }
+        let interrupts = Interrupts { work.cancel() }
+        defer { interrupts.stop() }
+        let result: RunResult
+        do {
+            result = try await work.value
+        } catch let error as SetupError {
+            printError("errand: \(error.message)")
+            throw ExitCode(2)
+        } catch let error as CoreError {
+            printError("errand: \(error)")
+            throw ExitCode(error.kind == .resume || error.kind == .continuation || error.kind == .notAJournal ? 2 : 1)
+        } catch {
+            printError("errand: \(error)")
+            throw ExitCode(interrupts.happened ? 130 : 1)
         }
         display.finish(result)
         switch result.status {
@@ -205,6 +244,11 @@ struct Run: AsyncParsableCommand {
         case .cancelled: throw ExitCode(130)
         default: throw ExitCode(1)
         }
+    }
+
+    /// A spec that cannot become an agent (a tool that does not register, a workspace that is gone): exit 2.
+    private struct SetupError: Error {
+        var message: String
     }
 
     /// Asks on the terminal whether a hosted MCP server may run a tool (for specs that leave `approve` open).

@@ -58,21 +58,15 @@ struct Tools: AsyncParsableCommand {
         var hosted: [JSONValue] = []
         if let spec {
             let loaded = try loadSpec(spec)
-            let servers: MCPServers
             do {
-                servers = try await loaded.startMCPServers(logger: logging.bootstrap())
+                registry = try await loaded.withMCPServers(logger: logging.bootstrap()) { servers in
+                    for line in servers.skipped { printError("errand: \(line)") }
+                    return try loaded.registry(workspace: try Workspace(root: loaded.workspaceRoot, writable: loaded.writable), mcp: servers)
+                }
             } catch {
                 printError("errand: \(error)")
-                throw ExitCode(1)
+                throw ExitCode(error is CoreError ? 2 : 1)
             }
-            for line in servers.skipped { printError("errand: \(line)") }
-            do {
-                registry = try loaded.registry(workspace: try Workspace(root: loaded.workspaceRoot, writable: loaded.writable), mcp: servers)
-            } catch {
-                await servers.stop()
-                throw error
-            }
-            await servers.stop()
             hosted = loaded.hostedTools
         } else {
             var all = ToolRegistry()

@@ -24,7 +24,8 @@ import Testing
             #expect(result.finalText == "done")
             let entries = try lines(journal)
             #expect(entries.map { $0["type"]?.stringValue ?? "?" } == [
-                "run_started", "request", "background_response", "response", "tool_call", "request", "background_response", "response", "run_finished",
+                "run_started", "request", "background_response", "response", "tool_started", "tool_finished", "request", "background_response", "response",
+                "run_finished",
             ])
             let ids = entries.filter { $0["type"] == "background_response" }.compactMap { $0["response_id"]?.stringValue }
             #expect(ids == entries.filter { $0["type"] == "response" }.compactMap { $0["response"]?["id"]?.stringValue })

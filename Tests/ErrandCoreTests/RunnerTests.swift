@@ -190,8 +190,8 @@ import Testing
 
     @Test func autoFallsBackToStatelessWhenTheProviderRefusesTheChain() async throws {
         let turns: [ScriptedTurn] = [.calls(.call("echo", ["text": "a"], id: "c1")), .calls(.call("echo", ["text": "b"], id: "c2")), .message("done")]
-        // The server keeps nothing, but the provider claims it does: the runner must find out.
-        try await withRunner(turns, dialect: .stateless, keepsState: true) { runner, server in
+        // The server keeps nothing, and nothing says so: the runner must find out.
+        try await withRunner(turns, dialect: .stateless) { runner, server in
             let journal = try temporaryDirectory().appendingPathComponent("run.jsonl")
             let log = EventLog()
             let agent = Agent(model: "m", instructions: "Be brief.", tools: try registry([Echo()]))
@@ -227,9 +227,9 @@ import Testing
         }
     }
 
-    @Test func aProviderDeclaredStatelessStartsStateless() async throws {
+    @Test func aStatelessAgentNeverTriesTheChain() async throws {
         try await withRunner([.calls(.call("echo", ["text": "x"])), .message("ok")], dialect: .stateless) { runner, server in
-            let result = await runner.run(Agent(model: "m", tools: try registry([Echo()])), input: "go")
+            let result = await runner.run(Agent(model: "m", tools: try registry([Echo()]), state: .stateless), input: "go")
             #expect(result.status == .completed)
             #expect(server.createRequests.count == 2, "no refused chain first")
             #expect(server.createRequests.allSatisfy { $0.body?["previous_response_id"] == nil })

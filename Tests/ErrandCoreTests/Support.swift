@@ -10,6 +10,7 @@ struct Echo: Tool {
     let name = "echo"
     let description = "Repeat the text."
     let parameters = JSONSchema.object(["text": .string("What to repeat")])
+    var isIdempotent: Bool { true }
     func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput { .text("echo: \(arguments.text)") }
 }
 
@@ -19,6 +20,7 @@ struct Add: Tool {
     let name = "add"
     let description = "Add two integers."
     let parameters = JSONSchema.object(["a": .integer(), "b": .integer()])
+    var isIdempotent: Bool { true }
     func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput { .json(["sum": .number(Double(arguments.a + arguments.b))]) }
 }
 
@@ -99,13 +101,11 @@ func fastClientConfiguration() -> ResponsesClientConfiguration {
 
 /// Runs `body` with a scripted server and a runner on a client pointed at it.
 func withRunner<Result>(
-    _ turns: [ScriptedTurn], dialect: ScriptedDialect = .spec, keepsState: Bool? = nil,
+    _ turns: [ScriptedTurn], dialect: ScriptedDialect = .spec,
     isolation: isolated (any Actor)? = #isolation, _ body: (Runner, ScriptedResponsesServer) async throws -> Result
 ) async throws -> Result {
     try await ScriptedResponsesServer.withServer(turns, dialect: dialect) { server in
-        var provider = server.provider
-        if let keepsState { provider.keepsState = keepsState }
-        return try await ResponsesClient.withClient(provider: provider, configuration: fastClientConfiguration()) { client in
+        try await ResponsesClient.withClient(provider: server.provider, configuration: fastClientConfiguration()) { client in
             try await body(Runner(client: client), server)
         }
     }
@@ -128,4 +128,56 @@ extension RecordedRequest {
     var inputTypes: [String] {
         (body?["input"]?.arrayValue ?? []).map { $0["type"]?.stringValue ?? "message" }
     }
+}
+
+/// `append {line}`: appends a line to a file (a side effect that must not happen twice), counting its calls.
+struct Append: Tool {
+    struct Arguments: Decodable { var line: String }
+    let name = "append"
+    let description = "Append a line to the log."
+    let parameters = JSONSchema.object(["line": .string()])
+    let file: URL
+    func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {
+        let handle = try FileHandle(forWritingTo: file)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((arguments.line + "\n").utf8))
+        return "appended"
+    }
+}
+
+/// A result with what differs between two runs of the same script left out: the ids the server gives (by order of
+/// first appearance), how long tool calls took, and the journal's path.
+func canonical(_ result: RunResult) -> RunResult {
+    var ids: [String: String] = [:]
+    func map(_ id: String) -> String {
+        if let mapped = ids[id] { return mapped }
+        let mapped = "id-\(ids.count)"
+        ids[id] = mapped
+        return mapped
+    }
+    func walk(_ value: JSONValue, key: String? = nil) -> JSONValue {
+        switch value {
+        case .object(let members):
+            return .object(Dictionary(uniqueKeysWithValues: members.map { ($0.key, walk($0.value, key: $0.key)) }))
+        case .array(let elements):
+            return .array(elements.map { walk($0) })
+        case .string(let text) where key == "id":
+            return .string(map(text))
+        default:
+            return value
+        }
+    }
+    var copy = result
+    copy.items = result.items.map { item in
+        (try? walk(JSONValue(encoding: item)).decode(as: OutputItem.self)) ?? item
+    }
+    copy.lastResponseID = result.lastResponseID.map(map)
+    copy.toolCalls = result.toolCalls.map { record in
+        var record = record
+        record.duration = 0
+        return record
+    }
+    copy.journal = nil
+    return copy
 }

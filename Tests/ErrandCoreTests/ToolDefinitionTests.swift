@@ -48,8 +48,8 @@ import Testing
     @Test func theRegistryRefusesDuplicateAndInvalidNames() throws {
         var registry = ToolRegistry()
         try registry.register(Echo())
-        #expect(throws: ToolError.self) { try registry.register(Echo()) }
-        #expect(throws: ToolError.self) {
+        #expect(throws: CoreError.self) { try registry.register(Echo()) }
+        #expect(throws: CoreError.self) {
             try registry.register(name: "bad name!", description: "", parameters: ["type": "object"]) { _, _ in "x" }
         }
         try registry.register(name: "raw_tool", description: "A raw one.", parameters: ["type": "object", "properties": ["q": ["type": "string"]]]) { arguments, _ in

@@ -117,7 +117,7 @@ extension MCPTests {
             ])
             let lines = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
             #expect(lines.filter { $0["type"] == "hosted_tool_call" }.count == 3)
-            #expect(lines.filter { $0["type"] == "approval" }.compactMap { $0["message"]?.stringValue } == ["approved", "refused"])
+            #expect(lines.filter { $0["type"] == "approval" }.compactMap { $0["approved"]?.boolValue } == [true, false])
         }
 
         @Test func aServerThatFailsToStartEndsTheRunBeforeAnyModelCall() async throws {

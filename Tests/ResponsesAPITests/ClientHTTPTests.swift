@@ -51,7 +51,7 @@ import Testing
             let response = try await client.stream(CreateResponseRequest(model: "m", input: "Weather and time?")).finalResponse()
             #expect(response.functionCalls.map(\.name) == ["get_weather", "get_time"])
             #expect(try response.functionCalls.map { try JSONValue(parsing: $0.arguments) } == [["city": "Paris"], ["zone": "Europe/Paris"]])
-            #expect(Set(response.functionCalls.map(\.callId)).count == 2)
+            #expect(Set(response.functionCalls.map(\.callID)).count == 2)
         }
     }
 
@@ -107,7 +107,7 @@ import Testing
         ]
         try await withScripted([.events(events)]) { client, _ in
             let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
-            #expect(response.functionCalls == [FunctionCall(id: "fc_9", callId: "call_9", name: "read_file", arguments: #"{"path":"a.txt"}"#, status: nil)])
+            #expect(response.functionCalls == [FunctionCall(id: "fc_9", callID: "call_9", name: "read_file", arguments: #"{"path":"a.txt"}"#, status: nil)])
         }
     }
 

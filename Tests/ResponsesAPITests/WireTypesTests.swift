@@ -23,7 +23,7 @@ import Testing
 
     @Test func requestEncodesEveryFieldUnderItsWireName() throws {
         let request = CreateResponseRequest(
-            model: "m", input: .items([.user("hi"), .functionCallOutput(FunctionCallOutput(callId: "call_1", output: "42"))]),
+            model: "m", input: .items([.user("hi"), .functionCallOutput(FunctionCallOutput(callID: "call_1", output: "42"))]),
             instructions: "be brief",
             tools: [.function(FunctionTool(name: "f", description: "d", parameters: ["type": "object"], strict: true)), .hosted(["type": "web_search"])],
             toolChoice: .function(name: "f"), parallelToolCalls: false, maxOutputTokens: 64, maxToolCalls: 3, previousResponseID: "resp_0",
@@ -113,7 +113,7 @@ import Testing
         #expect(response.store == false)
         #expect(response.extra["billing"]?["payer"] == "developer")
         #expect(response.extra["timings"]?["predicted_ms"]?.doubleValue == 12.5)
-        #expect(response.functionCalls == [FunctionCall(id: "0b7e", callId: "0b7e-call", name: "f", arguments: "{}", status: nil)])
+        #expect(response.functionCalls == [FunctionCall(id: "0b7e", callID: "0b7e-call", name: "f", arguments: "{}", status: nil)])
     }
 
     @Test func bareTextItemReadsAsAssistantText() throws {
@@ -162,7 +162,7 @@ import Testing
     }
 
     @Test func outputItemsReplayAsInput() throws {
-        let call = OutputItem.functionCall(FunctionCall(id: "fc_1", callId: "call_1", name: "f", arguments: #"{"a":1}"#))
+        let call = OutputItem.functionCall(FunctionCall(id: "fc_1", callID: "call_1", name: "f", arguments: #"{"a":1}"#))
         let reasoning = OutputItem.reasoning(ReasoningItem(id: "rs_1", summary: ["s"], encryptedContent: "enc"))
         let input: [InputItem] = [.output(call), .output(reasoning), .itemReference(id: "msg_1")]
         let json = try JSONValue(encoding: input)

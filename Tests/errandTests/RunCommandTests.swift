@@ -222,7 +222,7 @@ final class Buffer: Sendable {
             try #require(files.count == 1)
             let runID = String(files[0].dropLast(".jsonl".count))
             let before = try String(contentsOf: journals.appendingPathComponent(files[0]), encoding: .utf8)
-            #expect(before.contains(#""type":"tool_call""#) && !before.contains("run_finished"))
+            #expect(before.contains(#""type":"tool_finished""#) && !before.contains("run_finished"))
 
             server.enqueue([.message("The word is teapot.")])
             let resumed = try await errand(["run", spec.path, "--resume", runID, "--journal-dir", journals.path], server: server)

@@ -1,0 +1,417 @@
+import Foundation
+import ResponsesAPI
+
+/// One step of a run, as its journal records it. The journal is the run: ``RunState/apply(_:)`` folds these events into
+/// the run's state, live and on resume alike.
+///
+/// On the wire each event is one JSON object with a `type` discriminator, the run's id and the time, and its fields
+/// (`snake_case`). Journals written before these types existed still decode (`tool_call` is read as `tool_finished`).
+public enum JournalEvent: Sendable, Hashable {
+    /// The run began: the agent as it was (model, instructions, tools), the input and how it chooses tools.
+    case runStarted(RunStarted)
+    /// A request went to the model.
+    case requestSent(RequestSent)
+    /// The server named the background response working on the turn in flight.
+    case backgroundResponse(BackgroundResponse)
+    /// The model's response arrived.
+    case responseReceived(ResponseReceived)
+    /// A tool call is about to run.
+    case toolStarted(ToolStarted)
+    /// A tool call ended (or was found interrupted by a crash), with its output.
+    case toolFinished(ToolCallRecord)
+    /// The provider ran one of its own tools.
+    case hostedCall(HostedCall)
+    /// A hosted MCP server's approval request was answered.
+    case approval(Approval)
+    /// The provider refused `previous_response_id`; the turn is sent again with the history replayed.
+    case stateFallback(StateFallback)
+    /// A finished run was continued with more input (`errand run --continue`).
+    case inputAdded(InputAdded)
+    /// The model call failed.
+    case failure(RunFailure)
+    /// The run was resumed from its journal.
+    case runResumed(RunResumed)
+    /// The run ended.
+    case runFinished(RunFinished)
+
+    /// The `type` on the wire.
+    public var type: String {
+        switch self {
+        case .runStarted: "run_started"
+        case .requestSent: "request"
+        case .backgroundResponse: "background_response"
+        case .responseReceived: "response"
+        case .toolStarted: "tool_started"
+        case .toolFinished: "tool_finished"
+        case .hostedCall: "hosted_tool_call"
+        case .approval: "approval"
+        case .stateFallback: "state_fallback"
+        case .inputAdded: "input_added"
+        case .failure: "error"
+        case .runResumed: "run_resumed"
+        case .runFinished: "run_finished"
+        }
+    }
+
+    /// The turn the event belongs to, when it has one.
+    public var turn: Int? {
+        switch self {
+        case .requestSent(let e): e.turn
+        case .backgroundResponse(let e): e.turn
+        case .responseReceived(let e): e.turn
+        case .toolStarted(let e): e.turn
+        case .toolFinished(let e): e.turn
+        case .hostedCall(let e): e.turn
+        case .approval(let e): e.turn
+        case .stateFallback(let e): e.turn
+        case .failure(let e): e.turn
+        case .runResumed(let e): e.turn
+        case .runFinished(let e): e.turns
+        case .runStarted, .inputAdded: nil
+        }
+    }
+
+    // MARK: Payloads
+
+    /// `run_started`.
+    public struct RunStarted: Codable, Sendable, Hashable {
+        public var agent: String
+        public var model: String
+        /// The state mode asked for: `auto`, `stateful` or `stateless`.
+        public var mode: StateMode
+        public var instructions: String?
+        public var tools: [ResponseTool]?
+        public var input: [InputItem]
+        /// The first turn's `tool_choice`.
+        public var toolChoice: ToolChoice?
+        /// Whether a forcing `tool_choice` becomes `auto` after the first tool turn.
+        public var resetToolChoice: Bool?
+        /// A digest of the model, instructions and tools, to tell whether a resumed run has the same agent.
+        public var fingerprint: String?
+
+        public init(
+            agent: String, model: String, mode: StateMode, instructions: String?, tools: [ResponseTool]?, input: [InputItem],
+            toolChoice: ToolChoice?, resetToolChoice: Bool?, fingerprint: String?
+        ) {
+            self.agent = agent
+            self.model = model
+            self.mode = mode
+            self.instructions = instructions
+            self.tools = tools
+            self.input = input
+            self.toolChoice = toolChoice
+            self.resetToolChoice = resetToolChoice
+            self.fingerprint = fingerprint
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case agent, model, mode, instructions, tools, input, toolChoice = "tool_choice", resetToolChoice = "reset_tool_choice"
+            case fingerprint
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            agent = try container.decodeIfPresent(String.self, forKey: .agent) ?? "agent"
+            model = try container.decodeIfPresent(String.self, forKey: .model) ?? ""
+            mode = (try? container.decodeIfPresent(StateMode.self, forKey: .mode)) ?? .auto
+            instructions = try container.decodeIfPresent(String.self, forKey: .instructions)
+            tools = try container.decodeIfPresent([ResponseTool].self, forKey: .tools)
+            input = try container.decodeIfPresent([InputItem].self, forKey: .input) ?? []
+            toolChoice = try container.decodeIfPresent(ToolChoice.self, forKey: .toolChoice)
+            resetToolChoice = try container.decodeIfPresent(Bool.self, forKey: .resetToolChoice)
+            fingerprint = try container.decodeIfPresent(String.self, forKey: .fingerprint)
+        }
+    }
+
+    /// `request`: what changes from turn to turn (the instructions and tools are in `run_started`).
+    public struct RequestSent: Codable, Sendable, Hashable {
+        public var turn: Int
+        /// Whether the history was replayed (`stateless`) or the turn chained with `previous_response_id`.
+        public var stateless: Bool
+        public var previousResponseID: String?
+        /// The input of a chained request (a replayed one sends the whole history, which the journal already has).
+        public var input: [InputItem]?
+        /// The body without its input, instructions and tools.
+        public var request: CreateResponseRequest?
+
+        public init(turn: Int, stateless: Bool, previousResponseID: String?, input: [InputItem]?, request: CreateResponseRequest?) {
+            self.turn = turn
+            self.stateless = stateless
+            self.previousResponseID = previousResponseID
+            self.input = input
+            self.request = request
+        }
+
+        enum CodingKeys: String, CodingKey { case turn, mode, previousResponseID = "previous_response_id", input, request }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            turn = try container.decodeIfPresent(Int.self, forKey: .turn) ?? 1
+            stateless = try container.decodeIfPresent(String.self, forKey: .mode) == "stateless"
+            previousResponseID = try container.decodeIfPresent(String.self, forKey: .previousResponseID)
+            input = try container.decodeIfPresent([InputItem].self, forKey: .input)
+            request = try container.decodeIfPresent(CreateResponseRequest.self, forKey: .request)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(turn, forKey: .turn)
+            try container.encode(stateless ? "stateless" : "stateful", forKey: .mode)
+            try container.encodeIfPresent(previousResponseID, forKey: .previousResponseID)
+            try container.encodeIfPresent(input, forKey: .input)
+            try container.encodeIfPresent(request, forKey: .request)
+        }
+    }
+
+    /// `background_response`.
+    public struct BackgroundResponse: Codable, Sendable, Hashable {
+        public var turn: Int
+        public var responseID: String
+        public init(turn: Int, responseID: String) {
+            self.turn = turn
+            self.responseID = responseID
+        }
+        enum CodingKeys: String, CodingKey { case turn, responseID = "response_id" }
+    }
+
+    /// `response`.
+    public struct ResponseReceived: Codable, Sendable, Hashable {
+        public var turn: Int
+        public var response: Response
+        public init(turn: Int, response: Response) {
+            self.turn = turn
+            self.response = response
+        }
+    }
+
+    /// `tool_started`.
+    public struct ToolStarted: Codable, Sendable, Hashable {
+        public var turn: Int
+        public var callID: String
+        public var name: String
+        public var arguments: String
+        public init(turn: Int, callID: String, name: String, arguments: String) {
+            self.turn = turn
+            self.callID = callID
+            self.name = name
+            self.arguments = arguments
+        }
+        enum CodingKeys: String, CodingKey { case turn, callID = "call_id", name, arguments }
+    }
+
+    /// `hosted_tool_call`.
+    public struct HostedCall: Codable, Sendable, Hashable {
+        public var turn: Int
+        /// The output item's id.
+        public var callID: String?
+        /// The item type, e.g. `web_search_call`.
+        public var name: String
+        /// A one-line account (``HostedToolCall/summary``).
+        public var message: String?
+        public init(turn: Int, callID: String?, name: String, message: String?) {
+            self.turn = turn
+            self.callID = callID
+            self.name = name
+            self.message = message
+        }
+        enum CodingKeys: String, CodingKey { case turn, callID = "call_id", name, message }
+    }
+
+    /// `approval`.
+    public struct Approval: Codable, Sendable, Hashable {
+        public var turn: Int
+        /// The approval request's id.
+        public var callID: String?
+        /// What was asked, in one line.
+        public var summary: String?
+        /// The `mcp_approval_response` sent back.
+        public var reply: InputItem
+        public var approved: Bool
+
+        public init(turn: Int, callID: String?, summary: String?, reply: InputItem, approved: Bool) {
+            self.turn = turn
+            self.callID = callID
+            self.summary = summary
+            self.reply = reply
+            self.approved = approved
+        }
+
+        enum CodingKeys: String, CodingKey { case turn, callID = "call_id", name, input, approved, message }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            turn = try container.decodeIfPresent(Int.self, forKey: .turn) ?? 0
+            callID = try container.decodeIfPresent(String.self, forKey: .callID)
+            summary = try container.decodeIfPresent(String.self, forKey: .name)
+            let replies = try container.decodeIfPresent([InputItem].self, forKey: .input) ?? []
+            reply = replies.first ?? .raw([:])
+            approved = try container.decodeIfPresent(Bool.self, forKey: .approved)
+                ?? (try container.decodeIfPresent(String.self, forKey: .message) == "approved")
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(turn, forKey: .turn)
+            try container.encodeIfPresent(callID, forKey: .callID)
+            try container.encodeIfPresent(summary, forKey: .name)
+            try container.encode([reply], forKey: .input)
+            try container.encode(approved, forKey: .approved)
+        }
+    }
+
+    /// `state_fallback`.
+    public struct StateFallback: Codable, Sendable, Hashable {
+        public var turn: Int
+        /// Why, for people.
+        public var reason: String
+        /// The status the provider refused the chain with.
+        public var httpStatus: Int?
+        public init(turn: Int, reason: String, httpStatus: Int?) {
+            self.turn = turn
+            self.reason = reason
+            self.httpStatus = httpStatus
+        }
+        enum CodingKeys: String, CodingKey { case turn, reason = "message", httpStatus = "http_status" }
+    }
+
+    /// `input_added`.
+    public struct InputAdded: Codable, Sendable, Hashable {
+        public var input: [InputItem]
+        public init(input: [InputItem]) { self.input = input }
+    }
+
+    /// `error`: the model call failed.
+    public struct RunFailure: Codable, Sendable, Hashable {
+        public var turn: Int
+        public var message: String
+        public var httpStatus: Int?
+        /// What a broken stream had delivered.
+        public var response: Response?
+        public init(turn: Int, message: String, httpStatus: Int?, response: Response?) {
+            self.turn = turn
+            self.message = message
+            self.httpStatus = httpStatus
+            self.response = response
+        }
+        enum CodingKeys: String, CodingKey { case turn, message, httpStatus = "http_status", response }
+    }
+
+    /// `run_resumed`.
+    public struct RunResumed: Codable, Sendable, Hashable {
+        public var turn: Int
+        public init(turn: Int) { self.turn = turn }
+    }
+
+    /// `run_finished`.
+    public struct RunFinished: Codable, Sendable, Hashable {
+        public var status: RunResult.Status
+        public var finalText: String
+        public var usage: Usage?
+        public var lastResponseID: String?
+        public var turns: Int
+        public var toolCallCount: Int?
+        /// Why the run did not complete, for people.
+        public var message: String?
+        public var incompleteReason: String?
+
+        public init(
+            status: RunResult.Status, finalText: String, usage: Usage?, lastResponseID: String?, turns: Int, toolCallCount: Int?,
+            message: String?, incompleteReason: String?
+        ) {
+            self.status = status
+            self.finalText = finalText
+            self.usage = usage
+            self.lastResponseID = lastResponseID
+            self.turns = turns
+            self.toolCallCount = toolCallCount
+            self.message = message
+            self.incompleteReason = incompleteReason
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case status, finalText = "final_text", usage, lastResponseID = "last_response_id", turns = "turn"
+            case toolCallCount = "tool_call_count", message, incompleteReason = "incomplete_reason"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            status = (try? container.decodeIfPresent(RunResult.Status.self, forKey: .status)) ?? .failed
+            finalText = try container.decodeIfPresent(String.self, forKey: .finalText) ?? ""
+            usage = try container.decodeIfPresent(Usage.self, forKey: .usage)
+            lastResponseID = try container.decodeIfPresent(String.self, forKey: .lastResponseID)
+            turns = try container.decodeIfPresent(Int.self, forKey: .turns) ?? 0
+            toolCallCount = try container.decodeIfPresent(Int.self, forKey: .toolCallCount)
+            message = try container.decodeIfPresent(String.self, forKey: .message)
+            incompleteReason = try container.decodeIfPresent(String.self, forKey: .incompleteReason)
+        }
+    }
+}
+
+/// One line of a journal: an event, the run it belongs to and when it happened.
+public struct JournalRecord: Sendable, Hashable {
+    /// The run's id.
+    public var runID: String
+    /// Seconds since 1970.
+    public var time: Double
+    /// What happened.
+    public var event: JournalEvent
+
+    /// Creates a record.
+    public init(runID: String, time: Double = Date().timeIntervalSince1970, event: JournalEvent) {
+        self.runID = runID
+        self.time = time
+        self.event = event
+    }
+}
+
+extension JournalRecord: Codable {
+    enum CodingKeys: String, CodingKey { case type, runID = "run_id", time }
+
+    /// Decodes a line: the `type` picks the payload; unknown types are an error that names them.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        runID = try container.decodeIfPresent(String.self, forKey: .runID) ?? ""
+        time = try container.decodeIfPresent(Double.self, forKey: .time) ?? 0
+        let type = try container.decode(String.self, forKey: .type)
+        switch type {
+        case "run_started": event = .runStarted(try .init(from: decoder))
+        case "request": event = .requestSent(try .init(from: decoder))
+        case "background_response": event = .backgroundResponse(try .init(from: decoder))
+        case "response": event = .responseReceived(try .init(from: decoder))
+        case "tool_started": event = .toolStarted(try .init(from: decoder))
+        case "tool_finished", "tool_call": event = .toolFinished(try .init(from: decoder))
+        case "hosted_tool_call": event = .hostedCall(try .init(from: decoder))
+        case "approval": event = .approval(try .init(from: decoder))
+        case "state_fallback": event = .stateFallback(try .init(from: decoder))
+        case "input_added": event = .inputAdded(try .init(from: decoder))
+        case "error": event = .failure(try .init(from: decoder))
+        case "run_resumed": event = .runResumed(try .init(from: decoder))
+        case "run_finished": event = .runFinished(try .init(from: decoder))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "'\(type)' is not a journal event")
+        }
+    }
+
+    /// Encodes the line: `type`, `run_id`, `time`, then the payload's fields.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(event.type, forKey: .type)
+        try container.encode(runID, forKey: .runID)
+        try container.encode(time, forKey: .time)
+        switch event {
+        case .runStarted(let e): try e.encode(to: encoder)
+        case .requestSent(let e): try e.encode(to: encoder)
+        case .backgroundResponse(let e): try e.encode(to: encoder)
+        case .responseReceived(let e): try e.encode(to: encoder)
+        case .toolStarted(let e): try e.encode(to: encoder)
+        case .toolFinished(let e): try e.encode(to: encoder)
+        case .hostedCall(let e): try e.encode(to: encoder)
+        case .approval(let e): try e.encode(to: encoder)
+        case .stateFallback(let e): try e.encode(to: encoder)
+        case .inputAdded(let e): try e.encode(to: encoder)
+        case .failure(let e): try e.encode(to: encoder)
+        case .runResumed(let e): try e.encode(to: encoder)
+        case .runFinished(let e): try e.encode(to: encoder)
+        }
+    }
+}

@@ -1,0 +1,296 @@
+import Foundation
+import ResponsesAPI
+
+/// Everything a run has done so far, and the rules that move it on. A plain value with no I/O: ``apply(_:)`` is the
+/// only code that changes it, one ``JournalEvent`` at a time, and ``decide(limits:)`` says what the run should do next.
+/// The live loop decides, records the event that results, and applies it; a resume reads the journal's events and
+/// applies the same function, so there is no second copy of the rules.
+public struct RunState: Sendable, Hashable {
+    /// What the run should do next.
+    public enum Decision: Sendable, Hashable {
+        /// Send the next request (or send the last one again: a fallback, a crash before its response).
+        case send
+        /// Fetch the background response the server was working on for the unanswered request.
+        case attach(responseID: String)
+        /// Answer a hosted MCP server's approval requests.
+        case answerApprovals([HostedToolCall])
+        /// Run these calls of the last response; those in `interrupted` had started before a crash and not finished.
+        case runTools([FunctionCall], interrupted: Set<String>)
+        /// End the run.
+        case finish(JournalEvent.RunFinished)
+        /// The run has ended.
+        case done
+    }
+
+    /// The run's id.
+    public private(set) var runID: String
+    /// The agent's name, as journaled.
+    public private(set) var agent = "agent"
+    /// The model, as journaled.
+    public private(set) var model = ""
+    /// How the run started: its instructions, tools and digest.
+    public private(set) var started: JournalEvent.RunStarted?
+
+    /// How the run carries state, as it started: the agent's mode is the run's from then on (the journal keeps it).
+    public var mode: StateMode { started?.mode ?? .auto }
+    /// The turn of the last request sent; a request sent again (after a fallback or a crash) keeps its number.
+    public private(set) var turn = 0
+    /// Whether the history is replayed each turn (stateless) rather than chained with `previous_response_id`.
+    public private(set) var replaysHistory = false
+    /// The `tool_choice` of the next request.
+    public private(set) var toolChoice: ToolChoice?
+    private var resetToolChoice = true
+
+    /// Token usage summed over the responses.
+    public private(set) var usage = Usage()
+    /// Every output item, in order.
+    public private(set) var items: [OutputItem] = []
+    /// Every finished tool call, turn by turn, each turn in the order the model asked for the calls.
+    public private(set) var toolCalls: [ToolCallRecord] = []
+    /// The conversation so far, as a replayed request sends it (what the next request adds is in ``pendingInput``).
+    public private(set) var history: [InputItem] = []
+    /// The last response's id, which the next chained request names.
+    public private(set) var previousResponseID: String?
+    /// The last response's id, for the result.
+    public private(set) var lastResponseID: String?
+
+    /// The last request, until its response arrives.
+    public private(set) var openRequest: JournalEvent.RequestSent?
+    /// Whether the next request is the last one sent again.
+    private var resend = false
+    /// The background response the server named for the open request.
+    public private(set) var backgroundResponseID: String?
+
+    /// The last response's function calls, in the order the model asked for them.
+    public private(set) var calls: [FunctionCall] = []
+    /// The finished calls of the last response, by call id.
+    private var outputs: [String: ToolCallRecord] = [:]
+    /// The calls of the last response that started.
+    private var startedCalls: Set<String> = []
+    /// Approval requests of the last response not yet answered.
+    public private(set) var openApprovals: [HostedToolCall] = []
+    /// Replies to approval requests, and input added to a finished run, for the next request.
+    private var added: [InputItem] = []
+    /// What the last response ended with, once it arrived.
+    private var answer: Answer?
+    /// Where the current stretch of the run began (a continued run counts its turns and calls anew).
+    private var segmentTurn = 0
+    private var segmentCalls = 0
+
+    /// How the run ended, once it has.
+    public private(set) var finished: JournalEvent.RunFinished?
+
+    private struct Answer: Sendable, Hashable {
+        var status: ResponseStatus
+        var text: String
+        var incompleteReason: String?
+        var failure: String?
+    }
+
+    /// An empty state for the run `runID`; apply its `run_started` first.
+    public init(runID: String) {
+        self.runID = runID
+    }
+
+    /// The state a journal's events lead to.
+    public init(replaying records: [JournalRecord]) throws(CoreError) {
+        guard case .runStarted? = records.first?.event else {
+            throw CoreError(.notAJournal, "not a run journal: it does not begin with run_started")
+        }
+        self.init(runID: records[0].runID)
+        for record in records { apply(record.event) }
+    }
+
+    // MARK: The transition
+
+    /// Applies one event. The only code that changes the state.
+    public mutating func apply(_ event: JournalEvent) {
+        switch event {
+        case .runStarted(let e):
+            started = e
+            agent = e.agent
+            model = e.model
+            history = e.input
+            replaysHistory = e.mode == .stateless
+            toolChoice = e.toolChoice
+            resetToolChoice = e.resetToolChoice ?? true
+
+        case .requestSent(let e):
+            // What the request carried joins the history: the replies and outputs, in call order.
+            history += pendingInput
+            added = []
+            outputs = [:]
+            calls = []
+            startedCalls = []
+            turn = e.turn
+            replaysHistory = e.stateless
+            openRequest = e
+            resend = false
+            backgroundResponseID = nil
+            answer = nil
+
+        case .backgroundResponse(let e):
+            if openRequest?.turn == e.turn { backgroundResponseID = e.responseID }
+
+        case .responseReceived(let e):
+            let response = e.response
+            openRequest = nil
+            resend = false
+            backgroundResponseID = nil
+            turn = e.turn
+            if let used = response.usage { usage = usage + used }
+            items += response.output
+            history += response.output.map(InputItem.output)
+            lastResponseID = response.id
+            previousResponseID = response.id.isEmpty ? nil : response.id
+            calls = response.functionCalls
+            outputs = [:]
+            startedCalls = []
+            openApprovals = response.output.compactMap { item in
+                if case .hostedToolCall(let call) = item, call.type == "mcp_approval_request" { call } else { nil }
+            }
+            answer = Answer(
+                status: response.status, text: response.outputText,
+                incompleteReason: response.status == .incomplete ? response.incompleteDetails?.reason ?? "unknown" : nil,
+                failure: response.status == .failed
+                    ? "the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")" : nil)
+            if (!calls.isEmpty || !openApprovals.isEmpty) && resetToolChoice { toolChoice = toolChoice.map(Self.relaxed) }
+
+        case .toolStarted(let e):
+            startedCalls.insert(e.callID)
+
+        case .toolFinished(let record):
+            outputs[record.callID] = record
+            startedCalls.insert(record.callID)
+            // Records arrive as calls finish; they are kept in the order the model asked for the calls.
+            let key = (record.turn, rank(record.callID, turn: record.turn))
+            var position = toolCalls.count
+            while position > 0, (toolCalls[position - 1].turn, rank(toolCalls[position - 1].callID, turn: toolCalls[position - 1].turn)) > key {
+                position -= 1
+            }
+            toolCalls.insert(record, at: position)
+
+        case .hostedCall:
+            break
+
+        case .approval(let e):
+            openApprovals.removeAll { $0.id == e.callID }
+            added.append(e.reply)
+
+        case .stateFallback:
+            // The chained request was refused: it goes again, with the history replayed, under the same turn.
+            replaysHistory = true
+            openRequest = nil
+            resend = true
+
+        case .inputAdded(let e):
+            finished = nil
+            answer = nil
+            added += e.input
+            segmentTurn = turn
+            segmentCalls = toolCalls.count
+
+        case .failure:
+            openRequest = nil
+            backgroundResponseID = nil
+
+        case .runResumed:
+            break
+
+        case .runFinished(let e):
+            finished = e
+        }
+    }
+
+    /// Where a call stands in the order the model asked for it (the last response's calls; others keep their place).
+    private func rank(_ callID: String, turn: Int) -> Int {
+        guard turn == self.turn else { return Int.max }
+        return calls.firstIndex { $0.callID == callID } ?? Int.max
+    }
+
+    // MARK: The decision
+
+    /// What the run should do next, within `limits`. Every limit is checked here and nowhere else (the wall-clock
+    /// time limit and cancellation aside, which the loop's driver watches).
+    public func decide(limits: RunLimits) -> Decision {
+        if finished != nil { return .done }
+        if openRequest != nil {
+            // A request without its response (a resumed run): fetch the background response, or send it again.
+            if let backgroundResponseID { return .attach(responseID: backgroundResponseID) }
+            return .send
+        }
+        if resend { return .send }
+        if let answer {
+            if let failure = answer.failure { return .finish(finish(.failed, message: failure)) }
+            if !openApprovals.isEmpty { return .answerApprovals(openApprovals) }
+            let unanswered = calls.filter { outputs[$0.callID] == nil }
+            if !unanswered.isEmpty {
+                if let max = limits.maxToolCalls {
+                    let made = toolCalls.count - segmentCalls
+                    let fresh = unanswered.filter { !startedCalls.contains($0.callID) }.count
+                    if made + fresh > max, fresh > 0 {
+                        return .finish(finish(.maxToolCalls, message: "the model asked for \(fresh) more tool calls after \(made), over the limit of \(max)"))
+                    }
+                }
+                return .runTools(unanswered, interrupted: Set(unanswered.map(\.callID)).intersection(startedCalls))
+            }
+            if calls.isEmpty, added.isEmpty {
+                return .finish(finish(.completed, text: answer.text, incompleteReason: answer.incompleteReason))
+            }
+        }
+        if turn - segmentTurn >= limits.maxTurns {
+            return .finish(finish(.maxTurns, message: "the run reached its limit of \(limits.maxTurns) turns"))
+        }
+        return .send
+    }
+
+    /// The end of the run as it stands, with `status`.
+    public func finish(_ status: RunResult.Status, text: String = "", message: String? = nil, incompleteReason: String? = nil) -> JournalEvent.RunFinished {
+        JournalEvent.RunFinished(
+            status: status, finalText: text, usage: usage, lastResponseID: lastResponseID, turns: turn, toolCallCount: toolCalls.count,
+            message: message, incompleteReason: incompleteReason)
+    }
+
+    /// The last response's calls that have no output yet.
+    public var unansweredCalls: [FunctionCall] { calls.filter { outputs[$0.callID] == nil } }
+
+    // MARK: The next request
+
+    /// The turn number of the next request: the same as the last one when it is sent again.
+    public var nextTurn: Int { openRequest != nil || resend ? turn : turn + 1 }
+
+    /// What the next request adds to the conversation: input added to a finished run, approval replies, and the last
+    /// response's call outputs in the order of the calls.
+    public var pendingInput: [InputItem] {
+        added + calls.compactMap { call in
+            outputs[call.callID].map { .functionCallOutput(FunctionCallOutput(callID: call.callID, output: $0.output)) }
+        }
+    }
+
+    /// The input and `previous_response_id` of the next request: the whole history when replaying; else what is
+    /// pending, chained to the last response (a request sent again after a crash carries what it carried then).
+    public var nextInput: (input: [InputItem], previousResponseID: String?) {
+        if replaysHistory { return (history + pendingInput, nil) }
+        if let open = openRequest, !open.stateless { return (open.input ?? [], open.previousResponseID) }
+        guard let previousResponseID else { return (history + pendingInput, nil) }
+        return (pendingInput, previousResponseID)
+    }
+
+    /// The result of the run as it stands.
+    public func result(journal: URL?) -> RunResult {
+        let end = finished
+        return RunResult(
+            runID: runID, status: end?.status ?? .failed, finalText: end?.finalText ?? "", items: items, toolCalls: toolCalls,
+            usage: usage, lastResponseID: lastResponseID, turns: turn, error: end?.message, incompleteReason: end?.incompleteReason,
+            journal: journal)
+    }
+
+    /// `auto` in place of a choice that forces a tool.
+    static func relaxed(_ choice: ToolChoice) -> ToolChoice {
+        switch choice {
+        case .required, .function, .mcp, .custom, .hosted: .auto
+        case .allowedTools(_, let tools): .allowedTools(mode: "auto", tools: tools)
+        default: choice
+        }
+    }
+}
