@@ -24,8 +24,10 @@ public final class Journal: Sendable {
         let manager = FileManager.default
         do {
             try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if !manager.fileExists(atPath: url.path), !manager.createFile(atPath: url.path, contents: nil) {
-                throw CoreError(.journal, "cannot create the journal at \(url.path): \(Self.lastSystemError())")
+            if !manager.fileExists(atPath: url.path) {
+                let descriptor = open(url.path, O_CREAT | O_WRONLY | O_APPEND, 0o644)
+                guard descriptor >= 0 else { throw CoreError(.journal, "cannot create the journal at \(url.path): \(Self.lastSystemError())") }
+                _ = Foundation.close(descriptor)
             }
             let handle = try FileHandle(forUpdating: url)
             // A last line without its newline is a step cut short by a crash: drop it, so appended lines stay whole.

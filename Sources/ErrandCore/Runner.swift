@@ -410,6 +410,16 @@ struct RunLoop: Sendable {
         guard !pending.isEmpty else { return }
         let limit = max(1, agent.limits.maxToolConcurrency)
         let executor = ToolExecutor(agent: agent, runID: state.runID, logger: logger)
+        if pending.count == 1 {
+            // One call needs no task group (and its extra hop).
+            let call = pending[0]
+            try record(.toolStarted(.init(turn: turn, callID: call.callID, name: call.name, arguments: call.arguments)))
+            emit(.toolCallStarted(turn: turn, callID: call.callID, name: call.name, arguments: call.arguments))
+            let finished = await executor.execute(call, turn: turn)
+            try record(.toolFinished(finished))
+            emit(.toolCallFinished(finished))
+            return
+        }
         var failure: CoreError?
         await withTaskGroup(of: ToolCallRecord.self) { group in
             var next = 0

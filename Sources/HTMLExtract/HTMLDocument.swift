@@ -73,7 +73,8 @@ extension Array where Element == PageNode {
     func children(of index: Int) -> ChildIndices { ChildIndices(nodes: self, current: self[index].firstChild) }
 }
 
-/// A parsed HTML page: a libxml2 document, read once into a flat Swift tree, then freed. Not `Sendable`; nothing
+/// A parsed HTML page: a libxml2 document, read once into a flat Swift tree and kept for the document's lifetime (for
+/// XPath), freed in `deinit`. Not `Sendable`; nothing
 /// outside this module sees a C pointer. libxml2 parses with RECOVER, NOERROR, NOWARNING and NONET: it never touches
 /// the network and never expands external entities.
 public final class HTMLDocument {

@@ -14,9 +14,9 @@ public protocol ResponsesTransport: Sendable {
 /// timeout also bounds the wait for the head, which a long non-streamed answer may need minutes for.
 public final class AsyncHTTPClientTransport: ResponsesTransport {
     /// The client for streams.
-    public let streamingClient: HTTPClient
+    package let streamingClient: HTTPClient
     /// The client for whole answers.
-    public let httpClient: HTTPClient
+    package let httpClient: HTTPClient
     private let ownsClients: Bool
 
     /// Creates a transport with its own clients; call ``shutdown()`` when done.

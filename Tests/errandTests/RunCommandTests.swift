@@ -11,8 +11,8 @@ final class Launched: @unchecked Sendable {
     private let errors = Buffer()
     private let done = DispatchGroup()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = CLITests.binary
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws {
+        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? CLITests.binary
         process.arguments = arguments
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         for (key, value) in environment { env[key] = value }
