@@ -75,12 +75,17 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `run_started`.
     public struct RunStarted: Codable, Sendable, Hashable {
+        /// The agent's name.
         public var agent: String
+        /// The model id.
         public var model: String
         /// The state mode asked for: `auto`, `stateful` or `stateless`.
         public var mode: StateMode
+        /// The instructions, re-sent every turn.
         public var instructions: String?
+        /// The tools as the model saw them (function and hosted).
         public var tools: [ResponseTool]?
+        /// The input items.
         public var input: [InputItem]
         /// The first turn's `tool_choice`.
         public var toolChoice: ToolChoice?
@@ -89,6 +94,7 @@ public enum JournalEvent: Sendable, Hashable {
         /// A digest of the model, instructions and tools, to tell whether a resumed run has the same agent.
         public var fingerprint: String?
 
+        /// Creates the payload.
         public init(
             agent: String, model: String, mode: StateMode, instructions: String?, tools: [ResponseTool]?, input: [InputItem],
             toolChoice: ToolChoice?, resetToolChoice: Bool?, fingerprint: String?
@@ -109,6 +115,7 @@ public enum JournalEvent: Sendable, Hashable {
             case fingerprint
         }
 
+        /// Decodes the payload, tolerating journals written before it had every field.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             agent = try container.decodeIfPresent(String.self, forKey: .agent) ?? "agent"
@@ -125,15 +132,18 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `request`: what changes from turn to turn (the instructions and tools are in `run_started`).
     public struct RequestSent: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
         /// Whether the history was replayed (`stateless`) or the turn chained with `previous_response_id`.
         public var stateless: Bool
+        /// The response the request chained to.
         public var previousResponseID: String?
         /// The input of a chained request (a replayed one sends the whole history, which the journal already has).
         public var input: [InputItem]?
         /// The body without its input, instructions and tools.
         public var request: CreateResponseRequest?
 
+        /// Creates the payload.
         public init(turn: Int, stateless: Bool, previousResponseID: String?, input: [InputItem]?, request: CreateResponseRequest?) {
             self.turn = turn
             self.stateless = stateless
@@ -144,6 +154,7 @@ public enum JournalEvent: Sendable, Hashable {
 
         enum CodingKeys: String, CodingKey { case turn, mode, previousResponseID = "previous_response_id", input, request }
 
+        /// Decodes the payload, tolerating journals written before it had every field.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             turn = try container.decodeIfPresent(Int.self, forKey: .turn) ?? 1
@@ -153,6 +164,7 @@ public enum JournalEvent: Sendable, Hashable {
             request = try container.decodeIfPresent(CreateResponseRequest.self, forKey: .request)
         }
 
+        /// Encodes the payload under its wire names.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(turn, forKey: .turn)
@@ -165,8 +177,11 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `background_response`.
     public struct BackgroundResponse: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
+        /// The background response's id.
         public var responseID: String
+        /// Creates the payload.
         public init(turn: Int, responseID: String) {
             self.turn = turn
             self.responseID = responseID
@@ -176,8 +191,11 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `response`.
     public struct ResponseReceived: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
+        /// The response, without what the provider echoes of the request.
         public var response: Response
+        /// Creates the payload.
         public init(turn: Int, response: Response) {
             self.turn = turn
             self.response = response
@@ -186,10 +204,15 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `tool_started`.
     public struct ToolStarted: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
+        /// The call's `call_id`.
         public var callID: String
+        /// The tool's name.
         public var name: String
+        /// The arguments as the model wrote them.
         public var arguments: String
+        /// Creates the payload.
         public init(turn: Int, callID: String, name: String, arguments: String) {
             self.turn = turn
             self.callID = callID
@@ -201,6 +224,7 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `hosted_tool_call`.
     public struct HostedCall: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
         /// The output item's id.
         public var callID: String?
@@ -208,6 +232,7 @@ public enum JournalEvent: Sendable, Hashable {
         public var name: String
         /// A one-line account (``HostedToolCall/summary``).
         public var message: String?
+        /// Creates the payload.
         public init(turn: Int, callID: String?, name: String, message: String?) {
             self.turn = turn
             self.callID = callID
@@ -219,6 +244,7 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `approval`.
     public struct Approval: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
         /// The approval request's id.
         public var callID: String?
@@ -226,8 +252,10 @@ public enum JournalEvent: Sendable, Hashable {
         public var summary: String?
         /// The `mcp_approval_response` sent back.
         public var reply: InputItem
+        /// Whether the call was approved.
         public var approved: Bool
 
+        /// Creates the payload.
         public init(turn: Int, callID: String?, summary: String?, reply: InputItem, approved: Bool) {
             self.turn = turn
             self.callID = callID
@@ -238,6 +266,7 @@ public enum JournalEvent: Sendable, Hashable {
 
         enum CodingKeys: String, CodingKey { case turn, callID = "call_id", name, input, approved, message }
 
+        /// Decodes the payload, tolerating journals written before it had every field.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             turn = try container.decodeIfPresent(Int.self, forKey: .turn) ?? 0
@@ -249,6 +278,7 @@ public enum JournalEvent: Sendable, Hashable {
                 ?? (try container.decodeIfPresent(String.self, forKey: .message) == "approved")
         }
 
+        /// Encodes the payload under its wire names.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(turn, forKey: .turn)
@@ -261,11 +291,13 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `state_fallback`.
     public struct StateFallback: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
         /// Why, for people.
         public var reason: String
         /// The status the provider refused the chain with.
         public var httpStatus: Int?
+        /// Creates the payload.
         public init(turn: Int, reason: String, httpStatus: Int?) {
             self.turn = turn
             self.reason = reason
@@ -276,17 +308,23 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `input_added`.
     public struct InputAdded: Codable, Sendable, Hashable {
+        /// The input items.
         public var input: [InputItem]
+        /// Creates the payload.
         public init(input: [InputItem]) { self.input = input }
     }
 
     /// `error`: the model call failed.
     public struct RunFailure: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
+        /// What happened, for people.
         public var message: String
+        /// The HTTP status of the failure, when there was one.
         public var httpStatus: Int?
         /// What a broken stream had delivered.
         public var response: Response?
+        /// Creates the payload.
         public init(turn: Int, message: String, httpStatus: Int?, response: Response?) {
             self.turn = turn
             self.message = message
@@ -298,22 +336,32 @@ public enum JournalEvent: Sendable, Hashable {
 
     /// `run_resumed`.
     public struct RunResumed: Codable, Sendable, Hashable {
+        /// The turn.
         public var turn: Int
+        /// Creates the payload.
         public init(turn: Int) { self.turn = turn }
     }
 
     /// `run_finished`.
     public struct RunFinished: Codable, Sendable, Hashable {
+        /// How the run ended.
         public var status: RunResult.Status
+        /// The final answer's text.
         public var finalText: String
+        /// Token usage over the run.
         public var usage: Usage?
+        /// The last response's id.
         public var lastResponseID: String?
+        /// Model turns.
         public var turns: Int
+        /// Tool calls over the run.
         public var toolCallCount: Int?
         /// Why the run did not complete, for people.
         public var message: String?
+        /// Why the final answer is incomplete, when it is.
         public var incompleteReason: String?
 
+        /// Creates the payload.
         public init(
             status: RunResult.Status, finalText: String, usage: Usage?, lastResponseID: String?, turns: Int, toolCallCount: Int?,
             message: String?, incompleteReason: String?
@@ -333,6 +381,7 @@ public enum JournalEvent: Sendable, Hashable {
             case toolCallCount = "tool_call_count", message, incompleteReason = "incomplete_reason"
         }
 
+        /// Decodes the payload, tolerating journals written before it had every field.
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             status = (try? container.decodeIfPresent(RunResult.Status.self, forKey: .status)) ?? .failed

@@ -143,7 +143,9 @@ struct Runs: ParsableCommand {
                 case .runFinished(let e):
                     let mark = e.status == .completed ? "✓" : "✗"
                     let detail = e.status == .completed ? RunDisplay.short(e.finalText, 80) : e.message ?? ""
-                    lines.append("\(when)  \(mark) \(e.status.rawValue): \(e.turns) turns, \(e.toolCallCount ?? 0) tool calls, \(e.usage?.totalTokens ?? 0) tokens · \(detail)")
+                    let calls = e.toolCallCount ?? 0
+                    lines.append(
+                        "\(when)  \(mark) \(e.status.rawValue): \(e.turns) turn\(e.turns == 1 ? "" : "s"), \(calls) tool call\(calls == 1 ? "" : "s"), \(e.usage?.totalTokens ?? 0) tokens · \(detail)")
                 }
             }
             if case .runFinished? = records.last?.event {} else {

@@ -88,10 +88,10 @@ struct LiveTests {
             "\(entry["type"]?.stringValue ?? "?") turn \(entry["turn"]?.intValue.map(String.init) ?? "-") \(entry["http_status"].map { "HTTP \($0.jsonString) " } ?? "")\(entry["message"]?.stringValue ?? "")"
         }.joined(separator: "\n"))
         let types = entries.compactMap { $0["type"]?.stringValue }
-        #expect(types == ["run_started", "request", "response", "tool_call", "request", "state_fallback", "request", "response", "run_finished"])
-        let call = try #require(entries.first { $0["type"] == "tool_call" })
+        #expect(types == ["run_started", "request", "response", "tool_started", "tool_finished", "request", "state_fallback", "request", "response", "run_finished"])
+        let call = try #require(entries.first { $0["type"] == "tool_finished" })
         #expect(call["name"] == "read_file")
-        #expect(call["is_error"] == false)
+        #expect(call["ok"] == true)
         #expect(call["output"]?.stringValue?.contains("teapot") == true, "the model's real call read the file")
         let fallback = try #require(entries.first { $0["type"] == "state_fallback" })
         #expect(fallback["http_status"] == 400, "the server's real 400")
@@ -99,7 +99,7 @@ struct LiveTests {
         #expect(entries.last?["status"] == "completed")
 
         // Cut the journal after the tool call, as a crash would, and resume it against the live server.
-        let kept = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").prefix(4)
+        let kept = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").prefix(5)
         try (kept.joined(separator: "\n") + "\n").write(to: journal, atomically: true, encoding: .utf8)
         let runID = String(file.dropLast(".jsonl".count))
         let resumed = try await errand(["run", spec.path, "--resume", runID, "--journal-dir", journals.path])
@@ -108,7 +108,17 @@ struct LiveTests {
         let after = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
         #expect(after.compactMap { $0["type"]?.stringValue }.suffix(6) == ["run_resumed", "request", "state_fallback", "request", "response", "run_finished"])
         #expect(after.last?["status"] == "completed")
-        #expect(after.filter { $0["type"] == "tool_call" }.count == 1, "the tool did not run twice")
+        #expect(after.filter { $0["type"] == "tool_finished" }.count == 1, "the tool did not run twice")
+
+        // A follow-up to the finished run: llama.cpp keeps nothing, so the whole conversation is replayed.
+        let follow = try await errand(["run", spec.path, "--continue", runID, "--journal-dir", journals.path, "Say the secret word once more, in capitals."])
+        show("run --continue", follow)
+        #expect(follow.status == 0, "\(follow.stderr)")
+        let continued = try String(contentsOf: journal, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(continued.contains { $0["type"] == "input_added" })
+        #expect(continued.last?["status"] == "completed")
+        let runs = try await errand(["runs", "show", runID, "--journal-dir", journals.path])
+        show("runs show", runs)
     }
 
     @Test func liveBackgroundIsIgnoredAndTheAnswerStillArrives() async throws {

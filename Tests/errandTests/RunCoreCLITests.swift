@@ -155,7 +155,7 @@ import Darwin
             #expect(show.status == 0, "\(show.stderr)")
             #expect(show.stdout.contains("turn 1 → request (the first request)"))
             #expect(show.stdout.contains("↳ read_file"))
-            #expect(show.stdout.contains("✓ completed: 2 turns, 1 tool calls"))
+            #expect(show.stdout.contains("✓ completed: 2 turns, 1 tool call,"))
             let last = try await errand(["runs", "show", "last", "--journal-dir", journals.path])
             #expect(last.stdout.contains("Say hello"))
             let again = try await errand(["run", agent.path, "--resume", "last", "--journal-dir", journals.path, "--base-url", server.baseURL])
