@@ -21,6 +21,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+        // Child processes with posix_spawn, default signals, process groups and a teardown sequence, on Linux and Darwin.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        // SIGINT and SIGTERM as an async sequence (no global handler), and the service group that runs the OTLP exporter.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Spans for runs, model calls and tool calls; applications bootstrap their own tracer.
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // The CLI's OTLP exporter, over HTTP only (the gRPC trait would build grpc-swift for nothing).
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // Wire types, SSE decoding, transport, retries and the client for the OpenAI Responses API.
@@ -49,15 +57,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
-        // posix_spawn with a process group and default signals, for command tools (C: GNU extensions).
-        .target(name: "CSpawn"),
         // Built-in tools (files, command tools) and their workspace sandbox.
         .target(
             name: "ErrandTools",
             dependencies: [
-                "ErrandCore", "ResponsesAPI", "CSpawn", "HTMLExtract",
+                "ErrandCore", "ResponsesAPI", "HTMLExtract",
+                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
@@ -71,6 +79,7 @@ let package = Package(
             dependencies: [
                 "ErrandCore", "ErrandTools", "ResponsesAPI",
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -108,6 +117,10 @@ let package = Package(
                 "HTMLExtract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
             ]
         ),
         // Benchmarks of the streaming path, each beside a baseline: `swift run -c release errand-bench`.
@@ -133,6 +146,8 @@ let package = Package(
             dependencies: [
                 "ErrandCore", "ErrandTesting", "ResponsesAPI",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ]
         ),
         .testTarget(
@@ -175,7 +190,7 @@ let package = Package(
 )
 
 // Strict settings for every target, in one place (as swift-log does).
-for target in package.targets where [.executable, .test, .regular].contains(target.type) && target.name != "CSpawn" {
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ResponsesAPI
 import Synchronization
+import Tracing
 
 /// Runs an agent: calls the model, runs the tools it asks for, sends their outputs back, and loops until the model
 /// answers without tools or a limit is reached. A tool failure is data for the model; only limits and provider
@@ -150,8 +151,26 @@ public struct Runner: Sendable {
             "the agent is not the one that ran \(state.runID) (\(journal.lastPathComponent)): \(differences.joined(separator: "; ")); go on anyway with --force")
     }
 
-    /// Runs the loop under the run's time limit, and journals how it ended.
+    /// Runs the loop under the run's time limit, in a span of its own (`errand.run`), and journals how it ended.
     private func drive(_ loop: RunLoop) async -> RunResult {
+        await withSpan("errand.run", ofKind: .internal) { span in
+            span.attributes["errand.run.id"] = loop.state.runID
+            span.attributes["errand.agent"] = loop.agent.name
+            span.attributes["gen_ai.request.model"] = loop.agent.model
+            let result = await driveUnderLimit(loop)
+            span.attributes["errand.run.status"] = result.status.rawValue
+            span.attributes["errand.run.turns"] = result.turns
+            span.attributes["errand.run.tool_calls"] = result.toolCalls.count
+            span.attributes["gen_ai.usage.input_tokens"] = result.usage.inputTokens
+            span.attributes["gen_ai.usage.output_tokens"] = result.usage.outputTokens
+            if result.status != .completed {
+                span.setStatus(SpanStatus(code: .error, message: result.error ?? result.status.rawValue))
+            }
+            return result
+        }
+    }
+
+    private func driveUnderLimit(_ loop: RunLoop) async -> RunResult {
         enum Outcome: Sendable {
             case finished(RunLoop)
             case timerFired
@@ -315,7 +334,21 @@ struct RunLoop: Sendable {
         let background = BackgroundID()
         let response: Response
         do {
-            response = try await callModel(request, turn: turn, background: background)
+            let loop = self
+            response = try await withSpan("chat \(agent.model)", ofKind: .client) { span in
+                span.attributes["gen_ai.operation.name"] = "chat"
+                span.attributes["gen_ai.request.model"] = loop.agent.model
+                span.attributes["errand.run.id"] = loop.state.runID
+                span.attributes["errand.turn"] = turn
+                span.attributes["errand.stateless"] = loop.state.replaysHistory
+                let response = try await loop.callModel(request, turn: turn, background: background)
+                span.attributes["gen_ai.response.id"] = response.id
+                span.attributes["gen_ai.response.status"] = response.status.rawValue
+                span.attributes["gen_ai.usage.input_tokens"] = response.usage?.inputTokens ?? 0
+                span.attributes["gen_ai.usage.output_tokens"] = response.usage?.outputTokens ?? 0
+                span.attributes["errand.function_calls"] = response.functionCalls.count
+                return response
+            }
             noteBackground(background, turn: turn)
         } catch let error as ResponsesError
             where error.isPreviousResponseNotFound && state.mode == .auto && !state.replaysHistory && previous != nil

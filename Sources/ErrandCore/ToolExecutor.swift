@@ -4,6 +4,7 @@ import ResponsesAPI
 import NIOCore
 import NIOPosix
 import Synchronization
+import Tracing
 
 /// Runs one function call and turns whatever happens into the output the model reads: the tool's output, or an error
 /// that says exactly what went wrong (unknown tool, arguments that are not JSON or do not fit the schema, a thrown
@@ -13,7 +14,22 @@ struct ToolExecutor: Sendable {
     let runID: String
     let logger: Logger
 
+    /// Runs the call in a span of its own (`execute_tool NAME`).
     func execute(_ call: FunctionCall, turn: Int) async -> ToolCallRecord {
+        await withSpan("execute_tool \(call.name)", ofKind: .internal) { span in
+            span.attributes["gen_ai.operation.name"] = "execute_tool"
+            span.attributes["gen_ai.tool.name"] = call.name
+            span.attributes["gen_ai.tool.call.id"] = call.callID
+            span.attributes["errand.run.id"] = runID
+            span.attributes["errand.turn"] = turn
+            let record = await run(call, turn: turn)
+            span.attributes["errand.outcome"] = record.isError ? "error" : "ok"
+            if record.isError { span.setStatus(SpanStatus(code: .error, message: String(record.output.prefix(200)))) }
+            return record
+        }
+    }
+
+    private func run(_ call: FunctionCall, turn: Int) async -> ToolCallRecord {
         let clock = ContinuousClock()
         let start = clock.now
         let notes = ToolNotesBox()

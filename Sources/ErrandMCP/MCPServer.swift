@@ -1,4 +1,5 @@
 import ErrandCore
+import ErrandTools
 import Foundation
 import Logging
 import MCP
@@ -7,6 +8,8 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// How to start one MCP server over stdio, and how to use it.
@@ -112,14 +115,14 @@ public final class MCPServer: Sendable {
     public static func start(_ configuration: MCPServerConfiguration, logger: Logger) async throws -> MCPServer {
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(configuration)
+            child = try await ChildProcess.spawn(configuration)
         } catch {
             throw MCPStartError(server: configuration.name, reason: "\(error)", stderrTail: "")
         }
         let client = Client(name: "errand", version: "0.1")
         var serverLogger = logger
         serverLogger[metadataKey: "mcp_server"] = "\(configuration.name)"
-        let transport = PipeTransport(readDescriptor: child.stdout, writeDescriptor: child.stdin, logger: serverLogger) {
+        let transport = PipeTransport(child: child.child, logger: serverLogger) {
             // The server closed its stdout (it exited or crashed): pending calls fail now instead of waiting.
             Task { await client.disconnect() }
         }
@@ -249,6 +252,9 @@ public final class MCPServer: Sendable {
 
     /// Whether the process has exited and been reaped.
     public var hasExited: Bool { child.exitDescription != nil }
+
+    /// Kills its process group at once, without the orderly stop.
+    public func kill() { child.child.kill() }
 }
 
 extension JSONValue {

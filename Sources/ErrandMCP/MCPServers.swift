@@ -87,6 +87,11 @@ public final class MCPServers: Sendable {
         }
     }
 
+    /// Kills every server's process group at once (for a process about to exit without stopping them in order).
+    public func kill() {
+        for server in servers { server.kill() }
+    }
+
     /// The process ids of the servers.
     public var processIDs: [pid_t] { servers.map(\.processID) }
 

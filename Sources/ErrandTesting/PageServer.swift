@@ -46,6 +46,18 @@ public final class PageServer: Sendable {
     /// The paths requested so far.
     public var requests: [String] { requested.withLock { $0 } }
 
+    /// A request as it arrived: its method, path, headers (names lowercased) and body.
+    public struct Received: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [String: String]
+        public var body: Data
+    }
+
+    /// Every request received so far, with its body.
+    public var received: [Received] { receivedRequests.withLock { $0 } }
+    private let receivedRequests = Mutex<[Received]>([])
+
     private init(routes: [String: Page], channel: any Channel, port: Int) {
         self.routes = routes
         self.channel = channel
@@ -78,10 +90,26 @@ public final class PageServer: Sendable {
 
     private func serve(_ connection: HTTPConnection) async {
         try? await connection.executeThenClose { inbound, outbound in
+            var current: HTTPRequestHead?
+            var body = Data()
             for try await part in inbound {
-                guard case .head(let head) = part else { continue }
+                switch part {
+                case .head(let head):
+                    current = head
+                    body = Data()
+                    continue
+                case .body(let chunk):
+                    body.append(contentsOf: chunk.readableBytesView)
+                    continue
+                case .end:
+                    break
+                }
+                guard let head = current else { continue }
                 let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
                 requested.withLock { $0.append(path) }
+                var fields: [String: String] = [:]
+                for (name, value) in head.headers { fields[name.lowercased()] = value }
+                receivedRequests.withLock { [body] in $0.append(Received(method: head.method.rawValue, path: path, headers: fields, body: body)) }
                 let page = routes[path] ?? Page(status: 404, body: Data("not found".utf8))
                 if page.delay > .zero { try await Task.sleep(for: page.delay) }
                 var headers = HTTPHeaders()

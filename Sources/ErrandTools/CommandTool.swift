@@ -1,8 +1,7 @@
 import ErrandCore
 import Foundation
-import NIOCore
-import NIOPosix
 import ResponsesAPI
+import Subprocess
 import Synchronization
 
 #if canImport(Glibc)
@@ -162,10 +161,9 @@ public struct CommandTool: Sendable {
     }
 }
 
-/// One execution of a command, a ``Subprocess`` (its own process group, so that a timeout, a cancel or the end of the
-/// call stops the children it started too).
-final class CommandRun: @unchecked Sendable {
-    // Mutable state is touched under `lock`.
+/// One execution of a command through swift-subprocess (see ``Children``): its own process group, so that a timeout,
+/// a cancel or the end of the call stops what it started too.
+struct CommandRun: Sendable {
     struct Outcome {
         var status: Int32
         var stdout: Data
@@ -174,19 +172,22 @@ final class CommandRun: @unchecked Sendable {
         var timedOut: Bool
     }
 
-    private let executable: String
-    private let argv: [String]
-    private let folder: URL
-    private let environment: [String: String]
-    private let stdin: Data
-    private let maxOutputBytes: Int
-    private let lock = NSLock()
-    private var stdout = Data()
-    private var stderr = Data()
-    private var dropped = 0
-    private var timedOut = false
-    private var pid: pid_t = 0
-    private var exited = false
+    /// What the readers have kept so far (the output up to the cap, the end of stderr).
+    private final class Kept: Sendable {
+        struct Output {
+            var stdout = Data()
+            var stderr = Data()
+            var dropped = 0
+        }
+        let value = Mutex(Output())
+    }
+
+    let executable: String
+    let argv: [String]
+    let folder: URL
+    let environment: [String: String]
+    let stdin: Data
+    let maxOutputBytes: Int
 
     init(executable: String, argv: [String], folder: URL, environment: [String: String], stdin: Data, maxOutputBytes: Int) {
         self.executable = executable
@@ -198,76 +199,82 @@ final class CommandRun: @unchecked Sendable {
     }
 
     func execute(timeout: Duration) async throws -> Outcome {
-        let process = try Subprocess.spawn(executable: executable, arguments: argv, environment: environment, directory: folder.path)
-        let child = process.pid
-        lock.withLock { pid = child }
-        let streams = DispatchGroup()
-        for isStdout in [true, false] {
-            streams.enter()
-            Subprocess.readToEnd(isStdout ? process.stdout : process.stderr, chunk: { [self] data in
-                lock.withLock {
-                    if isStdout {
-                        let room = max(0, maxOutputBytes - stdout.count)
-                        stdout.append(contentsOf: data.prefix(room))
-                        dropped += max(0, data.count - room)
-                    } else {
-                        stderr.append(contentsOf: data)
-                        if stderr.count > 65_536 { stderr = stderr.suffix(16_384) }
+        Children.ignoreBrokenPipes
+        let configuration = Children.configuration(
+            executable: executable, arguments: argv, environment: environment, directory: folder.path, grace: .seconds(1))
+        let kept = Kept()
+        let (input, cap) = (Array(stdin), maxOutputBytes)
+        let work = Task { () async throws -> TerminationStatus in
+            let result = try await run(configuration, input: .inputWriter, output: .sequence, error: .sequence) { execution in
+                // Each task ends with `false`; the two-second deadline after the command's exit ends with `true`.
+                await withTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        // A command that does not read its input is fine: the short write is ignored.
+                        _ = try? await execution.standardInputWriter.write(input)
+                        try? await execution.standardInputWriter.finish()
+                        return false
                     }
-                }
-            }, done: { streams.leave() })
-        }
-        let data = stdin
-        let writeEnd = process.stdin
-        Thread.detachNewThread {
-            data.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = write(writeEnd, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written <= 0 { break }  // EPIPE: the command does not read its input
-                    offset += written
+                    group.addTask {
+                        do {
+                            for try await chunk in execution.standardOutput {
+                                chunk.withUnsafeBytes { bytes in
+                                    kept.value.withLock { kept in
+                                        let room = max(0, cap - kept.stdout.count)
+                                        kept.stdout.append(contentsOf: bytes.prefix(room))
+                                        kept.dropped += max(0, bytes.count - room)
+                                    }
+                                }
+                            }
+                        } catch {}
+                        return false
+                    }
+                    group.addTask {
+                        do {
+                            for try await chunk in execution.standardError {
+                                chunk.withUnsafeBytes { bytes in
+                                    kept.value.withLock { kept in
+                                        kept.stderr.append(contentsOf: bytes)
+                                        if kept.stderr.count > 65_536 { kept.stderr = kept.stderr.suffix(16_384) }
+                                    }
+                                }
+                            }
+                        } catch {}
+                        return false
+                    }
+                    // The command is done when it exits: what it left running in its group goes too, and a process
+                    // outside the group that still holds the pipes is not waited on for more than two seconds.
+                    await Children.exited(execution.processIdentifier)
+                    try? execution.send(signal: .kill, toProcessGroup: true)
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(2))
+                        return true
+                    }
+                    var finished = 0
+                    while let isDeadline = await group.next() {
+                        finished += isDeadline ? 0 : 1
+                        if isDeadline || finished == 3 { break }
+                    }
+                    group.cancelAll()
                 }
             }
-            close(writeEnd)
+            return result.terminationStatus
         }
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
-        let timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
-            lock.withLock { timedOut = true }
-            stop()
+        let timedOut = Mutex(false)
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            timedOut.withLock { $0 = true }
+            work.cancel()
         }
-        let status: Int32 = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
-                process.onExit { [self] status in
-                    lock.withLock { exited = true }
-                    continuation.resume(returning: status)
-                }
-            }
+        defer { timer.cancel() }
+        let status = try await withTaskCancellationHandler {
+            try await work.value
         } onCancel: {
-            stop()
-        }
-        timer.cancel()
-        // Whatever the command left running in its group goes too.
-        kill(-child, SIGKILL)
-        // A process outside the group could still hold the pipes: wait briefly, not forever.
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                _ = streams.wait(timeout: .now() + 2)
-                continuation.resume()
-            }
+            work.cancel()
         }
         if Task.isCancelled { throw CancellationError() }
-        return lock.withLock {
-            Outcome(status: Subprocess.exitCode(status), stdout: stdout, stderr: stderr, droppedBytes: dropped, timedOut: timedOut)
-        }
-    }
-
-    /// SIGTERM to the command's group, then SIGKILL a second later if it is still running.
-    private func stop() {
-        let (child, done) = lock.withLock { (pid, exited) }
-        guard child > 0, !done else { return }
-        kill(-child, SIGTERM)
-        MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .seconds(1)) { [self] in
-            if !lock.withLock({ exited }) { kill(-child, SIGKILL) }
-        }
+        let output = kept.value.withLock { $0 }
+        return Outcome(
+            status: Children.exitCode(status), stdout: output.stdout, stderr: output.stderr, droppedBytes: output.dropped,
+            timedOut: timedOut.withLock { $0 })
     }
 }

@@ -8,6 +8,10 @@ import Foundation
 #endif
 import ResponsesAPI
 
+#if canImport(Darwin)
+import Darwin
+#endif
+
 /// The agent loop's own cost per turn: a run of many one-tool turns against the scripted server, beside a floor that
 /// sends the same chained requests with the bare client (same server, same transport, no runner).
 enum LoopBenchmark {
@@ -73,10 +77,21 @@ enum LoopBenchmark {
         #if os(Linux)
         _ = mallocTrim(0)
         #endif
+        #if os(Linux)
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
             let pages = text.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
         else { return 0 }
         return pages * 4096 / 1_048_576
+        #elseif canImport(Darwin)
+        var info = mach_task_basic_info()
+        var count = mach_msg_type_number_t(MemoryLayout<mach_task_basic_info>.size / MemoryLayout<natural_t>.size)
+        let status = withUnsafeMutablePointer(to: &info) { pointer in
+            pointer.withMemoryRebound(to: integer_t.self, capacity: Int(count)) { task_info(mach_task_self_, task_flavor_t(MACH_TASK_BASIC_INFO), $0, &count) }
+        }
+        return status == KERN_SUCCESS ? Double(info.resident_size) / 1_048_576 : 0
+        #else
+        return 0
+        #endif
     }
 
     static func run() async throws {

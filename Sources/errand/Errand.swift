@@ -23,7 +23,14 @@ struct Errand: AsyncParsableCommand {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
+                let exporting = Telemetry.start()
+                do {
+                    try await asyncCommand.run()
+                } catch {
+                    await exporting?.finish()
+                    throw error
+                }
+                await exporting?.finish()
             } else {
                 try command.run()
             }

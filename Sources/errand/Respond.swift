@@ -91,31 +91,38 @@ struct Respond: AsyncParsableCommand {
     /// background response with it (the client cancels it on the server), which is then confirmed and said.
     private func wait(for request: CreateResponseRequest, with client: ResponsesClient) async throws -> Response {
         let seen = Seen()
-        let work = Task { try await send(request, with: client) { id in seen.responseID.withLock { $0 = id } } }
-        let interrupts = Interrupts(message: "errand: interrupted (Ctrl-C again to quit at once)") { work.cancel() }
-        let timer = timeout.map { seconds in
-            Task {
-                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-                seen.timedOut.withLock { $0 = true }
-                work.cancel()
+        let timeout = self.timeout
+        let outcome = await SignalScope.run(notice: "errand: interrupted (Ctrl-C again to quit at once)") { () async throws -> Response in
+            try await withThrowingTaskGroup(of: Response?.self) { group in
+                group.addTask { try await send(request, with: client) { id in seen.responseID.withLock { $0 = id } } }
+                if let timeout {
+                    group.addTask {
+                        try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                        seen.timedOut.withLock { $0 = true }
+                        return nil
+                    }
+                }
+                defer { group.cancelAll() }
+                while let next = try await group.next() {
+                    if let response = next { return response }
+                    group.cancelAll()
+                }
+                throw CancellationError()
             }
         }
-        defer {
-            interrupts.stop()
-            timer?.cancel()
-        }
         do {
-            return try await work.value
-        } catch is CancellationError {
-            if stream, !json { writeOut("\n") }
+            return try outcome.result.get()
+        } catch {
             let timedOut = seen.timedOut.withLock { $0 }
+            guard timedOut || outcome.signal != nil else { throw error }
+            if stream, !json { writeOut("\n") }
             let why = timedOut ? "no answer within \(String(format: "%g", timeout ?? 0)) s" : "interrupted"
             if let id = seen.responseID.withLock({ $0 }) {
                 printError("errand: \(why); \(await Self.confirmCancelled(id, client: client))")
             } else {
                 printError("errand: \(why)")
             }
-            throw ExitCode(timedOut ? 1 : 130)
+            throw ExitCode(timedOut ? 1 : outcome.exitCode ?? 130)
         }
     }
 

@@ -193,16 +193,22 @@ struct Run: AsyncParsableCommand {
             printError("errand: \(error)")
             throw ExitCode(2)
         }
-        var configuration = ResponsesClientConfiguration()
-        configuration.cancelBackgroundOnCancellation = !detach
+        var clientConfiguration = ResponsesClientConfiguration()
+        clientConfiguration.cancelBackgroundOnCancellation = !detach
+        let configuration = clientConfiguration
         let options = Runner.ResumeOptions(force: force, rerunInterrupted: rerunInterrupted)
         let ask: (@Sendable (HostedToolCall) async -> Bool)? = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1 ? askApproval : nil
         let overrides = self.overrides.overrides
 
         // MCP servers start before the first model call and stop when the run ends, however it ends; a required one
-        // that fails ends the run before any model call, naming it. Ctrl-C stops whatever is under way.
-        let work = Task { () async throws -> RunResult in
+        // that fails ends the run before any model call, naming it. Ctrl-C or SIGTERM stops whatever is under way; a
+        // second one kills the servers' process groups and exits at once.
+        let hardStop = HardStop()
+        let outcome = await SignalScope.run(
+            notice: "errand: interrupted; stopping the run and writing its journal (Ctrl-C again to quit at once)", hardStop: hardStop
+        ) { () async throws -> RunResult in
             try await spec.withMCPServers(logger: logger) { servers in
+                hardStop.register { servers.kill() }
                 for line in servers.skipped { printError("errand: \(line)") }
                 let agent: Agent
                 do {
@@ -223,11 +229,9 @@ struct Run: AsyncParsableCommand {
                 }
             }
         }
-        let interrupts = Interrupts { work.cancel() }
-        defer { interrupts.stop() }
         let result: RunResult
         do {
-            result = try await work.value
+            result = try outcome.result.get()
         } catch let error as SetupError {
             printError("errand: \(error.message)")
             throw ExitCode(2)
@@ -236,12 +240,12 @@ struct Run: AsyncParsableCommand {
             throw ExitCode(error.kind == .resume || error.kind == .continuation || error.kind == .notAJournal ? 2 : 1)
         } catch {
             printError("errand: \(error)")
-            throw ExitCode(interrupts.happened ? 130 : 1)
+            throw ExitCode(outcome.exitCode ?? 1)
         }
         display.finish(result)
         switch result.status {
         case .completed: return
-        case .cancelled: throw ExitCode(130)
+        case .cancelled: throw ExitCode(outcome.exitCode ?? 130)
         default: throw ExitCode(1)
         }
     }

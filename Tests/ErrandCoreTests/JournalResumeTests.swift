@@ -167,9 +167,9 @@ import Testing
         }
     }
 
-    @Test func aJournalThatCannotBeWrittenFailsTheRunWithTheReason() async throws {
-        // /dev/full takes the file open and refuses every write with ENOSPC, as a full disk does.
-        guard FileManager.default.fileExists(atPath: "/dev/full") else { return }
+    // /dev/full takes the file open and refuses every write with ENOSPC, as a full disk does (Linux only).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full on this system to stand for a full disk"))
+    func aJournalThatCannotBeWrittenFailsTheRunWithTheReason() async throws {
         try await withRunner([.calls(.call("echo", ["text": "a"])), .message("never")]) { runner, server in
             let folder = try temporaryDirectory()
             let journal = folder.appendingPathComponent("run.jsonl")

@@ -22,7 +22,7 @@ extension MCPTests {
                 """#.write(to: folder.appendingPathComponent("greet.json"), atomically: true, encoding: .utf8)
             let file = folder.appendingPathComponent("agent.json")
             try """
-                {"name": "lenient", "tools": ["read_file", {"manifest": "greet.json"}, {"mcp": {"name": "fx", "command": ["\(fixture)"], "allow_tools": ["add"]}}]}
+                {"name": "lenient", "tools": ["read_file", {"manifest": "greet.json"}, {"mcp": {"name": "fx", "command": ["\(fixture)", "--tag", "\(fixtureTag)"], "allow_tools": ["add"]}}]}
                 """.write(to: file, atomically: true, encoding: .utf8)
             let spec = try AgentSpec.load(file)
             let servers = try await spec.startMCPServers(logger: quietLogger)

@@ -22,7 +22,7 @@ extension MCPTests {
 
         @Test func theModelCallsAnMCPToolAndALocalToolInTheSameTurn() async throws {
             let file = try writeSpec("""
-                {"name": "mixed", "tools": ["read_file", {"mcp": {"name": "fx", "command": ["\(fixture)"], "allow_tools": ["add", "echo", "crash"]}}]}
+                {"name": "mixed", "tools": ["read_file", {"mcp": {"name": "fx", "command": ["\(fixture)", "--tag", "\(fixtureTag)"], "allow_tools": ["add", "echo", "crash"]}}]}
                 """)
             let spec = try AgentSpec.load(file)
             #expect(spec.mcpServers.map(\.name) == ["fx"])
@@ -60,7 +60,7 @@ extension MCPTests {
             #expect(result.toolCalls.map(\.isError) == [false, false, true])
             await servers.stop()
             #expect(!isRunning(pid))
-            #expect(LiveChildren.shared.all.isEmpty)
+            #expect(leftoverFixtures.isEmpty)
         }
 
         @Test func hostedToolsAreSentAsGivenAndTheirItemsAreShownNotRun() async throws {
@@ -122,13 +122,13 @@ extension MCPTests {
 
         @Test func aServerThatFailsToStartEndsTheRunBeforeAnyModelCall() async throws {
             let file = try writeSpec("""
-                {"name": "broken", "tools": [{"mcp": {"name": "repo", "command": ["\(fixture)", "--fail"]}}]}
+                {"name": "broken", "tools": [{"mcp": {"name": "repo", "command": ["\(fixture)", "--fail", "--tag", "\(fixtureTag)"]}}]}
                 """)
             let spec = try AgentSpec.load(file)
             await #expect { try await spec.startMCPServers(logger: quietLogger) } throws: { error in
                 "\(error)".contains("MCP server 'repo' did not start") && "\(error)".contains("refusing to start")
             }
-            #expect(LiveChildren.shared.all.isEmpty)
+            #expect(leftoverFixtures.isEmpty)
         }
     }
 }

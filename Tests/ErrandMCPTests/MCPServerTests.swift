@@ -49,7 +49,7 @@ extension MCPTests {
             }
             await servers.stop()
             #expect(!isRunning(pid))
-            #expect(LiveChildren.shared.all.isEmpty)
+            #expect(leftoverFixtures.isEmpty)
         }
 
         @Test func aServerThatCrashesMidCallIsAnErrorOutputNotACrash() async throws {
@@ -79,7 +79,7 @@ extension MCPTests {
                     && text.contains("listening, answering nothing")
             }
             #expect(ContinuousClock.now - started < .seconds(5))
-            #expect(LiveChildren.shared.all.isEmpty, "the silent server was stopped")
+            #expect(leftoverFixtures.isEmpty, "the silent server was stopped")
         }
 
         @Test func aServerThatExitsAtOnceIsNamedWithItsStderr() async throws {
@@ -87,14 +87,14 @@ extension MCPTests {
                 let text = "\(error)"
                 return text.contains("MCP server 'repo' did not start") && text.contains("exit status 3") && text.contains("refusing to start")
             }
-            #expect(LiveChildren.shared.all.isEmpty)
+            #expect(leftoverFixtures.isEmpty)
         }
 
         @Test func aRequiredFailureStopsTheOthersAndAnOptionalOneIsSkipped() async throws {
             await #expect(throws: MCPStartError.self) {
                 try await MCPServers.start([fixtureConfiguration(name: "good"), fixtureConfiguration(name: "bad", arguments: ["--fail"])], logger: quietLogger)
             }
-            #expect(LiveChildren.shared.all.isEmpty, "the server that started was stopped")
+            #expect(leftoverFixtures.isEmpty, "the server that started was stopped")
 
             let servers = try await MCPServers.start(
                 [fixtureConfiguration(name: "good"), fixtureConfiguration(name: "bad", arguments: ["--fail"], optional: true)], logger: quietLogger)
@@ -103,7 +103,7 @@ extension MCPTests {
             #expect(servers.skipped.first?.contains("MCP server 'bad' did not start") == true)
             #expect(servers.skipped.first?.contains("going on without its tools") == true)
             await servers.stop()
-            #expect(LiveChildren.shared.all.isEmpty)
+            #expect(leftoverFixtures.isEmpty)
         }
 
         @Test func allowToolsFiltersAndNamesWhatIsMissing() async throws {
@@ -113,7 +113,7 @@ extension MCPTests {
             await #expect { try await MCPServers.start([fixtureConfiguration(allowTools: ["echo", "push"])], logger: quietLogger) } throws: { error in
                 "\(error)".contains("allow_tools names push, which it does not offer")
             }
-            #expect(LiveChildren.shared.all.isEmpty)
+            #expect(leftoverFixtures.isEmpty)
         }
 
         @Test func aSlowCallIsAbandonedAtItsDeadlineAndTheServerStaysUsable() async throws {
@@ -126,7 +126,7 @@ extension MCPTests {
             let echo = try #require(servers.tools.first { $0.name == "fx__echo" })
             #expect(try await echo.call(arguments: ["text": "still here"], context: context).text == "echo: still here")
             await servers.stop()
-            #expect(LiveChildren.shared.all.isEmpty)
+            #expect(leftoverFixtures.isEmpty)
         }
     }
 }

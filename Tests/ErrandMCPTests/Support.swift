@@ -1,21 +1,31 @@
 import ErrandMCP
+import ErrandTesting
 import Foundation
 import Logging
 import Testing
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The fixture server built beside the tests.
 let fixture = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+
+/// A word on the command line of every fixture these tests start (the fixture ignores `--tag WORD`), so that a test
+/// can tell that none is left running, whatever other suites run meanwhile.
+let fixtureTag = "errand-mcp-tests-\(UUID().uuidString.prefix(8))"
+
+/// The fixtures these tests started that still run.
+var leftoverFixtures: [Int32] { ProcessList.processes(withCommandLineContaining: fixtureTag) }
 
 func fixtureConfiguration(
     name: String = "fx", arguments: [String] = [], allowTools: [String]? = nil, callTimeout: Duration = .seconds(20),
     startTimeout: Duration = .seconds(20), optional: Bool = false
 ) -> MCPServerConfiguration {
     MCPServerConfiguration(
-        name: name, executable: fixture, arguments: arguments, workingDirectory: URL(fileURLWithPath: NSTemporaryDirectory()),
+        name: name, executable: fixture, arguments: arguments + ["--tag", fixtureTag], workingDirectory: URL(fileURLWithPath: NSTemporaryDirectory()),
         allowTools: allowTools, callTimeout: callTimeout, startTimeout: startTimeout, isOptional: optional)
 }
 

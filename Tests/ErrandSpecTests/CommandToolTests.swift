@@ -1,5 +1,6 @@
 import ErrandCore
 import ErrandSpec
+import ErrandTesting
 import ErrandTools
 import Foundation
 import Logging
@@ -114,7 +115,37 @@ import Testing
         let start = clock.now
         let (message, _) = try await failure(tool, [:])
         #expect(message.contains("slow timed out after"))
-        #expect(clock.now - start < .seconds(5))
+        #expect(clock.now - start < .seconds(15), "stopped long before the command's 30 s, with room for a loaded machine")
+    }
+
+    @Test func aCommandThatIgnoresSIGTERMIsKilledAndLeavesNothing() async throws {
+        let tag = "ignores-term-\(UUID().uuidString.prefix(8))"
+        let tool = try CommandManifest.load(try manifest(#"""
+            {"name": "stubborn", "description": "d", "command": ["sh", "-c", "trap '' TERM; sleep 30 & wait; echo \#(tag)"], "timeout_seconds": 0.3}
+            """#))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (message, _) = try await failure(tool, [:])
+        #expect(message.contains("stubborn timed out after"))
+        #expect(clock.now - start < .seconds(15), "SIGTERM ignored, SIGKILL a second later: long before the 30 s sleep ends")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(ProcessList.processes(withCommandLineContaining: tag).isEmpty, "the shell and its sleep are gone")
+    }
+
+    @Test func aCommandThatLeavesAChildHoldingItsPipesReturnsWhenItExits() async throws {
+        // The background sleep keeps stdout open; the call ends when the command itself exits, and the sleep goes
+        // with the command's process group.
+        let tag = "background-\(UUID().uuidString.prefix(8))"
+        let tool = try CommandManifest.load(try manifest(#"""
+            {"name": "forks", "description": "d", "command": ["sh", "-c", "sh -c 'sleep 30; echo \#(tag)' & echo started"], "timeout_seconds": 20}
+            """#))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let (output, _) = try await call(tool, [:])
+        #expect(output == "started\n")
+        #expect(clock.now - start < .seconds(15), "not held by the background child's 30 s sleep")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(ProcessList.processes(withCommandLineContaining: tag).isEmpty, "the background child was killed with the group")
     }
 
     @Test func aFloodIsCut() async throws {

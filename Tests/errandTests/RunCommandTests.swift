@@ -259,11 +259,7 @@ final class Buffer: Sendable {
 
     /// Process ids whose command line contains `tag`.
     static func processes(tagged tag: String) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data, as: UTF8.self).contains(tag)
-        }
+        ProcessList.processes(withCommandLineContaining: tag)
     }
 
     func mcpSpec(tag: String) throws -> URL {
