@@ -212,7 +212,7 @@ public struct Runner: Sendable {
             return loop
         }
         if final.state.finished == nil {
-            if Task.isCancelled { final.end(.cancelled, nil) } else { final.end(.failed, "the run stopped without a reason") }
+            if Task.isCancelled { final.end(.cancelled, "the run was stopped before it finished") } else { final.end(.failed, "the run stopped without a reason") }
         }
         final.journal?.close()
         let result = final.state.result(journal: final.journal?.url)
