@@ -255,6 +255,10 @@ public struct RunResult: Sendable, Hashable {
         case cancelled
         /// The provider failed (see `error`).
         case failed
+
+        /// Whether a resume goes on with a run that ended so: one stopped early (cancelled, out of time, a failed
+        /// call that may have been transient) is taken up again; one that completed or hit a turn or call limit is not.
+        public var canResume: Bool { self == .cancelled || self == .timedOut || self == .failed }
     }
 
     /// The run's id.

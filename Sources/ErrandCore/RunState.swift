@@ -195,7 +195,8 @@ public struct RunState: Sendable, Hashable {
             backgroundResponseID = nil
 
         case .runResumed:
-            break
+            // A run stopped early (a cancel, its time limit, a failure) is taken up again where it stopped.
+            if let end = finished, end.status.canResume { finished = nil }
 
         case .runFinished(let e):
             finished = e

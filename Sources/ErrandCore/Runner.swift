@@ -81,14 +81,15 @@ public struct Runner: Sendable {
     /// Resumes the run recorded in `journal` from its last completed step, appending to the same journal: a request
     /// without its response is sent again (or its background response fetched), calls that never started are run,
     /// and calls a crash interrupted are run again only when their tool is safe to repeat (or `rerunInterrupted`);
-    /// otherwise the model is told the call was interrupted. A run whose journal records its end is not run again: its
-    /// recorded result is returned. The agent must be the journaled one (model, instructions, tools) unless `force`.
+    /// otherwise the model is told the call was interrupted. A run stopped early (cancelled, out of time, failed) is
+    /// taken up again where it stopped; one that completed or hit a limit is not run again: its recorded result is
+    /// returned. The agent must be the journaled one (model, instructions, tools) unless `force`.
     public func resume(
         _ agent: Agent, journal url: URL, options: ResumeOptions = ResumeOptions(), onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) async throws(CoreError) -> RunResult {
         let state = try RunState(replaying: try Journal.read(url))
         try Self.check(agent, against: state, force: options.force, journal: url)
-        if state.finished != nil {
+        if let end = state.finished, !end.status.canResume {
             let result = state.result(journal: url)
             onEvent(.runFinished(result))
             return result
@@ -246,7 +247,15 @@ extension Agent {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let tools = self.tools.definitions + hostedTools.map(ResponseTool.hosted)
         let canonical: JSONValue = ["model": .string(model), "instructions": instructions.map(JSONValue.string) ?? .null, "tools": (try? JSONValue(encoding: tools)) ?? .null]
-        let bytes = (try? encoder.encode(canonical)) ?? Data()
+        return StableDigest.hex((try? encoder.encode(canonical)) ?? Data())
+    }
+}
+
+/// A short digest that is the same on every machine and every run (unlike `Hasher`): 64-bit FNV-1a, in hex. For
+/// noticing change (an agent's tools, a batch task's line) and naming files; not for security.
+public enum StableDigest {
+    /// The digest of `bytes`, as lower-case hex (up to 16 digits).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)

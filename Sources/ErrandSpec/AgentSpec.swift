@@ -182,16 +182,7 @@ public struct AgentSpec: Sendable {
             return nil
         }
         let variables = reader.stringMap(members, "env", at: path) ?? [:]
-        var workingDirectory = folder
-        if let cwd = reader.string(members, "cwd", at: path) {
-            let url = (cwd.hasPrefix("/") ? URL(fileURLWithPath: cwd) : folder.appendingPathComponent(cwd)).standardizedFileURL
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-                workingDirectory = url
-            } else {
-                reader.problem("\(path).cwd", "'\(url.path)' is not a folder")
-            }
-        }
+        let workingDirectory = reader.folder(members, "cwd", at: path, relativeTo: folder) ?? folder
         var executable = ""
         var arguments: [String] = []
         if let command = reader.strings(members, "command", at: path) {
@@ -260,15 +251,7 @@ public struct AgentSpec: Sendable {
 
     private static func readWorkspace(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader, folder: URL) {
         guard let workspace = reader.object(root["workspace"], at: "workspace", allowed: ["root", "writable"]) else { return }
-        if let path = reader.string(workspace, "root", at: "workspace") {
-            let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : folder.appendingPathComponent(path)
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-                spec.workspaceRoot = url.standardizedFileURL
-            } else {
-                reader.problem("workspace.root", "'\(url.standardizedFileURL.path)' is not a folder")
-            }
-        }
+        if let root = reader.folder(workspace, "root", at: "workspace", relativeTo: folder) { spec.workspaceRoot = root }
         spec.writable = reader.bool(workspace, "writable", at: "workspace") ?? false
     }
 

@@ -51,6 +51,18 @@ final class SpecReader {
         return members
     }
 
+    /// A folder: `key`'s path, relative to `base` unless absolute, which must name an existing folder.
+    func folder(_ members: [String: JSONValue]?, _ key: String, at path: String, relativeTo base: URL) -> URL? {
+        guard let text = string(members, key, at: path) else { return nil }
+        let url = (text.hasPrefix("/") ? URL(fileURLWithPath: text) : base.appendingPathComponent(text)).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            problem(Self.join(path, key), "'\(url.path)' is not a folder")
+            return nil
+        }
+        return url
+    }
+
     func string(_ members: [String: JSONValue]?, _ key: String, at path: String, required: Bool = false, allowed: [String]? = nil) -> String? {
         let where_ = Self.join(path, key)
         guard let value = members?[key], !value.isNull else {

@@ -13,14 +13,20 @@ public struct RecordedRequest: Sendable, Hashable {
     public var headers: [String: String]
     /// The body as JSON, when it is JSON.
     public var body: JSONValue?
+    /// When the server had read the whole request.
+    public var receivedAt: ContinuousClock.Instant
 
     /// Creates a record.
-    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: JSONValue? = nil) {
+    public init(
+        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: JSONValue? = nil,
+        receivedAt: ContinuousClock.Instant = .now
+    ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
+        self.receivedAt = receivedAt
     }
 
     /// The body decoded as a Responses API request, when it is one.

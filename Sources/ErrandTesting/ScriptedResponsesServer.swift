@@ -19,6 +19,9 @@ import Synchronization
 ///     …
 /// }
 /// ```
+///
+/// For requests that arrive in no set order (many runs at once), a `responder` answers every request the script has
+/// no turn left for, from the whole conversation the request belongs to (``ScriptedConversation``).
 public final class ScriptedResponsesServer: Sendable {
     private struct Stored {
         var response: JSONValue
@@ -56,6 +59,7 @@ public final class ScriptedResponsesServer: Sendable {
     private let state: Mutex<State>
     private let serverChannel: any Channel
     private let acceptTask: Mutex<Task<Void, Never>?>
+    private let responder: (@Sendable (ScriptedConversation) -> ScriptedTurn)?
 
     /// The base URL to give a client, e.g. `http://127.0.0.1:49152/v1`.
     public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
@@ -104,18 +108,24 @@ public final class ScriptedResponsesServer: Sendable {
         state.withLock { $0.turns.append(contentsOf: turns) }
     }
 
-    private init(dialect: ScriptedDialect, turns: [ScriptedTurn], channel: any Channel, port: Int) {
+    private init(
+        dialect: ScriptedDialect, turns: [ScriptedTurn], channel: any Channel, port: Int,
+        responder: (@Sendable (ScriptedConversation) -> ScriptedTurn)?
+    ) {
         self.dialect = dialect
+        self.responder = responder
         self.port = port
         self.serverChannel = channel
         self.state = Mutex(State(turns: turns, factory: ResponseFactory(dialect: dialect, counter: 0)))
         self.acceptTask = Mutex(nil)
     }
 
-    /// Starts a server on an ephemeral port of 127.0.0.1.
-    public static func start(_ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec) async throws -> ScriptedResponsesServer {
+    /// Starts a server on an ephemeral port of 127.0.0.1; `responder` answers what the script has no turn left for.
+    public static func start(
+        _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, responder: (@Sendable (ScriptedConversation) -> ScriptedTurn)? = nil
+    ) async throws -> ScriptedResponsesServer {
         let listener = try await LoopbackListener.bind()
-        let server = ScriptedResponsesServer(dialect: dialect, turns: turns, channel: listener.channel, port: listener.port)
+        let server = ScriptedResponsesServer(dialect: dialect, turns: turns, channel: listener.channel, port: listener.port, responder: responder)
         let task = listener.run { await server.serve($0) }
         server.acceptTask.withLock { $0 = task }
         return server
@@ -123,10 +133,10 @@ public final class ScriptedResponsesServer: Sendable {
 
     /// Runs `body` with a started server and shuts it down afterwards.
     public static func withServer<Result>(
-        _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, isolation: isolated (any Actor)? = #isolation,
-        _ body: (ScriptedResponsesServer) async throws -> Result
+        _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, responder: (@Sendable (ScriptedConversation) -> ScriptedTurn)? = nil,
+        isolation: isolated (any Actor)? = #isolation, _ body: (ScriptedResponsesServer) async throws -> Result
     ) async throws -> Result {
-        try await withStarted({ try await start(turns, dialect: dialect) }, shutdown: { await $0.shutdown() }, body)
+        try await withStarted({ try await start(turns, dialect: dialect, responder: responder) }, shutdown: { await $0.shutdown() }, body)
     }
 
     /// Stops listening and closes every open connection.
@@ -298,6 +308,19 @@ public final class ScriptedResponsesServer: Sendable {
         }
     }
 
+    /// The conversation `request` continues: the inputs and outputs of the stored responses it chains to, oldest
+    /// first, then its own input.
+    private static func conversation(_ request: RecordedRequest, input: [JSONValue], stored: [String: Stored]) -> ScriptedConversation {
+        var chain: [Stored] = []
+        var previous = request.body?["previous_response_id"]?.stringValue
+        while let id = previous, let earlier = stored[id], chain.count < 10_000 {
+            chain.append(earlier)
+            previous = earlier.response["previous_response_id"]?.stringValue
+        }
+        let items = chain.reversed().flatMap { $0.input + ($0.response["output"]?.arrayValue ?? []) } + input
+        return ScriptedConversation(request: request, items: items, chainedResponses: chain.count)
+    }
+
     /// The events of a background stream: `response.queued` after `response.created`, and the numbers shifted.
     private static func queuing(_ events: [JSONValue], numbered: Bool) -> [JSONValue] {
         guard let created = events.first, created["type"] == "response.created" else { return events }
@@ -327,10 +350,14 @@ public final class ScriptedResponsesServer: Sendable {
                 }
             }
             state.creates += 1
-            guard !state.turns.isEmpty else {
+            var turn: ScriptedTurn
+            if !state.turns.isEmpty {
+                turn = state.turns.removeFirst()
+            } else if let responder {
+                turn = responder(Self.conversation(request, input: input, stored: state.stored))
+            } else {
                 return self.error(500, "The scripted server has no turn left for request #\(state.creates) (POST /responses).", type: "server_error")
             }
-            var turn = state.turns.removeFirst()
             if let make = turn.dynamic { turn = make(request) }
             if let failure = turn.httpError {
                 return Plan(status: failure.status, headers: failure.headers, delay: turn.delay, body: .json(failure.body))

@@ -131,13 +131,17 @@ public struct ResponsesClientConfiguration: Sendable, Hashable {
     /// Whether a background response is cancelled on the server (`POST /responses/{id}/cancel`) when the task waiting
     /// for it (polling or streaming) is cancelled, so that nothing keeps running and billing after the caller gave up.
     public var cancelBackgroundOnCancellation: Bool
+    /// How many connections to one host the client keeps at most (requests beyond wait for one).
+    public var maxConnectionsPerHost: Int
+    /// Caps on the requests and tokens per minute this client sends, shared by every task that uses the client.
+    public var rateLimits: RateLimits
 
     /// Creates settings.
     public init(
         retry: RetryPolicy = RetryPolicy(), connectTimeout: Duration = .seconds(10), responseTimeout: Duration = .seconds(600),
         idleTimeout: Duration = .seconds(120), resumeStreams: Bool = true, maxStreamResumes: Int = 3,
         maxResponseBytes: Int = 64 << 20, userAgent: String = "errand/0.1", polling: PollPolicy = PollPolicy(),
-        cancelBackgroundOnCancellation: Bool = true
+        cancelBackgroundOnCancellation: Bool = true, maxConnectionsPerHost: Int = 8, rateLimits: RateLimits = RateLimits()
     ) {
         self.retry = retry
         self.connectTimeout = connectTimeout
@@ -149,12 +153,14 @@ public struct ResponsesClientConfiguration: Sendable, Hashable {
         self.userAgent = userAgent
         self.polling = polling
         self.cancelBackgroundOnCancellation = cancelBackgroundOnCancellation
+        self.maxConnectionsPerHost = maxConnectionsPerHost
+        self.rateLimits = rateLimits
     }
 }
 
 extension Duration {
     /// The duration in seconds.
-    var seconds: Double {
+    public var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

@@ -125,6 +125,13 @@ public struct Provider: Sendable, Hashable {
         }
     }
 
+    /// How many runs of a batch talk to this provider at once unless told otherwise: 8 for OpenAI, whose rate limits
+    /// are per organisation and generous; 4 for the other presets and for custom servers (a local model serves a few
+    /// requests at once at best, and compatible providers tend to throttle early).
+    public var suggestedConcurrency: Int {
+        name == "openai" && baseURL.hasPrefix("https://api.openai.com") ? 8 : 4
+    }
+
     /// The URL of an endpoint below the base URL.
     func url(_ path: String, query: [(String, String)] = []) -> String {
         var base = baseURL

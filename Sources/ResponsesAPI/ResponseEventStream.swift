@@ -186,6 +186,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     default: break
                     }
                     finished = true
+                    if client.gate.countsTokens { client.gate.record(tokens: final.usage?.totalTokens ?? 0) }
                 }
                 pending.append(event)
             }

@@ -22,15 +22,20 @@ public final class ResponsesClient: Sendable {
     let transport: any ResponsesTransport
     let logger: Logger
     private let ownedTransport: AsyncHTTPClientTransport?
+    /// The pacing every request of this client goes through.
+    let gate: RateGate
 
     /// Creates a client over its own AsyncHTTPClient; call ``shutdown()`` when done, or use ``withClient(provider:configuration:logger:_:)``.
     public init(provider: Provider, configuration: ResponsesClientConfiguration = .init(), logger: Logger = ResponsesClient.quietLogger) {
-        let transport = AsyncHTTPClientTransport(connectTimeout: configuration.connectTimeout, idleTimeout: configuration.idleTimeout)
+        let transport = AsyncHTTPClientTransport(
+            connectTimeout: configuration.connectTimeout, idleTimeout: configuration.idleTimeout,
+            maxConnectionsPerHost: configuration.maxConnectionsPerHost)
         self.provider = provider
         self.configuration = configuration
         self.transport = transport
         self.ownedTransport = transport
         self.logger = logger
+        self.gate = RateGate(limits: configuration.rateLimits)
     }
 
     /// Creates a client over a given transport, which the caller owns.
@@ -43,6 +48,7 @@ public final class ResponsesClient: Sendable {
         self.transport = transport
         self.ownedTransport = nil
         self.logger = logger
+        self.gate = RateGate(limits: configuration.rateLimits)
     }
 
     /// A logger that drops everything: the default, since libraries never bootstrap logging.
@@ -105,6 +111,7 @@ public final class ResponsesClient: Sendable {
             (response, requestID) = try await post()
             if !response.status.isTerminal { onPending?(response) }
         }
+        if gate.countsTokens { gate.record(tokens: response.usage?.totalTokens ?? 0) }
         guard waitUntilDone, !response.status.isTerminal else { return response }
         guard !response.id.isEmpty else {
             throw ResponsesError(
@@ -250,6 +257,7 @@ public final class ResponsesClient: Sendable {
         var attempt = 0
         while true {
             try Task.checkCancellation()
+            try await gate.admit()
             let answer: HTTPClientResponse
             do {
                 answer = try await transport.execute(request, timeout: configuration.responseTimeout, streaming: acceptStream)
@@ -279,7 +287,12 @@ public final class ResponsesClient: Sendable {
             let wait = configuration.retry.delay(attempt: attempt, headers: answer.headers)
             logger.warning("retryable answer, retrying", metadata: ["request": "\(what)", "status": "\(status)", "retry_in": "\(wait)"])
             attempt += 1
-            try await Task.sleep(for: wait)
+            if RetryPolicy.requestedDelay(answer.headers, now: Date()) != nil {
+                // The server asked everyone to wait: every request of this client waits, not only this one.
+                gate.block(for: wait)
+            } else {
+                try await Task.sleep(for: wait)
+            }
         }
     }
 

@@ -20,11 +20,13 @@ public final class AsyncHTTPClientTransport: ResponsesTransport {
     private let ownsClients: Bool
 
     /// Creates a transport with its own clients; call ``shutdown()`` when done.
-    public init(connectTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120)) {
+    public init(connectTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120), maxConnectionsPerHost: Int = 8) {
         var streaming = HTTPClient.Configuration()
         streaming.timeout = .init(connect: .init(connectTimeout), read: .init(idleTimeout))
         streaming.redirectConfiguration = .follow(max: 5, allowCycles: false)
+        streaming.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
         var whole = HTTPClient.Configuration()
+        whole.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
         whole.timeout = .init(connect: .init(connectTimeout))
         whole.redirectConfiguration = .follow(max: 5, allowCycles: false)
         self.streamingClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: streaming)

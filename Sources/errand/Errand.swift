@@ -15,7 +15,7 @@ struct Errand: AsyncParsableCommand {
             manifest, 130 interrupted. Shell completions: errand --generate-completion-script bash|zsh|fish.
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Runs.self, Validate.self, Tools.self, Schema.self, Extract.self, Demo.self, Respond.self, Probe.self]
+        subcommands: [Run.self, Batch.self, Runs.self, Validate.self, Tools.self, Schema.self, Extract.self, Demo.self, Respond.self, Probe.self]
     )
 
     /// Parses the arguments, runs the command, and maps failures to the documented exit codes.

@@ -84,6 +84,17 @@ struct OverrideOptions: ParsableArguments {
     }
 }
 
+/// How a journaled run is taken up again (`run --resume`, `run --continue`, `batch`).
+struct ResumeFlags: ParsableArguments {
+    @Flag(help: "When a run is resumed, run again the calls a crash interrupted, even those of tools not marked safe to repeat.")
+    var rerunInterrupted = false
+
+    @Flag(help: "When a run is resumed or continued, go on even when the spec's model, instructions or tools differ from its journal's.")
+    var force = false
+
+    var options: Runner.ResumeOptions { Runner.ResumeOptions(force: force, rerunInterrupted: rerunInterrupted) }
+}
+
 /// Loads a spec, printing its problems and exiting 2 when it has any.
 func loadSpec(_ path: String) throws -> AgentSpec {
     do {
@@ -129,11 +140,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("continue"), help: ArgumentHelp("Continue the finished run with this id (or 'last') with the task as a follow-up.", valueName: "run-id"))
     var continueRun: String?
 
-    @Flag(help: "On --resume, run again the calls a crash interrupted, even those of tools not marked safe to repeat.")
-    var rerunInterrupted = false
-
-    @Flag(help: "On --resume or --continue, go on even when the spec's model, instructions or tools differ from the run's.")
-    var force = false
+    @OptionGroup var resumeFlags: ResumeFlags
 
     @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs).")
     var journalDir: String?
@@ -152,7 +159,7 @@ struct Run: AsyncParsableCommand {
         if resume != nil, input != nil { throw ValidationError("--resume goes on with the journaled input; --input starts a new run") }
         if resume != nil, continueRun != nil { throw ValidationError("choose --resume (go on after a stop) or --continue (a follow-up to a finished run)") }
         if resume != nil, !task.isEmpty { throw ValidationError("--resume goes on with the journaled task; to add a follow-up, use --continue") }
-        if rerunInterrupted, resume == nil { throw ValidationError("--rerun-interrupted goes with --resume") }
+        if resumeFlags.rerunInterrupted, resume == nil { throw ValidationError("--rerun-interrupted goes with --resume") }
     }
 
     /// What the command does with the journal.
@@ -196,7 +203,7 @@ struct Run: AsyncParsableCommand {
         var clientConfiguration = ResponsesClientConfiguration()
         clientConfiguration.cancelBackgroundOnCancellation = !detach
         let configuration = clientConfiguration
-        let options = Runner.ResumeOptions(force: force, rerunInterrupted: rerunInterrupted)
+        let options = resumeFlags.options
         let ask: (@Sendable (HostedToolCall) async -> Bool)? = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1 ? askApproval : nil
         let overrides = self.overrides.overrides
 
