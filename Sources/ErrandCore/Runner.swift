@@ -542,11 +542,11 @@ struct RunLoop: Sendable {
             if first { try? journal?.append(.backgroundResponse(.init(turn: turn, responseID: id)), runID: runID) }
         }
         guard agent.streaming else {
-            return try await client.create(request) { response in
+            return try await client.create(request, echoes: false) { response in
                 if !response.id.isEmpty { note(response.id) }
             }
         }
-        return try await client.stream(request).finalResponse { event in
+        return try await client.stream(request, echoes: false).finalResponse { event in
             switch event {
             case .created(let e), .queued(let e), .inProgress(let e):
                 if e.response.background ?? (request.background == true), !e.response.id.isEmpty { note(e.response.id) }

@@ -400,10 +400,34 @@ public struct CreateResponseRequest: Sendable, Hashable {
 
     /// The body as JSON bytes, with the token cap under `maxTokensField`, in one encoding pass.
     public func encodedBody(maxTokensField: MaxTokensField = .maxOutputTokens) throws -> Data {
+        try Self.bodyEncoder(maxTokensField).encode(self)
+    }
+
+    /// The body with `tools` given already encoded (`encodedTools`, the JSON array of ``tools``): a run sends the same
+    /// tools every turn, and their schemas are most of the work of encoding a request.
+    func encodedBody(maxTokensField: MaxTokensField, encodedTools: Data) throws -> Data {
+        var rest = self
+        rest.tools = nil
+        let body = try Self.bodyEncoder(maxTokensField).encode(rest)
+        guard body.first == UInt8(ascii: "{") else { return try encodedBody(maxTokensField: maxTokensField) }
+        var joined = Data(capacity: body.count + encodedTools.count + 10)
+        joined.append(contentsOf: #"{"tools":"#.utf8)
+        joined.append(encodedTools)
+        if body.count > 2 { joined.append(UInt8(ascii: ",")) }
+        joined.append(body.dropFirst())
+        return joined
+    }
+
+    /// The JSON array of `tools`, as ``encodedBody(maxTokensField:encodedTools:)`` takes it.
+    static func encodedTools(_ tools: [ResponseTool]) throws -> Data {
+        try bodyEncoder(.maxOutputTokens).encode(tools)
+    }
+
+    private static func bodyEncoder(_ maxTokensField: MaxTokensField) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        encoder.userInfo[Self.maxTokensFieldKey] = maxTokensField
-        return try encoder.encode(self)
+        encoder.userInfo[maxTokensFieldKey] = maxTokensField
+        return encoder
     }
 
     /// The encoder's `userInfo` key that names the token cap's field.

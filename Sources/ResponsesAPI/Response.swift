@@ -131,6 +131,12 @@ public struct Usage: Codable, Sendable, Hashable {
     }
 }
 
+extension CodingUserInfoKey {
+    /// Whether decoded responses keep what the server echoes of the request (`instructions`, and the fields outside
+    /// the response's own that go to ``Response/extra``); `true` unless set to `false`. The run loop does without them.
+    public static let responseEchoes = CodingUserInfoKey(rawValue: "errand.responseEchoes")!
+}
+
 /// A response (`object: "response"`). Decoding is lenient: `created` or `created_at`, any id, unknown fields kept in `extra`.
 public struct Response: Sendable, Hashable {
     /// The response id (`resp_…` on OpenAI; a UUID or anything else elsewhere).
@@ -225,7 +231,15 @@ extension Response: Codable {
     private static let knownKeys = Set(CodingKeys.allCases.map(\.rawValue))
 
     /// Decodes a response leniently; fields of unexpected types are dropped rather than failing the whole response.
+    /// With ``Foundation/CodingUserInfoKey/responseEchoes`` set to `false` in the decoder's user info, what the server
+    /// echoes of the request (`instructions`, and the fields that would go to `extra`) is skipped.
     public init(from decoder: any Decoder) throws {
+        try self.init(from: decoder, keepingEchoes: decoder.userInfo[.responseEchoes] as? Bool ?? true)
+    }
+
+    /// Decodes a response, with or without what the server echoes of the request: `tools`, `instructions`,
+    /// `temperature`, `text` and the like are most of a response's bytes, and most of the cost of decoding it.
+    init(from decoder: any Decoder, keepingEchoes: Bool) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = (try? container.decodeIfPresent(String.self, forKey: .id)) ?? ""
         createdAt = (try? container.decodeIfPresent(Double.self, forKey: .createdAt)) ?? (try? container.decodeIfPresent(Double.self, forKey: .created)) ?? nil
@@ -235,7 +249,7 @@ extension Response: Codable {
         incompleteDetails = try? container.decodeIfPresent(IncompleteDetails.self, forKey: .incompleteDetails)
         output = try container.decodeIfPresent([OutputItem].self, forKey: .output) ?? []
         model = try? container.decodeIfPresent(String.self, forKey: .model)
-        instructions = try container.decodeIfPresent(JSONValue.self, forKey: .instructions)
+        instructions = keepingEchoes ? try container.decodeIfPresent(JSONValue.self, forKey: .instructions) : nil
         previousResponseID = try? container.decodeIfPresent(String.self, forKey: .previousResponseID)
         store = try? container.decodeIfPresent(Bool.self, forKey: .store)
         background = try? container.decodeIfPresent(Bool.self, forKey: .background)
@@ -243,10 +257,12 @@ extension Response: Codable {
         metadata = try? container.decodeIfPresent([String: String].self, forKey: .metadata)
         let conversation = try container.decodeIfPresent(JSONValue.self, forKey: .conversation)
         conversationID = conversation?.stringValue ?? conversation?["id"]?.stringValue
-        let all = try decoder.container(keyedBy: AnyCodingKey.self)
         var extra: [String: JSONValue] = [:]
-        for key in all.allKeys where !Self.knownKeys.contains(key.stringValue) {
-            extra[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
+        if keepingEchoes {
+            let all = try decoder.container(keyedBy: AnyCodingKey.self)
+            for key in all.allKeys where !Self.knownKeys.contains(key.stringValue) {
+                extra[key.stringValue] = try all.decode(JSONValue.self, forKey: key)
+            }
         }
         self.extra = extra
     }

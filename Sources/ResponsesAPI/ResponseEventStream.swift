@@ -21,10 +21,12 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
 
     let client: ResponsesClient
     let request: CreateResponseRequest
+    /// Whether the terminal response keeps what the server echoes of the request.
+    var echoes = true
 
     /// Starts the request when first iterated.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(client: client, request: request)
+        Iterator(client: client, request: request, echoes: echoes)
     }
 
     /// Reads the whole stream, calling `onEvent` for each event, and returns the final response.
@@ -56,9 +58,10 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         public private(set) var accumulator = ResponseAccumulator()
         private let decoder = JSONDecoder()
 
-        init(client: ResponsesClient, request: CreateResponseRequest) {
+        init(client: ResponsesClient, request: CreateResponseRequest, echoes: Bool) {
             self.client = client
             self.request = request
+            if !echoes { decoder.userInfo[.responseEchoes] = false }
         }
 
         /// Whether the response can be fetched again, by what the server said of it (`background`, `store`) and,
@@ -132,7 +135,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
             if !contentType.contains("text/event-stream"), contentType.contains("json") {
                 // Some servers ignore `stream: true` and answer with the whole response, or (background mode, or a
                 // resume that is answered as a plain GET) with one that is not done yet: poll that one to its end.
-                var response = try await client.decodeBody(answer, as: Response.self)
+                var response = try await client.decodeBody(answer, as: Response.self, echoes: decoder.userInfo[.responseEchoes] as? Bool ?? true)
                 if !response.status.isTerminal, !response.id.isEmpty {
                     accumulator.apply(.created(ResponseEvent(sequenceNumber: nil, response: response)))
                     client.logger.debug("a JSON answer to a stream that is not done yet; polling", metadata: ["response_id": "\(response.id)"])

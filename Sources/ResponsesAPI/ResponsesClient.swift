@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import Logging
 import NIOCore
 import NIOFoundationCompat
@@ -24,6 +25,8 @@ public final class ResponsesClient: Sendable {
     private let ownedTransport: AsyncHTTPClientTransport?
     /// The pacing every request of this client goes through.
     let gate: RateGate
+    /// The last tools encoded, reused while requests send the same ones (every turn of a run does).
+    private let toolsCache = Mutex<(tools: [ResponseTool], json: Data)?>(nil)
 
     /// Creates a client over its own AsyncHTTPClient; call ``shutdown()`` when done, or use ``withClient(provider:configuration:logger:_:)``.
     public init(provider: Provider, configuration: ResponsesClientConfiguration = .init(), logger: Logger = ResponsesClient.quietLogger) {
@@ -86,15 +89,18 @@ public final class ResponsesClient: Sendable {
     /// `onPending` is called with the create's answer when it is not done yet, before any polling (and before a
     /// cancellation that arrived meanwhile is acted on), so that the caller knows the response's id: to journal it,
     /// or to say which response was cancelled.
+    ///
+    /// With `echoes` false, the response comes without what the server echoes of the request (`instructions`, and the
+    /// `extra` fields such as `tools`), which is most of the cost of reading it.
     public func create(
-        _ request: CreateResponseRequest, waitUntilDone: Bool = true, onPending: (@Sendable (Response) -> Void)? = nil
+        _ request: CreateResponseRequest, waitUntilDone: Bool = true, echoes: Bool = true, onPending: (@Sendable (Response) -> Void)? = nil
     ) async throws -> Response {
         var request = request
         request.stream = nil
         let body = try encode(request)
         let post: @Sendable () async throws -> (Response, String?) = { [self] in
             let answer = try await send(.POST, "/responses", body: body)
-            return (try await decodeBody(answer, as: Response.self), answer.headers.first(name: "x-request-id"))
+            return (try await decodeBody(answer, as: Response.self, echoes: echoes), answer.headers.first(name: "x-request-id"))
         }
         let response: Response
         let requestID: String?
@@ -123,9 +129,11 @@ public final class ResponsesClient: Sendable {
     }
 
     /// Creates a response and streams its events (`POST /responses` with `stream: true`).
-    /// The terminal event (`completed`, `incomplete` or `failed`) carries the final response.
-    public func stream(_ request: CreateResponseRequest) -> ResponseEventStream {
-        ResponseEventStream(client: self, request: request)
+    /// The terminal event (`completed`, `incomplete` or `failed`) carries the final response; with `echoes` false,
+    /// without what the server echoes of the request (`instructions`, and the `extra` fields such as `tools`). Progress
+    /// events (`created`, `in_progress`, `queued`) never carry those echoes: the terminal event has them.
+    public func stream(_ request: CreateResponseRequest, echoes: Bool = true) -> ResponseEventStream {
+        ResponseEventStream(client: self, request: request, echoes: echoes)
     }
 
     /// Fetches a stored response (`GET /responses/{id}`).
@@ -231,7 +239,17 @@ public final class ResponsesClient: Sendable {
 
     func encode(_ request: CreateResponseRequest) throws -> ByteBuffer {
         do {
-            return ByteBuffer(data: try request.encodedBody(maxTokensField: provider.maxTokensField))
+            guard let tools = request.tools, !tools.isEmpty else {
+                return ByteBuffer(data: try request.encodedBody(maxTokensField: provider.maxTokensField))
+            }
+            let encoded: Data
+            if let cached = toolsCache.withLock({ $0 }), cached.tools == tools {
+                encoded = cached.json
+            } else {
+                encoded = try CreateResponseRequest.encodedTools(tools)
+                toolsCache.withLock { $0 = (tools, encoded) }
+            }
+            return ByteBuffer(data: try request.encodedBody(maxTokensField: provider.maxTokensField, encodedTools: encoded))
         } catch {
             throw ResponsesError(kind: .invalidRequest, message: "the request could not be encoded", provider: provider.name, underlying: error)
         }
@@ -327,7 +345,7 @@ public final class ResponsesClient: Sendable {
         return failure
     }
 
-    func decodeBody<T: Decodable>(_ answer: HTTPClientResponse, as type: T.Type) async throws -> T {
+    func decodeBody<T: Decodable>(_ answer: HTTPClientResponse, as type: T.Type, echoes: Bool = true) async throws -> T {
         let buffer: ByteBuffer
         do {
             buffer = try await answer.body.collect(upTo: configuration.maxResponseBytes)
@@ -336,7 +354,9 @@ public final class ResponsesClient: Sendable {
             throw connectionError(error, doing: "reading the answer")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: buffer)
+            let decoder = JSONDecoder()
+            if !echoes { decoder.userInfo[.responseEchoes] = false }
+            return try decoder.decode(T.self, from: buffer)
         } catch {
             let preview = String(buffer: buffer).prefix(200)
             throw ResponsesError(

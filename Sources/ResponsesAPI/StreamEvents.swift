@@ -40,9 +40,22 @@ public struct ResponseEvent: Decodable, Sendable, Hashable {
 
     /// Decodes the event; a missing `response` reads as an empty one (some servers send bare terminal events).
     public init(from decoder: any Decoder) throws {
+        try self.init(from: decoder, progress: false)
+    }
+
+    /// Decodes the event; a progress event (`created`, `in_progress`, `queued`) without what the server echoes of the
+    /// request, which the terminal event carries again.
+    init(from decoder: any Decoder, progress: Bool) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         sequenceNumber = try? container.decodeIfPresent(Int.self, forKey: .sequenceNumber)
-        response = try container.decodeIfPresent(Response.self, forKey: .response) ?? Response(id: "", status: .inProgress)
+        let response = progress ? try container.decodeIfPresent(Progress.self, forKey: .response)?.response : try container.decodeIfPresent(Response.self, forKey: .response)
+        self.response = response ?? Response(id: "", status: .inProgress)
+    }
+
+    /// A response as a progress event carries it.
+    private struct Progress: Decodable {
+        var response: Response
+        init(from decoder: any Decoder) throws { response = try Response(from: decoder, keepingEchoes: false) }
     }
 }
 
@@ -461,9 +474,9 @@ extension ResponseStreamEvent: Decodable {
 
     private static func decodeKnown(type: String, decoder: any Decoder) throws -> ResponseStreamEvent {
         switch type {
-        case "response.created": .created(try ResponseEvent(from: decoder))
-        case "response.in_progress": .inProgress(try ResponseEvent(from: decoder))
-        case "response.queued": .queued(try ResponseEvent(from: decoder))
+        case "response.created": .created(try ResponseEvent(from: decoder, progress: true))
+        case "response.in_progress": .inProgress(try ResponseEvent(from: decoder, progress: true))
+        case "response.queued": .queued(try ResponseEvent(from: decoder, progress: true))
         case "response.completed", "response.done": .completed(try ResponseEvent(from: decoder))
         case "response.incomplete": .incomplete(try ResponseEvent(from: decoder))
         case "response.failed": .failed(try ResponseEvent(from: decoder))

@@ -45,6 +45,31 @@ import Testing
         }
     }
 
+    @Test(arguments: [true, false])
+    func withoutEchoesTheResponseKeepsItsOwnFieldsOnly(streamed: Bool) async throws {
+        let tool = ResponseTool.function(FunctionTool(name: "lookup", parameters: ["type": "object", "properties": [:]]))
+        let request = CreateResponseRequest(model: "m", input: "Hi", instructions: "Be brief.", tools: [tool], temperature: 0.5)
+        try await withScripted([.message(Self.poem), .message(Self.poem)]) { client, _ in
+            func fetch(echoes: Bool) async throws -> (Response, [ResponseStreamEvent]) {
+                guard streamed else { return (try await client.create(request, echoes: echoes), []) }
+                var events: [ResponseStreamEvent] = []
+                let response = try await client.stream(request, echoes: echoes).finalResponse { events.append($0) }
+                return (response, events)
+            }
+            let (full, events) = try await fetch(echoes: true)
+            #expect(full.extra["tools"] != nil, "the echoed tools are kept by default")
+            #expect(full.instructions == "Be brief.")
+            let (lean, leanEvents) = try await fetch(echoes: false)
+            #expect(lean.extra.isEmpty && lean.instructions == nil, "\(lean.extra.keys)")
+            #expect(lean.outputText == full.outputText)
+            #expect(lean.usage == full.usage)
+            #expect(lean.status == .completed && !lean.id.isEmpty && lean.model == "m")
+            for event in events + leanEvents {
+                if case .created(let e) = event { #expect(e.response.extra.isEmpty && !e.response.id.isEmpty, "progress events carry no echoes") }
+            }
+        }
+    }
+
     @Test func streamedFunctionCallsAreAssembled() async throws {
         let turn = ScriptedTurn.calls(.call("get_weather", ["city": "Paris"]), .call("get_time", ["zone": "Europe/Paris"]))
         try await withScripted([turn]) { client, _ in

@@ -73,6 +73,26 @@ import Testing
         }
     }
 
+    @Test func aBodyWithToolsEncodedOnceIsTheSameBody() throws {
+        let tools: [ResponseTool] = [
+            .function(FunctionTool(name: "read_file", description: "Read \"a\" file/path.", parameters: ["type": "object", "properties": ["path": ["type": "string"]]], strict: true)),
+            .hosted(["type": "web_search_preview"]),
+        ]
+        let encoded = try CreateResponseRequest.encodedTools(tools)
+        let requests = [
+            CreateResponseRequest(model: "m", input: "x", tools: tools, maxOutputTokens: 5, extra: ["brand_new_field": 1]),
+            CreateResponseRequest(tools: tools),
+        ]
+        for request in requests {
+            for field in CreateResponseRequest.MaxTokensField.allCases {
+                let spliced = try JSONValue(parsing: request.encodedBody(maxTokensField: field, encodedTools: encoded))
+                let plain = try JSONValue(parsing: request.encodedBody(maxTokensField: field))
+                #expect(spliced == plain)
+                #expect(spliced["tools"]?.arrayValue?.count == 2)
+            }
+        }
+    }
+
     @Test func stringInputAndMaxTokensField() throws {
         let request = CreateResponseRequest(model: "m", input: "Write a poem.", maxOutputTokens: 100)
         #expect(try request.body() == ["model": "m", "input": "Write a poem.", "max_output_tokens": 100])
