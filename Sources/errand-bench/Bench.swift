@@ -2,7 +2,7 @@
 //   swift run -c release errand-bench          (all)
 //   swift run -c release errand-bench stream   (SSE parsing and decoding)
 //   swift run -c release errand-bench loop     (the agent loop's own cost per turn)
-//   swift run -c release errand-bench extract FOLDER   (HTML extraction speed; see benchmarks/extraction.sh)
+//   swift run -c release errand-bench extract FOLDER   (HTML extraction speed; see Benchmarks/scripts/extraction.sh)
 import AsyncHTTPClient
 import ErrandCore
 import ErrandTesting
@@ -84,7 +84,7 @@ struct Bench {
         if which == "all" || which == "loop" { try await LoopBenchmark.run() }
         if which == "extract" {
             guard CommandLine.arguments.count > 2 else {
-                print("usage: errand-bench extract FOLDER   (a folder of .html files; benchmarks/extraction.sh prepares one)")
+                print("usage: errand-bench extract FOLDER   (a folder of .html files; Benchmarks/scripts/extraction.sh prepares one)")
                 return
             }
             try ExtractBenchmark.run(folder: CommandLine.arguments[2])

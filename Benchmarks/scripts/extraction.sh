@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Scores errand's main-content extraction on the benchmark's development half (F1, precision, recall, with the shared
 # score.py) and measures its speed in one process (MB/s, release build).
-#   benchmarks/extraction.sh [DATA]      DATA defaults to ../shared/extraction-dev
+#   Benchmarks/scripts/extraction.sh [DATA]      DATA defaults to ../shared/extraction-dev
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 data="${1:-../shared/extraction-dev}"
 swift build -c release --product errand >/dev/null
 swift build -c release --product errand-bench >/dev/null
