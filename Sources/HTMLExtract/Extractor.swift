@@ -39,6 +39,8 @@ struct Extractor {
     var textLength: [Int] = []
     var linkLength: [Int] = []
     var commas: [Int] = []
+    /// The letters of each subtree that sit in paragraphs (as ``isParagraph(_:)`` says, 25 letters or more).
+    var paragraphLetters: [Int] = []
     var excluded: [Bool] = []
     var score: [Double] = []
     var scored: [Bool] = []
@@ -48,6 +50,23 @@ struct Extractor {
     /// Whether class and id names may remove a subtree (the first attempt) and weigh scores (the first two).
     var stripUnlikely = true
     var weighClasses = true
+    /// Whether boilerplate tags and roles (`nav`, `aside`, `role=navigation`…) remove their subtree, and hidden
+    /// elements theirs: the last attempts, made when the others found next to nothing, keep them.
+    var stripTags = true
+    var stripHidden = true
+
+    /// Every subtree's letters with nothing excluded, and whether it holds the page's declared main content
+    /// (`<main>`, `role=main`, `itemprop=articleBody`), found once: a page whose markup puts its article inside an
+    /// `aside`, a `header` or a hidden streaming placeholder keeps it.
+    var allText: [Int] = []
+    var holdsMain: [Bool] = []
+    /// The share of the page's letters inside hidden elements.
+    var hiddenShare = 0.0
+    /// Whether a subtree holds a node that names itself content (`post-content`, `article-body`) and holds half the
+    /// page's letters: a wrapper around it whose own name looks like boilerplate (`above-footer`) is kept.
+    var holdsNamedContent: [Bool] = []
+    /// The letters in `p` elements of each subtree, nothing excluded.
+    var paragraphText: [Int] = []
 
     init(document: HTMLDocument) {
         self.document = document
@@ -147,8 +166,62 @@ struct Extractor {
         }
     }
 
+    mutating func readStructure() {
+        let count = nodes.count
+        if hints.count != count { readHints() }
+        allText = Array(repeating: 0, count: count)
+        paragraphText = Array(repeating: 0, count: count)
+        holdsMain = Array(repeating: false, count: count)
+        for index in stride(from: count - 1, through: 0, by: -1) {
+            let node = nodes[index]
+            if node.isText {
+                allText[index] = node.letters
+            } else if node.tag == "main" || node.attributes["role"]?.lowercased() == "main" || node.attributes["itemprop"] == "articleBody" {
+                holdsMain[index] = true
+            }
+            if node.tag == "p" { paragraphText[index] = allText[index] }
+            if node.parent >= 0 {
+                allText[node.parent] += allText[index]
+                paragraphText[node.parent] += paragraphText[index]
+                if holdsMain[index] { holdsMain[node.parent] = true }
+            }
+        }
+        holdsNamedContent = Array(repeating: false, count: count)
+        let half = document.root >= 0 ? allText[document.root] / 2 : Int.max
+        for index in stride(from: count - 1, through: 0, by: -1) {
+            if hints[index].positive, !hints[index].unlikely, !hints[index].negative, allText[index] >= half, allText[index] > 0 {
+                holdsNamedContent[index] = true
+            }
+            let parent = nodes[index].parent
+            if parent >= 0, holdsNamedContent[index] { holdsNamedContent[parent] = true }
+        }
+        var hidden = 0
+        var insideHidden = Array(repeating: false, count: count)
+        for index in 0..<count {
+            let parentHidden = nodes[index].parent >= 0 && insideHidden[nodes[index].parent]
+            insideHidden[index] = parentHidden || nodes[index].isHidden
+            if nodes[index].isHidden, !parentHidden { hidden += allText[index] }
+        }
+        if document.root >= 0, allText[document.root] > 0 { hiddenShare = Double(hidden) / Double(allText[document.root]) }
+    }
+
+    /// Whether a subtree that a tag, a role, a class or `hidden` marks as boilerplate is in fact where the page's
+    /// content is: it holds the page's `<main>` (or `role=main`, `itemprop=articleBody`), or most of its text.
+    /// Broken markup does this: an `aside` or `header` left open swallows the rest of the page.
+    func holdsContent(_ index: Int, share: Double?) -> Bool {
+        if holdsMain[index], nodes[index].tag != "main", nodes[index].attributes["role"]?.lowercased() != "main" { return true }
+        guard let share, document.root >= 0, allText[document.root] > 0 else { return false }
+        return Double(allText[index]) > share * Double(allText[document.root])
+    }
+
+    /// Page chrome that never holds most of a page's text unless broken markup left it open: an `aside` or a
+    /// `role=complementary` block may (comments often outweigh the article), so they count on `<main>` alone.
+    static let chromeTags: Set<String> = ["header", "footer", "nav"]
+
     /// Attempts with fewer class-name rules until one finds enough text (as Readability retries): page builders and
-    /// content systems put words like "widget" or "share" on the wrappers of the article itself.
+    /// content systems put words like "widget" or "share" on the wrappers of the article itself. When all of them
+    /// find next to nothing, later attempts keep boilerplate tags and then hidden elements, and the last resort is
+    /// the page's whole text: a page with visible text never comes out empty.
     mutating func run() -> Extraction {
         let metadata = readMetadata()
         guard document.root >= 0 else {
@@ -157,15 +230,22 @@ struct Extractor {
         var best: Renderer?
         var bestText = ""
         var bestLength = -1
-        for attempt in 0..<3 {
+        readStructure()
+        for attempt in 0..<5 {
+            // Hidden elements count when nothing else is there, or when they hold most of the page and what is visible
+            // is short (a page whose server rendering parks the article in a hidden placeholder for a script).
+            if attempt >= 3, bestLength >= Self.nearlyEmpty, !(bestLength < 500 && hiddenShare > 0.6) { break }
             stripUnlikely = attempt == 0
             weighClasses = attempt < 2
+            stripTags = attempt < 3
+            stripHidden = attempt < 4
             measure()
             let chosen = choose()
             var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
             renderer.title = metadata["title"] ?? document.title
             renderer.furniture = hints.map(\.furniture)
             for index in chosen { renderer.render(index) }
+            renderer.finish()
             let text = renderer.plainText()
             let length = text.unicodeScalars.count
             // A looser attempt wins only when it finds much more: on a short article it would mostly add boilerplate.
@@ -174,7 +254,12 @@ struct Extractor {
                 bestText = text
                 bestLength = length
             }
-            if bestLength >= 500 { break }
+            if attempt < 3, bestLength >= 500 { break }
+        }
+        if bestLength < Self.nearlyEmpty, let whole = wholeText(), whole.renderedLength > bestLength {
+            best = whole.renderer
+            bestText = whole.text
+            bestLength = whole.renderedLength
         }
         var text = bestText
         var markdown = best?.markdown() ?? ""
@@ -186,6 +271,30 @@ struct Extractor {
         var meta = metadata
         meta.removeValue(forKey: "title")
         return Extraction(title: title, text: text, markdown: markdown, links: best?.links ?? [], metadata: meta)
+    }
+
+    /// Below this many characters an extraction counts as empty and the looser attempts run.
+    static let nearlyEmpty = 50
+
+    /// The last resort: the body's text with only hidden elements and nothing else removed, or with them when that is
+    /// all there is.
+    mutating func wholeText() -> (renderer: Renderer, text: String, renderedLength: Int)? {
+        guard let body = nodes.indices.first(where: { nodes[$0].tag == "body" }) ?? (document.root >= 0 ? document.root : nil) else { return nil }
+        for keepHidden in [false, true] {
+            stripUnlikely = false
+            weighClasses = false
+            stripTags = false
+            stripHidden = !keepHidden
+            measure()
+            var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
+            renderer.title = document.title
+            renderer.dropsFurniture = false
+            renderer.render(body)
+            renderer.finish()
+            let text = renderer.plainText()
+            if !text.isEmpty { return (renderer, text, text.unicodeScalars.count) }
+        }
+        return nil
     }
 
     /// Text and link lengths and commas for every subtree, and which subtrees are boilerplate.
@@ -221,11 +330,15 @@ struct Extractor {
 
     func isBoilerplate(_ index: Int) -> Bool {
         let node = nodes[index]
-        if node.isHidden { return true }
-        if node.flags.contains(.removed) { return true }
-        if let role = node.attributes["role"]?.lowercased(), Self.removedRoles.contains(role) { return true }
+        if node.isHidden { return stripHidden }
+        if node.flags.contains(.removed) || node.attributes["role"].map({ Self.removedRoles.contains($0.lowercased()) }) == true {
+            // A header inside an article that carries paragraphs is the article's opening, not the site's masthead.
+            if node.tag == "header", paragraphText[index] >= 300 { return false }
+            return stripTags && !holdsContent(index, share: Self.chromeTags.contains(node.tag) ? 0.5 : nil)
+        }
         if !stripUnlikely || node.flags.contains(.classProof) { return false }
-        return hints[index].unlikely && !hints[index].likely && node.attributes["itemprop"] != "articleBody"
+        return hints[index].unlikely && !hints[index].likely && node.attributes["itemprop"] != "articleBody" && !holdsContent(index, share: nil)
+            && !holdsNamedContent[index]
     }
 
     func linkDensity(_ index: Int) -> Double {
@@ -271,8 +384,46 @@ struct Extractor {
         }
     }
 
+    /// Whether `parent`'s text beyond `child`'s is more of the same article: mostly paragraphs, few links, and held by
+    /// siblings built like `child` (the same tag and first class: the repeated blocks of a page builder) or by bare
+    /// content elements. A comment thread or a list of teasers beside an article is built differently, or says what
+    /// it is in its class names.
+    func continuesArticle(_ parent: Int, from child: Int) -> Bool {
+        let extra = textLength[parent] - textLength[child]
+        guard extra > 0 else { return true }
+        let extraParagraphs = paragraphLetters[parent] - paragraphLetters[child]
+        let extraLinks = linkLength[parent] - linkLength[child]
+        guard Double(extraParagraphs) >= 0.7 * Double(extra), Double(extraLinks) <= 0.2 * Double(extra) else { return false }
+        let kind = Self.firstClass(nodes[child].classAndID)
+        var alike = 0
+        for sibling in nodes.children(of: parent) where sibling != child && !excluded[sibling] {
+            let node = nodes[sibling]
+            if hints[sibling].negative || hints[sibling].unlikely { continue }
+            if node.isText || Self.contentTags.contains(node.tag) || node.tag == nodes[child].tag && Self.firstClass(node.classAndID) == kind {
+                alike += textLength[sibling]
+            }
+        }
+        return Double(alike) >= 0.8 * Double(extra)
+    }
+
+    /// Elements that are article content wherever they stand.
+    static let contentTags: Set<String> = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "blockquote", "pre", "figure", "table", "hr", "br", "img", "picture"]
+
+    /// The first class name (or the id when there is no class) of a `classAndID`.
+    static func firstClass(_ classAndID: String) -> Substring {
+        classAndID.split(separator: " ", maxSplits: 1).first ?? ""
+    }
+
     /// The node indices to render: the best container and its content-like siblings.
     mutating func choose() -> [Int] {
+        paragraphLetters = Array(repeating: 0, count: nodes.count)
+        for index in stride(from: nodes.count - 1, through: 0, by: -1) {
+            if !nodes[index].isText, !excluded[index], textLength[index] >= 25, isParagraph(index) {
+                paragraphLetters[index] = textLength[index]
+            }
+            let parent = nodes[index].parent
+            if parent >= 0, !excluded[index] { paragraphLetters[parent] += paragraphLetters[index] }
+        }
         for index in nodes.indices where !excluded[index] && !nodes[index].isText {
             var length: Int
             var marks: Int
@@ -312,14 +463,20 @@ struct Extractor {
             }
         }
         guard best >= 0 else { return [document.root] }
-        // A container holding the best one whose text is hardly larger is the better choice (wrapper divs).
+        // A container holding the best one whose text is hardly larger is the better choice (wrapper divs). So is one
+        // whose extra text is paragraphs with few links: an article split into sibling blocks (a page builder's
+        // sections, each with its own wrappers) has its paragraphs spread under a common ancestor.
         var top = best
         while nodes[top].parent >= 0 {
             let parent = nodes[top].parent
             if excluded[parent] || nodes[parent].tag == "body" || nodes[parent].tag == "html" { break }
-            if Double(textLength[parent]) * (1 - linkDensity(parent)) > Double(textLength[top]) * 1.35 { break }
-            if scored[parent], score[parent] < bestScore * 0.6 { break }
-            top = parent
+            let wrapper = Double(textLength[parent]) * (1 - linkDensity(parent)) <= Double(textLength[top]) * 1.35
+                && !(scored[parent] && score[parent] < bestScore * 0.6)
+            if wrapper || continuesArticle(parent, from: top) {
+                top = parent
+            } else {
+                break
+            }
         }
         guard nodes[top].parent >= 0 else { return [top] }
         let threshold = max(10, bestScore * 0.3)

@@ -95,8 +95,13 @@ public final class HTMLDocument {
     var jsonLD: [String] = []
     var language: String?
 
+    /// libxml2 set up once, before any thread parses: its documentation asks for `xmlInitParser` before documents
+    /// are parsed on several threads at once (each document itself is used by one thread only).
+    static let libraryReady: Void = xmlInitParser()
+
     /// Parses HTML bytes; `contentType` is the HTTP header, whose charset wins.
     public init(data: Data, url: URL? = nil, contentType: String? = nil) {
+        _ = Self.libraryReady
         self.url = url
         let input = data.count > Self.maxBytes ? data.prefix(Self.maxBytes) : data
         encoding = Charset.detect(input, contentType: contentType)

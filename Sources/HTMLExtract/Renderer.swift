@@ -18,6 +18,8 @@ struct Renderer {
     private var flushes = 0
     /// The page's title: a heading that repeats it is the headline, not content.
     var title = ""
+    /// Whether link lists and furniture are dropped inside what is rendered; the extractor's last resort keeps all.
+    var dropsFurniture = true
 
     /// Class or id words of small blocks around the text rather than in it: captions, credits, bylines, dates.
     static let furniture = ["caption", "credit", "byline", "author", "dateline", "timestamp", "date", "time", "meta", "photo", "image", "share", "tag"]
@@ -128,6 +130,11 @@ struct Renderer {
         }
     }
 
+    /// Ends the text of inline content left open (text straight in the body), so that it counts as a block.
+    mutating func finish() {
+        if !text.isEmpty || !markdownLine.isEmpty { flush() }
+    }
+
     mutating func render(_ index: Int) {
         guard index >= 0, index < nodes.count else { return }
         let node = nodes[index]
@@ -137,9 +144,9 @@ struct Renderer {
             markdownLine += Self.escape(value)
             return
         }
-        if excluded[index] || isLinkList(index) || isFurniture(index) { return }
+        if excluded[index] || dropsFurniture && (isLinkList(index) || isFurniture(index)) { return }
         switch node.tag {
-        case "figcaption":
+        case "figcaption" where dropsFurniture:
             return
         case "h1", "h2", "h3", "h4", "h5", "h6":
             if Self.sameText(rawText(index), title) { return }
