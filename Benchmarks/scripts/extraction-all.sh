@@ -34,6 +34,8 @@ echo "== extraction-dev2: errand"
 python3 "$dev2/score.py" --predictions "$work/errand-dev2.json" ${ARGS:-} | grep -v "^$"
 echo "== extraction-dev2: errand against trafilatura (paired)"
 python3 "$dev2/score.py" --predictions "$work/errand-dev2.json" --against "$dev2/results/trafilatura.json.gz" | grep -v "^$" | tail -8
+echo "== metadata"
+python3 "$(dirname "$0")/metadata-report.py" "$dev1/ground-truth.json" "$work/dev1.jsonl" "$dev2/ground-truth.json" "$work/dev2.jsonl"
 echo "== speed: whole process, all $(ls "$work"/dev1/*.html "$work"/dev2/*.html | wc -l) pages"
 bytes=$(cat "$work"/dev1/*.html "$work"/dev2/*.html | wc -c)
 best=999999

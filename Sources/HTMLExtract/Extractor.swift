@@ -502,12 +502,37 @@ struct Extractor {
         return chosen
     }
 
-    /// Canonical URL, author, dates, site name, description, language and the Open Graph title.
+    /// What the page says about itself, each field from the most specific source that has it: JSON-LD (schema.org
+    /// `Article` and kin), then Open Graph and `article:` properties, then other meta tags, then the visible page
+    /// (`<time>`, `itemprop`, `rel=author`, a byline). Keys: `title`, `author` (several joined with ", "),
+    /// `published`, `modified`, `site_name`, `language`, `canonical`, `url`, `description`, `image` (absolute URLs).
     mutating func readMetadata() -> [String: String] {
         var result: [String: String] = [:]
         func set(_ key: String, _ value: String?) {
             guard result[key] == nil, let value = value?.trimmingSpace, !value.isEmpty else { return }
             result[key] = value
+        }
+        // JSON-LD first: the most deliberate statement a page makes about itself. Articles before other objects.
+        let objects = jsonLD.flatMap(Self.objects(in:)).sorted { Self.isArticle($0) && !Self.isArticle($1) }
+        var headline: String?
+        for object in objects {
+            let article = Self.isArticle(object)
+            if article || object["author"] != nil, let author = object["author"] {
+                let names = Self.names(in: author)
+                set("author", names.isEmpty ? nil : names.joined(separator: ", "))
+            }
+            if article {
+                // Open Graph's title comes first: it is what the page shows as its title (a headline may be shortened).
+                headline = headline ?? object["headline"] as? String
+                set("published", object["datePublished"] as? String)
+                set("modified", object["dateModified"] as? String)
+                set("description", object["description"] as? String)
+                set("image", Self.imageURL(in: object["image"]).map(document.absolute))
+                if let publisher = object["publisher"] { set("site_name", Self.names(in: publisher).first) }
+                set("language", object["inLanguage"] as? String)
+            } else if (object["@type"] as? String) == "WebSite" {
+                set("site_name", object["name"] as? String)
+            }
         }
         for meta in document.metas {
             let name = (meta["property"] ?? meta["name"] ?? meta["itemprop"] ?? "").lowercased()
@@ -515,37 +540,163 @@ struct Extractor {
             switch name {
             case "og:title", "twitter:title": set("title", content)
             case "og:site_name", "application-name": set("site_name", content)
-            case "author", "article:author", "parsely-author", "dc.creator": set("author", content)
-            case "article:published_time", "datepublished", "date", "dc.date", "parsely-pub-date", "publish-date": set("published", content)
-            case "description", "og:description", "twitter:description": set("description", content)
-            case "og:url": set("url", content)
-            default: break
+            case "author", "article:author", "parsely-author", "dc.creator", "sailthru.author", "byl":
+                // article:author is often a profile URL rather than a name.
+                if let content, !content.hasPrefix("http") { set("author", content.hasPrefix("By ") ? String(content.dropFirst(3)) : content) }
+            case "article:published_time", "datepublished", "date", "dc.date", "dc.date.issued", "parsely-pub-date", "publish-date", "pubdate", "sailthru.date":
+                set("published", content)
+            case "article:modified_time", "og:updated_time", "datemodified", "last-modified", "dc.date.modified":
+                set("modified", content)
+            case "description", "og:description", "twitter:description", "dc.description": set("description", content)
+            case "og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src", "thumbnailurl":
+                set("image", content.map(document.absolute))
+            case "og:url": set("url", content.map(document.absolute))
+            case "og:locale": set("locale", content)
+            case "language", "dc.language": set("language", content)
+            default:
+                if meta["http-equiv"]?.lowercased() == "content-language" { set("language", content) }
             }
         }
-        for link in document.linkTags where link["rel"]?.lowercased().split(separator: " ").contains("canonical") == true {
-            set("canonical", link["href"].map(document.absolute))
+        for link in document.linkTags {
+            let relations = link["rel"]?.lowercased().split(separator: " ") ?? []
+            if relations.contains("canonical") { set("canonical", link["href"].map(document.absolute)) }
+            if relations.contains("image_src") { set("image", link["href"].map(document.absolute)) }
         }
-        for json in jsonLD {
-            for object in Self.objects(in: json) {
-                if let author = object["author"] {
-                    let names = Self.objects(in: author).compactMap { $0["name"] as? String } + ((author as? String).map { [$0] } ?? [])
-                    set("author", names.isEmpty ? nil : names.joined(separator: ", "))
-                }
-                set("published", object["datePublished"] as? String)
-                set("title", object["headline"] as? String)
-                if let publisher = object["publisher"] as? [String: Any] { set("site_name", publisher["name"] as? String) }
-            }
-        }
+        set("title", headline)
         set("language", document.language)
-        if result["published"] == nil, let time = nodes.first(where: { $0.tag == "time" && $0.attributes["datetime"] != nil }) {
-            set("published", time.attributes["datetime"])
-        }
+        if let locale = result.removeValue(forKey: "locale") { set("language", locale.replacingOccurrences(of: "_", with: "-")) }
+        readVisibleMetadata(into: &result)
         if result["title"] == nil, document.title.isEmpty, let heading = nodes.indices.first(where: { nodes[$0].tag == "h1" }) {
-            var renderer = Renderer(document: document, excluded: excluded, textLength: textLength, linkLength: linkLength)
-            renderer.render(heading)
-            set("title", renderer.plainText())
+            set("title", visibleText(heading, limit: 300))
         }
         return result
+    }
+
+    /// Dates, authors and the lead image from the page itself, for what the head did not say.
+    func readVisibleMetadata(into result: inout [String: String]) {
+        func set(_ key: String, _ value: String?) {
+            guard result[key] == nil, let value = value?.trimmingSpace, !value.isEmpty else { return }
+            result[key] = value
+        }
+        var bylines: [String] = []
+        for index in nodes.indices where !nodes[index].isText {
+            let node = nodes[index]
+            let itemprop = node.attributes["itemprop"]?.lowercased()
+            switch itemprop {
+            case "datepublished": set("published", node.attributes["datetime"] ?? node.attributes["content"] ?? visibleText(index, limit: 60))
+            case "datemodified": set("modified", node.attributes["datetime"] ?? node.attributes["content"] ?? visibleText(index, limit: 60))
+            case "author" where result["author"] == nil:
+                // The name is the element's text, or that of its itemprop=name child.
+                let named = nodes.children(of: index).first { nodes[$0].attributes["itemprop"]?.lowercased() == "name" }
+                if let name = visibleText(named ?? index, limit: 80) { bylines.append(name) }
+            default: break
+            }
+            if node.tag == "time", let stamp = node.attributes["datetime"] {
+                set("published", stamp)
+            }
+            if result["author"] == nil, node.tag == "a", node.attributes["rel"]?.lowercased().split(separator: " ").contains("author") == true,
+                let name = visibleText(index, limit: 80)
+            {
+                bylines.append(name)
+            }
+        }
+        if result["author"] == nil, bylines.isEmpty {
+            // A short block whose class or id says byline (or author), as in "By Ada Writer".
+            for index in nodes.indices where !nodes[index].isText && Self.isBylineName(nodes[index].classAndID) {
+                if let text = visibleText(index, limit: 80), let name = Self.byline(text) {
+                    bylines.append(name)
+                    break
+                }
+            }
+        }
+        var unique: [String] = []
+        for name in bylines.map(Self.byline).compactMap({ $0 }) where !unique.contains(name) { unique.append(name) }
+        if !unique.isEmpty { set("author", unique.joined(separator: ", ")) }
+        if result["image"] == nil {
+            // The first sizeable image inside the page's article or main, if it has one.
+            let scope = nodes.indices.first { nodes[$0].tag == "article" || nodes[$0].tag == "main" }
+            var index = scope ?? -1
+            let end = scope.map { lastDescendant(of: $0) } ?? -1
+            while index >= 0, index <= end {
+                if nodes[index].tag == "img", let source = nodes[index].attributes["src"], !source.hasPrefix("data:") {
+                    set("image", document.absolute(source))
+                    break
+                }
+                index += 1
+            }
+        }
+    }
+
+    static func isBylineName(_ classAndID: String) -> Bool {
+        !classAndID.isEmpty && (classAndID.contains("byline") || classAndID.contains("author-name") || classAndID.contains("article-author"))
+    }
+
+    /// A byline's name: "By Ada Writer" and "by Ada Writer and Bo Reporter" lose their "By"; a line too long for a
+    /// name (a sentence) is not one.
+    static func byline(_ text: String) -> String? {
+        var name = text.trimmingSpace
+        for prefix in ["By ", "by ", "BY ", "Von ", "von ", "Par ", "par ", "Por ", "por ", "Door ", "door "] where name.hasPrefix(prefix) {
+            name = String(name.dropFirst(prefix.count)).trimmingSpace
+            break
+        }
+        guard !name.isEmpty, name.unicodeScalars.count <= 80, name.split(separator: " ").count <= 8, !name.contains("http") else { return nil }
+        return name
+    }
+
+    /// The last node inside `index`'s subtree (nodes are stored in document order).
+    func lastDescendant(of index: Int) -> Int {
+        var last = index
+        var current = index
+        while true {
+            var child = nodes[current].firstChild
+            var lastChild = -1
+            while child >= 0 {
+                lastChild = child
+                child = nodes[child].nextSibling
+            }
+            guard lastChild >= 0 else { return last }
+            last = lastChild
+            current = lastChild
+        }
+    }
+
+    /// The text under a node, spaces collapsed, or nil when it is empty or longer than `limit` characters.
+    func visibleText(_ index: Int, limit: Int) -> String? {
+        var text = ""
+        var stack = [index]
+        while let current = stack.popLast() {
+            if nodes[current].isText {
+                text += document.text(current)
+                if text.utf8.count > limit * 4 { return nil }
+            } else if !nodes[current].isHidden {
+                stack.append(contentsOf: Array(nodes.children(of: current)).reversed())
+            }
+        }
+        let collapsed = Renderer.collapse(text)
+        guard !collapsed.isEmpty, collapsed.unicodeScalars.count <= limit else { return nil }
+        return collapsed
+    }
+
+    /// Whether a JSON-LD object is an article of some kind (`Article`, `NewsArticle`, `BlogPosting`, `Report`…).
+    static func isArticle(_ object: [String: Any]) -> Bool {
+        let types = (object["@type"] as? [Any])?.compactMap { $0 as? String } ?? [(object["@type"] as? String) ?? ""]
+        return types.contains { $0.hasSuffix("Article") || $0 == "BlogPosting" || $0 == "Report" }
+    }
+
+    /// The names in a JSON-LD author or publisher: a string, an object with `name`, or a list of either.
+    static func names(in value: Any) -> [String] {
+        if let name = value as? String { return name.hasPrefix("http") ? [] : [name] }
+        if let list = value as? [Any] { return list.flatMap { names(in: $0) } }
+        if let object = value as? [String: Any], let name = object["name"] { return names(in: name) }
+        return []
+    }
+
+    /// The URL of a JSON-LD image: a string, an `ImageObject` (`url` or `contentUrl`), or the first of a list.
+    static func imageURL(in value: Any?) -> String? {
+        if let url = value as? String { return url }
+        if let list = value as? [Any] { return list.lazy.compactMap { imageURL(in: $0) }.first }
+        if let object = value as? [String: Any] { return (object["url"] ?? object["contentUrl"]).flatMap { imageURL(in: $0) } }
+        return nil
     }
 
     /// The `articleBody` of the page's JSON-LD, when it has one.

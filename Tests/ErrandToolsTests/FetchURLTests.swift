@@ -71,6 +71,21 @@ import Testing
         }
     }
 
+    @Test func thePagesMetadataIsInTheHeader() async throws {
+        let page = """
+            <html lang="en"><head><title>Tides</title><meta name="author" content="Ada Writer">
+            <meta property="article:published_time" content="2026-11-01"><meta property="og:site_name" content="Harbour News">
+            <meta name="description" content="When the tide comes in."><meta property="og:image" content="/lead.jpg"></head>
+            <body><article><p>The tide came in faster than anyone on the pier expected, and the boats rose with it.</p></article></body></html>
+            """
+        try await PageServer.withServer(["/tides": .html(page)]) { server in
+            let output = try await call(Self.loopback, ["url": .string(server.baseURL + "/tides"), "format": nil, "max_chars": nil, "offset": nil])
+            #expect(output.hasPrefix(
+                "Title: Tides\nURL: \(server.baseURL)/tides\nAuthor: Ada Writer\nPublished: 2026-11-01\nSite: Harbour News\nLanguage: en\n"
+                    + "Description: When the tide comes in.\nImage: \(server.baseURL)/lead.jpg\n<<< page content"), "\(output)")
+        }
+    }
+
     @Test func longContentIsCutWithAWayToReadOn() async throws {
         try await PageServer.withServer(["/tides": .html(Self.article)]) { server in
             let first = try await call(Self.loopback, ["url": .string(server.baseURL + "/tides"), "format": "text", "max_chars": 40, "offset": nil])

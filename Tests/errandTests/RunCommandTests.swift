@@ -206,6 +206,25 @@ final class Buffer: Sendable {
         }
     }
 
+    @Test func extractInParallelPrintsWhatOneJobPrintsInInputOrder() async throws {
+        // Pages of very different sizes, so that parallel jobs finish out of order; one input is missing.
+        var inputs: [String] = []
+        for number in 0..<12 {
+            let paragraphs = String(repeating: "<p>Page \(number) says the harbour wall was rebuilt in stone, twice, after the storms of that winter.</p>", count: number % 4 == 0 ? 400 : 2)
+            let file = folder.appendingPathComponent("page-\(number).html")
+            try "<html><head><title>Page \(number)</title></head><body><article>\(paragraphs)</article></body></html>".write(to: file, atomically: true, encoding: .utf8)
+            inputs.append(file.path)
+            if number == 5 { inputs.append(folder.appendingPathComponent("missing.html").path) }
+        }
+        let one = try await errand(["extract", "--jsonl", "--jobs", "1"] + inputs)
+        let many = try await errand(["extract", "--jsonl", "--jobs", "4"] + inputs)
+        #expect(one.status == 1 && many.status == 1, "the missing input fails the command")
+        #expect(one.stdout == many.stdout)
+        #expect(many.stderr.contains("missing.html"))
+        let titles = try many.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0))["title"] }
+        #expect(titles == (0..<12).map { .string("Page \($0)") })
+    }
+
     @Test func resumeGoesOnAfterAKilledRun() async throws {
         try await ScriptedResponsesServer.withServer([Self.readNotes, ScriptedTurn.message("too late").delayed(by: .seconds(60))]) { server in
             let running = try Launched(
