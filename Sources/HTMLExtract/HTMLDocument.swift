@@ -161,7 +161,7 @@ public final class HTMLDocument {
     /// The attributes the extractor reads; others are never turned into Swift strings.
     private static let wanted: [(name: [UInt8], key: String)] = [
         "class", "id", "style", "hidden", "aria-hidden", "href", "src", "alt", "datetime", "itemprop", "role", "content", "lang",
-        "xml:lang", "type", "name", "property", "rel", "http-equiv",
+        "xml:lang", "type", "name", "property", "rel", "http-equiv", "data-src", "data-lang",
     ].map { (Array($0.utf8) + [0], $0) }
 
     /// The wanted attribute names by first byte.

@@ -13,6 +13,8 @@ struct Renderer {
     private var text = ""
     private var markdownLine = ""
     private var prefix = ""
+    /// The start of the next block's first line when it is a list item's (its marker), instead of `prefix`.
+    private var pendingLead: String?
     private var lists: [(ordered: Bool, counter: Int)] = []
     /// How many blocks were flushed: an inline element that contains a block cannot be wrapped in Markdown marks.
     private var flushes = 0
@@ -65,7 +67,10 @@ struct Renderer {
     private mutating func flush(_ markdownPrefix: String = "", separator: String = "\n\n") {
         let plain = Self.collapse(text)
         let marked = Self.collapse(markdownLine)
-        if !plain.isEmpty { blocks.append((plain, prefix + markdownPrefix + marked, separator)) }
+        if !plain.isEmpty || !marked.isEmpty {
+            blocks.append((plain, (pendingLead ?? prefix) + markdownPrefix + marked, separator))
+            pendingLead = nil
+        }
         text = ""
         markdownLine = ""
         flushes += 1
@@ -144,7 +149,12 @@ struct Renderer {
             markdownLine += Self.escape(value)
             return
         }
-        if excluded[index] || dropsFurniture && (isLinkList(index) || isFurniture(index)) { return }
+        if excluded[index] { return }
+        if dropsFurniture && (isLinkList(index) || isFurniture(index)) {
+            // A caption or credit goes, but the picture it frames stays in the Markdown.
+            if !isLinkList(index) { images(in: index) }
+            return
+        }
         switch node.tag {
         case "figcaption" where dropsFurniture:
             return
@@ -166,36 +176,51 @@ struct Renderer {
         case "ul", "ol":
             flush()
             lists.append((node.tag == "ol", 0))
+            let start = blocks.count
             children(of: node)
             flush()
             lists.removeLast()
+            // A list is a block of its own after a paragraph; its items are one line apart.
+            if lists.isEmpty, blocks.count > start, start > 0 { blocks[start].separator = "\n\n" }
         case "li":
             flush()
-            let depth = max(0, lists.count - 1)
             var marker = "- "
             if let last = lists.last, last.ordered {
                 lists[lists.count - 1].counter += 1
                 marker = "\(lists[lists.count - 1].counter). "
             }
+            // The item's first line carries the marker; what it holds on further lines (a nested list, a second
+            // paragraph) is indented to the marker's width, as CommonMark reads a list item's content.
             let saved = prefix
-            prefix = saved + String(repeating: "  ", count: depth)
+            pendingLead = saved + marker
+            prefix = saved + String(repeating: " ", count: marker.count)
             let start = blocks.count
             children(of: node)
-            flush(marker, separator: "\n")
+            flush(separator: "\n")
+            pendingLead = nil
+            for block in blocks.indices.dropFirst(start) where blocks[block].separator == "\n\n" { blocks[block].separator = "\n" }
             if blocks.count > start { blocks[start].separator = "\n" }
             prefix = saved
         case "blockquote":
             flush()
             let saved = prefix
             prefix = saved + "> "
+            let start = blocks.count
             children(of: node)
             flush()
+            // Paragraphs of one quote are joined by a quoted blank line, or Markdown would end the quote between them.
+            let quoted = "\n" + String(prefix.dropLast()) + "\n"
+            for block in blocks.indices.dropFirst(start + 1) where blocks[block].separator == "\n\n" { blocks[block].separator = quoted }
             prefix = saved
         case "pre":
             flush()
             let code = rawText(index)
             if !code.trimmingSpace.isEmpty {
-                blocks.append((code, "```\n" + code.trimmingCharacters(in: .newlines) + "\n```", "\n\n"))
+                let body = code.trimmingCharacters(in: .newlines)
+                // A fence longer than any run of backticks in the code, so that the code cannot close it.
+                var fence = "```"
+                while body.contains(fence) { fence += "`" }
+                blocks.append((code, prefix + fence + (codeLanguage(index) ?? "") + "\n" + body + "\n" + fence, "\n\n"))
             }
         case "table":
             flush()
@@ -216,18 +241,74 @@ struct Renderer {
         case "strong", "b":
             wrap(node, "**")
         case "code", "kbd", "samp":
-            if nodes[index].firstChild >= 0, nodes[nodes[index].firstChild].nextSibling < 0 {
-                let value = rawText(index)
-                text += value
-                markdownLine += "`\(value)`"
+            if !containsBlock(index) {
+                let value = Self.collapse(rawText(index))
+                guard !value.isEmpty else { return }
+                text += rawText(index)
+                markdownLine += value.contains("`") ? "`` \(value) ``" : "`\(value)`"
             } else {
                 children(of: node)
             }
         case "img":
-            break
+            if let image = imageMarkdown(index) { markdownLine += " \(image) " }
         default:
             children(of: node)
         }
+    }
+
+    /// `![alt](absolute URL)` for an image with a source (`src`, or `data-src` for lazy loading; never a data URI).
+    func imageMarkdown(_ index: Int) -> String? {
+        let attributes = nodes[index].attributes
+        let candidates = [attributes["src"], attributes["data-src"]].compactMap { $0?.trimmingSpace }
+        guard let source = candidates.first(where: { !$0.isEmpty && !$0.lowercased().hasPrefix("data:") }) else { return nil }
+        let alt = Self.collapse(attributes["alt"] ?? "").replacingOccurrences(of: "]", with: "\\]").replacingOccurrences(of: "[", with: "\\[")
+        let url = document.absolute(source).replacingOccurrences(of: " ", with: "%20").replacingOccurrences(of: ")", with: "%29")
+        return "![\(alt)](\(url))"
+    }
+
+    /// The images of a subtree, each as its own Markdown block.
+    private mutating func images(in index: Int) {
+        var stack = [index]
+        var found: [String] = []
+        while let current = stack.popLast() {
+            if nodes[current].tag == "img", let image = imageMarkdown(current) { found.append(image) }
+            stack.append(contentsOf: Array(nodes.children(of: current)).reversed())
+        }
+        guard !found.isEmpty else { return }
+        flush()
+        for image in found { blocks.append(("", prefix + image, "\n\n")) }
+    }
+
+    /// Whether a subtree holds a block element.
+    func containsBlock(_ index: Int) -> Bool {
+        nodes.children(of: index).contains { nodes[$0].flags.contains(.block) || containsBlock($0) }
+    }
+
+    /// The language of a code block, from `language-X` or `lang-X` class names (or `data-lang`) on the `pre`, its
+    /// `code`, or the two elements around it, as highlighters write them; nil when none says.
+    func codeLanguage(_ index: Int) -> String? {
+        var candidates = [index]
+        if let code = nodes.children(of: index).first(where: { nodes[$0].tag == "code" }) { candidates.insert(code, at: 0) }
+        var ancestor = nodes[index].parent
+        for _ in 0..<2 where ancestor >= 0 {
+            candidates.append(ancestor)
+            ancestor = nodes[ancestor].parent
+        }
+        for candidate in candidates {
+            if let language = nodes[candidate].attributes["data-lang"], let name = Self.languageName(language) { return name }
+            for word in nodes[candidate].classAndID.split(separator: " ") {
+                for marker in ["language-", "lang-", "highlight-source-", "brush:"] where word.hasPrefix(marker) {
+                    if let name = Self.languageName(String(word.dropFirst(marker.count))) { return name }
+                }
+            }
+        }
+        return nil
+    }
+
+    static func languageName(_ raw: String) -> String? {
+        let name = raw.lowercased().filter { $0.isLetter || $0.isNumber || "+#-_.".contains($0) }
+        guard !name.isEmpty, name.count <= 20, name != "none" else { return nil }
+        return name
     }
 
     /// A short block whose class or id says it is a caption, credit, byline, date or similar.
@@ -281,8 +362,9 @@ struct Renderer {
         let width = rows.map(\.count).max() ?? 0
         let padded = rows.map { $0 + Array(repeating: "", count: width - $0.count) }
         let plain = padded.map { $0.filter { !$0.isEmpty }.joined(separator: " ") }.joined(separator: "\n")
-        var markdown = "| " + padded[0].joined(separator: " | ") + " |\n|" + String(repeating: " --- |", count: width)
-        for row in padded.dropFirst() { markdown += "\n| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
+        var markdown = prefix + "| " + padded[0].map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" + prefix + "|"
+            + String(repeating: " --- |", count: width)
+        for row in padded.dropFirst() { markdown += "\n" + prefix + "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
         blocks.append((plain, markdown, "\n\n"))
     }
 
