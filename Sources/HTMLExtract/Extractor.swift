@@ -232,9 +232,18 @@ struct Extractor {
         var bestLength = -1
         readStructure()
         for attempt in 0..<5 {
-            // Hidden elements count when nothing else is there, or when they hold most of the page and what is visible
-            // is short (a page whose server rendering parks the article in a hidden placeholder for a script).
-            if attempt >= 3, bestLength >= Self.nearlyEmpty, !(bestLength < 500 && hiddenShare > 0.6) { break }
+            // Attempts 1 and 2 run when the first found little, 3 when all found next to nothing. Hidden elements count
+            // when nothing else is there, or when they hold most of the page's text and what is visible is short (a
+            // page whose server rendering parks the article in hidden placeholders for a script to move into place).
+            // A page with a long visible article and more hidden (menus, a second copy, other stories) keeps the first.
+            let hiddenHeavy = hiddenShare > 0.6 && bestLength < 500
+            if (1...2).contains(attempt), bestLength >= 500 {
+                if hiddenHeavy { continue } else { break }
+            }
+            if attempt == 3, bestLength >= Self.nearlyEmpty {
+                if hiddenHeavy { continue } else { break }
+            }
+            if attempt == 4, bestLength >= Self.nearlyEmpty, !hiddenHeavy { break }
             stripUnlikely = attempt == 0
             weighClasses = attempt < 2
             stripTags = attempt < 3
@@ -254,7 +263,6 @@ struct Extractor {
                 bestText = text
                 bestLength = length
             }
-            if attempt < 3, bestLength >= 500 { break }
         }
         if bestLength < Self.nearlyEmpty, let whole = wholeText(), whole.renderedLength > bestLength {
             best = whole.renderer
@@ -579,25 +587,30 @@ struct Extractor {
             result[key] = value
         }
         var bylines: [String] = []
-        for index in nodes.indices where !nodes[index].isText {
-            let node = nodes[index]
-            let itemprop = node.attributes["itemprop"]?.lowercased()
-            switch itemprop {
-            case "datepublished": set("published", node.attributes["datetime"] ?? node.attributes["content"] ?? visibleText(index, limit: 60))
-            case "datemodified": set("modified", node.attributes["datetime"] ?? node.attributes["content"] ?? visibleText(index, limit: 60))
-            case "author" where result["author"] == nil:
-                // The name is the element's text, or that of its itemprop=name child.
-                let named = nodes.children(of: index).first { nodes[$0].attributes["itemprop"]?.lowercased() == "name" }
-                if let name = visibleText(named ?? index, limit: 80) { bylines.append(name) }
-            default: break
-            }
-            if node.tag == "time", let stamp = node.attributes["datetime"] {
-                set("published", stamp)
-            }
-            if result["author"] == nil, node.tag == "a", node.attributes["rel"]?.lowercased().split(separator: " ").contains("author") == true,
-                let name = visibleText(index, limit: 80)
-            {
-                bylines.append(name)
+        // Most nodes carry none of the attributes looked at here: the scan skips them after one count.
+        let wantsAuthor = result["author"] == nil
+        if wantsAuthor || result["published"] == nil || result["modified"] == nil {
+            for index in nodes.indices where !nodes[index].attributes.isEmpty {
+                let node = nodes[index]
+                if let itemprop = node.attributes["itemprop"] {
+                    if itemprop.caseInsensitiveEquals("datePublished") {
+                        set("published", node.attributes["datetime"] ?? node.attributes["content"] ?? visibleText(index, limit: 60))
+                    } else if itemprop.caseInsensitiveEquals("dateModified") {
+                        set("modified", node.attributes["datetime"] ?? node.attributes["content"] ?? visibleText(index, limit: 60))
+                    } else if wantsAuthor, itemprop.caseInsensitiveEquals("author") {
+                        // The name is the element's text, or that of its itemprop=name child.
+                        let named = nodes.children(of: index).first { nodes[$0].attributes["itemprop"]?.caseInsensitiveEquals("name") == true }
+                        if let name = visibleText(named ?? index, limit: 80) { bylines.append(name) }
+                    }
+                }
+                if node.tag == "time", let stamp = node.attributes["datetime"] {
+                    set("published", stamp)
+                }
+                if wantsAuthor, node.tag == "a", let rel = node.attributes["rel"], rel.lowercased().split(separator: " ").contains("author"),
+                    let name = visibleText(index, limit: 80)
+                {
+                    bylines.append(name)
+                }
             }
         }
         if result["author"] == nil, bylines.isEmpty {
@@ -628,7 +641,8 @@ struct Extractor {
     }
 
     static func isBylineName(_ classAndID: String) -> Bool {
-        !classAndID.isEmpty && (classAndID.contains("byline") || classAndID.contains("author-name") || classAndID.contains("article-author"))
+        // classAndID is lowercased already.
+        !classAndID.isEmpty && matches(classAndID, ["byline", "author-name", "article-author"])
     }
 
     /// A byline's name: "By Ada Writer" and "by Ada Writer and Bo Reporter" lose their "By"; a line too long for a
@@ -727,3 +741,11 @@ struct Extractor {
     }
 }
 
+
+extension String {
+    /// ASCII case-insensitive equality, without making lowercased copies.
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        return zip(utf8, other.utf8).allSatisfy { a, b in a == b || a | 0x20 == b | 0x20 && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A }
+    }
+}

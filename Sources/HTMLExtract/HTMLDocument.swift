@@ -188,19 +188,38 @@ public final class HTMLDocument {
     /// Element names by the pointer libxml2 interns them at, so that each name becomes a string, with its flags,
     /// once per page.
     private var names: [UnsafePointer<xmlChar>: (tag: String, flags: TagFlags)] = [:]
+    /// Names of up to 8 bytes (nearly every tag) by their bytes packed into an integer, in a small direct-mapped table:
+    /// libxml2 copies each element's name unless it interns them, so the pointer alone does not find a known name.
+    private var shortNames = [(key: UInt64, tag: String, flags: TagFlags)](repeating: (0, "", []), count: 256)
+
+    private func tagName(_ pointer: UnsafePointer<xmlChar>) -> (tag: String, flags: TagFlags) {
+        var key: UInt64 = 0
+        var length = 0
+        while length < 8, pointer[length] != 0 {
+            key |= UInt64(pointer[length]) << (8 * UInt64(length))
+            length += 1
+        }
+        if length > 0, pointer[length] == 0 {
+            let slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 56)
+            if shortNames[slot].key == key { return (shortNames[slot].tag, shortNames[slot].flags) }
+            let tag = Self.name(pointer)
+            let flags = TagFlags(tag: tag)
+            shortNames[slot] = (key, tag, flags)
+            return (tag, flags)
+        }
+        if let known = names[pointer] { return known }
+        let tag = Self.name(pointer)
+        let flags = TagFlags(tag: tag)
+        names[pointer] = (tag, flags)
+        return (tag, flags)
+    }
     private static let textFlags = TagFlags(tag: "#text")
 
     private func read(_ element: xmlNodePtr, parent: Int) -> Int {
         let tag: String
         let flags: TagFlags
         if let pointer = element.pointee.name {
-            if let known = names[pointer] {
-                (tag, flags) = known
-            } else {
-                tag = Self.name(pointer)
-                flags = TagFlags(tag: tag)
-                names[pointer] = (tag, flags)
-            }
+            (tag, flags) = tagName(pointer)
         } else {
             (tag, flags) = ("", [])
         }
@@ -226,7 +245,7 @@ public final class HTMLDocument {
             metas.append(attributes)
         case "link":
             linkTags.append(attributes)
-        case "script" where attributes["type"]?.lowercased().contains("ld+json") == true:
+        case "script" where attributes["type"].map({ Extractor.matches($0.lowercased(), ["ld+json"]) }) == true:
             jsonLD.append(Self.text(of: element))
         case "html":
             language = attributes["lang"] ?? attributes["xml:lang"]
@@ -247,10 +266,7 @@ public final class HTMLDocument {
         }
         if flags.contains(.skipped) { return -1 }
         var hidden = attributes["hidden"] != nil || attributes["aria-hidden"]?.lowercased() == "true"
-        if !hidden, !style.isEmpty {
-            let compact = String(String.UnicodeScalarView(style.lowercased().unicodeScalars.filter { $0 != " " }))
-            hidden = compact.utf8.contains(subsequence: "display:none".utf8) || compact.utf8.contains(subsequence: "visibility:hidden".utf8)
-        }
+        if !hidden, !style.isEmpty { hidden = Self.stylesHide(style) }
         let classAndID = classes.isEmpty && id.isEmpty ? "" : (classes + " " + id).lowercased()
         let index = nodes.count
         nodes.append(PageNode(tag: tag, flags: flags, classAndID: classAndID, attributes: attributes, isHidden: hidden, parent: parent))
@@ -294,6 +310,17 @@ public final class HTMLDocument {
             child = node.pointee.next
         }
         return index
+    }
+
+    /// Whether an inline style hides its element (`display: none`, `visibility: hidden`), read on bytes: spaces and
+    /// case do not matter.
+    static func stylesHide(_ style: String) -> Bool {
+        var compact: [UInt8] = []
+        compact.reserveCapacity(style.utf8.count)
+        for byte in style.utf8 where byte != 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D {
+            compact.append(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+        }
+        return compact.contains(subsequence: "display:none".utf8) || compact.contains(subsequence: "visibility:hidden".utf8)
     }
 
     /// All text under a node (for title and scripts).

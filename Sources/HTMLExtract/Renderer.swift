@@ -261,8 +261,14 @@ struct Renderer {
         let attributes = nodes[index].attributes
         let candidates = [attributes["src"], attributes["data-src"]].compactMap { $0?.trimmingSpace }
         guard let source = candidates.first(where: { !$0.isEmpty && !$0.lowercased().hasPrefix("data:") }) else { return nil }
-        let alt = Self.collapse(attributes["alt"] ?? "").replacingOccurrences(of: "]", with: "\\]").replacingOccurrences(of: "[", with: "\\[")
-        let url = document.absolute(source).replacingOccurrences(of: " ", with: "%20").replacingOccurrences(of: ")", with: "%29")
+        var alt = Self.collapse(attributes["alt"] ?? "")
+        if alt.utf8.contains(where: { $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]") }) {
+            alt = String(alt.flatMap { $0 == "[" || $0 == "]" ? ["\\", $0] : [$0] })
+        }
+        var url = document.absolute(source)
+        if url.utf8.contains(where: { $0 == 0x20 || $0 == UInt8(ascii: ")") }) {
+            url = String(url.flatMap { $0 == " " ? Array("%20") : $0 == ")" ? Array("%29") : [$0] })
+        }
         return "![\(alt)](\(url))"
     }
 
