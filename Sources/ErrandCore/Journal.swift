@@ -11,7 +11,8 @@ import Darwin
 /// An append-only JSON-lines record of a run: one ``JournalEvent`` a line (never headers or the key), each written
 /// before the next step starts, so that a crash or a kill loses at most the step in flight and
 /// ``Runner/resume(_:journal:options:onEvent:)`` can go on. A line that cannot be written is an error, never skipped:
-/// the run fails with it rather than leave a journal that no longer tells the run.
+/// the run fails with it rather than leave a journal that no longer tells the run. A new journal is readable and
+/// writable by its owner only (0600): it holds what tools read and what the model said.
 public final class Journal: Sendable {
     /// The file.
     public let url: URL
@@ -25,7 +26,7 @@ public final class Journal: Sendable {
         do {
             try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             if !manager.fileExists(atPath: url.path) {
-                let descriptor = open(url.path, O_CREAT | O_WRONLY | O_APPEND, 0o644)
+                let descriptor = open(url.path, O_CREAT | O_WRONLY | O_APPEND, 0o600)
                 guard descriptor >= 0 else { throw CoreError(.journal, "cannot create the journal at \(url.path): \(Self.lastSystemError())") }
                 _ = Foundation.close(descriptor)
             }

@@ -53,6 +53,12 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         private var resumes = 0
         private var lastSequenceNumber: Int?
         private var eventCount = 0
+        /// Every server-sent message read, unreadable ones included (for positions in messages).
+        private var messageCount = 0
+        /// The first message whose data could not be read, and how many could not: skipped, but named if the stream
+        /// then ends without its terminal event.
+        private var firstUnreadable: String?
+        private var unreadableCount = 0
         private var requestID: String?
         /// The response as far as the stream has told it.
         public private(set) var accumulator = ResponseAccumulator()
@@ -149,7 +155,47 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 return
             }
             parser = ServerSentEventParser()
-            body = answer.body.makeAsyncIterator()
+            var iterator = answer.body.makeAsyncIterator()
+            if !contentType.contains("text/event-stream") {
+                // Not announced as a stream: accept it if it reads as one (a proxy that relabels it), otherwise say
+                // what came instead (a proxy's HTML error page, a login form) rather than "no events".
+                let first = try await iterator.next()
+                let head = first.map { String(buffer: $0) } ?? ""
+                let start = head.drop { $0.isWhitespace }
+                guard start.hasPrefix("event:") || start.hasPrefix("data:") || start.hasPrefix("id:") || start.hasPrefix(":") else {
+                    var failure = ResponsesError(
+                        kind: .decoding,
+                        message: "the server answered the stream with HTTP \(answer.status.code) and \(contentType.isEmpty ? "no content type" : "content type '\(contentType)'"), "
+                            + "not an event stream; it began: \(Self.preview(head))",
+                        requestID: requestID, provider: client.provider.name)
+                    failure.redact(client.provider.apiKey?.value)
+                    throw failure
+                }
+                body = iterator
+                if let first { try consume(first) }
+                return
+            }
+            body = iterator
+        }
+
+        /// The first characters of a body, on one line, for an error message.
+        static func preview(_ text: String) -> String {
+            let line = text.prefix(200).map { $0.isNewline ? " " : $0 }
+            let trimmed = String(line).trimmingCharacters(in: .whitespaces)
+            return trimmed.isEmpty ? "(nothing)" : "'\(trimmed)\(text.count > 200 ? "…" : "")'"
+        }
+
+        /// A decoding error in a few words: where and what, without the coding path's dump.
+        static func brief(_ error: any Error) -> String {
+            switch error as? DecodingError {
+            case .dataCorrupted(let context)?:
+                let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                return underlying.map { "\(context.debugDescription) \($0)" } ?? context.debugDescription
+            case .keyNotFound(let key, _)?: return "the field '\(key.stringValue)' is missing"
+            case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
+                return "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+            default: return "\(error)"
+            }
         }
 
         private mutating func consume(_ chunk: ByteBuffer) throws {
@@ -168,11 +214,17 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     if accumulator.finalResponse != nil { finished = true }
                     continue
                 }
+                messageCount += 1
                 var event: ResponseStreamEvent
                 do {
                     event = try decoder.decode(ResponseStreamEvent.self, from: Data(data.utf8))
                 } catch {
-                    client.logger.warning("skipping a stream event that is not JSON", metadata: ["data": "\(data.prefix(120))"])
+                    // Skipped (the stream may still complete), and named if it then ends without its terminal event.
+                    let name = message.event.map { "'\($0)'" } ?? "without a name"
+                    let account = "message \(messageCount) (event \(name)) could not be read: \(Self.brief(error)); its data began: \(Self.preview(data))"
+                    unreadableCount += 1
+                    if firstUnreadable == nil { firstUnreadable = account }
+                    client.logger.warning("skipping a stream event that cannot be read", metadata: ["event": "\(account)"])
                     continue
                 }
                 if let sequence = event.sequenceNumber {
@@ -223,9 +275,12 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 } else {
                     why = "it cannot be resumed"
                 }
+                let unread = firstUnreadable.map {
+                    "; \(unreadableCount == 1 ? "one message" : "\(unreadableCount) messages") could not be read, the first: \($0)"
+                } ?? ""
                 var failure = ResponsesError(
                     kind: .streamInterrupted,
-                    message: "\(reason) after \(eventCount) events, and it cannot be resumed: \(why)",
+                    message: "\(reason) after \(eventCount) events, and it cannot be resumed: \(why)\(unread)",
                     requestID: requestID, provider: client.provider.name, underlying: cause, partialResponse: accumulator.snapshot())
                 failure.redact(client.provider.apiKey?.value)
                 throw failure

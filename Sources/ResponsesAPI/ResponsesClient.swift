@@ -5,6 +5,13 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A client for the OpenAI Responses API and compatible providers: `create`, `stream`, `retrieve`, `cancel`, `delete`,
 /// and background polling, with retries and stream resumption.
@@ -281,6 +288,8 @@ public final class ResponsesClient: Sendable {
                 answer = try await transport.execute(request, timeout: configuration.responseTimeout, streaming: acceptStream)
             } catch {
                 if Task.isCancelled || error is CancellationError { throw CancellationError() }
+                // Nothing listening is not a flaky network: retrying would only make a typo in the port slow to see.
+                if Self.isRefused(error) { throw refusedError(error, doing: what) }
                 let failure = connectionError(error, doing: what)
                 guard attempt < configuration.retry.maxRetries else { throw failure }
                 let wait = configuration.retry.delay(attempt: attempt)
@@ -341,6 +350,29 @@ public final class ResponsesClient: Sendable {
         var failure = ResponsesError(
             kind: timedOut ? .timeout : .connection,
             message: "\(what) to \(provider.baseURL) \(timedOut ? "timed out" : "failed"): \(error)", provider: provider.name, underlying: error)
+        failure.redact(provider.apiKey?.value)
+        return failure
+    }
+
+    /// Whether a connection failed because nothing listens at the address (ECONNREFUSED at every address tried).
+    static func isRefused(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let connection = error as? NIOConnectionError {
+            return !connection.connectionErrors.isEmpty && connection.connectionErrors.allSatisfy { isRefused($0.error) }
+        }
+        // Other transports (Network.framework on Darwin) say it in words.
+        return "\(error)".lowercased().contains("connection refused")
+    }
+
+    func refusedError(_ error: any Error, doing what: String) -> ResponsesError {
+        let url = URL(string: provider.baseURL)
+        let scheme = url?.scheme?.lowercased() ?? "http"
+        let port = url?.port ?? (scheme == "https" ? 443 : 80)
+        let address = "\(url?.host ?? provider.baseURL):\(port)"
+        var failure = ResponsesError(
+            kind: .connection,
+            message: "\(what) to \(provider.baseURL) failed: nothing is listening at \(address) (connection refused): the server is not running, or the host or port is wrong",
+            provider: provider.name, underlying: error)
         failure.redact(provider.apiKey?.value)
         return failure
     }

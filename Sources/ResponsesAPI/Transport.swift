@@ -25,8 +25,12 @@ public final class AsyncHTTPClientTransport: ResponsesTransport {
         streaming.timeout = .init(connect: .init(connectTimeout), read: .init(idleTimeout))
         streaming.redirectConfiguration = .follow(max: 5, allowCycles: false)
         streaming.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
+        // A failed connect is reported at once rather than retried until the connect timeout: the client's own retry
+        // policy retries what is worth it, and a refused connection (nothing listening) fails in milliseconds.
+        streaming.connectionPool.retryConnectionEstablishment = false
         var whole = HTTPClient.Configuration()
         whole.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, maxConnectionsPerHost)
+        whole.connectionPool.retryConnectionEstablishment = false
         whole.timeout = .init(connect: .init(connectTimeout))
         whole.redirectConfiguration = .follow(max: 5, allowCycles: false)
         self.streamingClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: streaming)

@@ -475,9 +475,10 @@ struct BatchManifest {
         object["runs"] = .array(runs)
     }
 
-    /// Writes the manifest (atomically).
+    /// Writes the manifest (atomically), readable by its owner only, as the journals beside it are.
     func write() throws {
         try Data((JSONValue.object(object).jsonString + "\n").utf8).write(to: url, options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
     }
 }
 

@@ -32,6 +32,9 @@ import Testing
             ])
             #expect(try lines(journal).allSatisfy { $0["run_id"] == "run-fixed" })
             #expect(result.journal == journal)
+            // Only its owner may read it: it holds what the tools read.
+            let mode = try FileManager.default.attributesOfItem(atPath: journal.path)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
             // The journal alone gives the same state as the run.
             let replayed = try RunState(replaying: try Journal.read(journal))
             #expect(replayed.result(journal: journal) == result)

@@ -226,7 +226,7 @@ import Testing
             let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
             #expect(response.outputText == Self.poem)
         }
-        #expect(logs.lines.contains { $0.contains("not JSON") })
+        #expect(logs.lines.contains { $0.contains("skipping a stream event that cannot be read") && $0.contains("message 6 (event 'response.output_text.delta')") })
     }
 
     // MARK: Retries
@@ -296,17 +296,37 @@ import Testing
         }
     }
 
-    @Test func connectionFailuresAreRetriedThenReported() async throws {
+    @Test func aRefusedConnectionFailsAtOnceAndSaysNothingIsListening() async throws {
         let (port, descriptor) = try reserveRefusingPort()
         defer { close(descriptor) }
         let provider = Provider.custom(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: "k")
         let logs = CapturingLogHandler()
+        var configuration = fastConfiguration(maxRetries: 3)
+        configuration.connectTimeout = .seconds(20)
+        try await ResponsesClient.withClient(provider: provider, configuration: configuration, logger: Logger(label: "t", factory: { _ in logs })) { client in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = await #expect(throws: ResponsesError.self) { _ = try await client.create(CreateResponseRequest(model: "m", input: "x")) }
+            #expect(clock.now - start < .seconds(1), "a refused connection is not retried until the connect timeout")
+            #expect(error?.kind == .connection)
+            #expect(error?.message.contains("nothing is listening at 127.0.0.1:\(port) (connection refused)") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("Check the network and the base URL") == true)
+        }
+        #expect(logs.lines.filter { $0.contains("retrying") }.isEmpty)
+    }
+
+    @Test func otherConnectionFailuresAreRetriedThenReported() async throws {
+        let listener = try ResettingListener()
+        defer { listener.stop() }
+        let provider = Provider.custom(baseURL: "http://127.0.0.1:\(listener.port)/v1", apiKey: "k")
+        let logs = CapturingLogHandler()
         try await ResponsesClient.withClient(provider: provider, configuration: fastConfiguration(maxRetries: 2), logger: Logger(label: "t", factory: { _ in logs })) { client in
             let error = await #expect(throws: ResponsesError.self) { _ = try await client.create(CreateResponseRequest(model: "m", input: "x")) }
             #expect(error?.kind == .connection)
-            #expect(error?.description.contains("Check the network and the base URL") == true)
+            #expect(error?.message.contains("nothing is listening") == false)
         }
         #expect(logs.lines.filter { $0.contains("request failed, retrying") }.count == 2)
+        #expect(listener.connections == 3, "the first attempt and two retries each reached the server")
     }
 
     @Test func backoffDoublesUpToTheCeilingWithJitterBelowIt() {
@@ -553,6 +573,71 @@ import Testing
             #expect(request.body?["max_tokens"] == 50)
             #expect(request.body?["max_output_tokens"] == nil)
             #expect(request.headers["x-route"] == "eu-west")
+        }
+    }
+}
+
+/// What a streamed request says when something other than an event stream, or an unreadable event, comes back.
+@Suite struct StreamAnswerTests {
+    static let sse = """
+        event: response.created
+        data: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","output":[]}}
+
+        event: response.completed
+        data: {"type":"response.completed","sequence_number":1,"response":{"id":"resp_1","object":"response","status":"completed","output":[{"type":"message","id":"m1","role":"assistant","status":"completed","content":[{"type":"output_text","text":"relabelled","annotations":[]}]}]}}
+
+
+        """
+
+    @Test func anHTMLPageAnsweringAStreamIsNamedWithItsFirstBytes() async throws {
+        let page = PageServer.Page(headers: ["Content-Type": "text/html; charset=utf-8"], body: Data("<html><body><h1>502 Bad Gateway</h1>\nnginx</body></html>".utf8))
+        try await PageServer.withServer(["/v1/responses": page]) { server in
+            let provider = Provider.custom(baseURL: server.baseURL + "/v1", apiKey: "k")
+            try await ResponsesClient.withClient(provider: provider, configuration: fastConfiguration()) { client in
+                let error = await #expect(throws: ResponsesError.self) { _ = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse() }
+                #expect(error?.kind == .decoding)
+                #expect(error?.message.contains("HTTP 200 and content type 'text/html; charset=utf-8', not an event stream") == true, "\(String(describing: error))")
+                #expect(error?.message.contains("it began: '<html><body><h1>502 Bad Gateway</h1> nginx</body></html>'") == true, "\(String(describing: error))")
+            }
+        }
+    }
+
+    @Test func anEventStreamWithTheWrongContentTypeIsStillRead() async throws {
+        let page = PageServer.Page(headers: ["Content-Type": "text/plain"], body: Data(Self.sse.utf8))
+        try await PageServer.withServer(["/v1/responses": page]) { server in
+            let provider = Provider.custom(baseURL: server.baseURL + "/v1", apiKey: "k")
+            try await ResponsesClient.withClient(provider: provider, configuration: fastConfiguration()) { client in
+                let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
+                #expect(response.outputText == "relabelled")
+            }
+        }
+    }
+
+    @Test func anUnreadableEventIsNamedWhenTheStreamThenBreaks() async throws {
+        var turn = ScriptedTurn.message("a long enough answer to stream in several deltas")
+        turn.malformedEventAt = 2
+        turn.dropAfterEvents = 5
+        try await ScriptedResponsesServer.withServer([turn]) { server in
+            var configuration = fastConfiguration()
+            configuration.resumeStreams = false
+            try await ResponsesClient.withClient(provider: server.provider, configuration: configuration) { client in
+                let error = await #expect(throws: ResponsesError.self) { _ = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse() }
+                #expect(error?.kind == .streamInterrupted)
+                let message = error?.message ?? ""
+                #expect(message.contains("one message could not be read, the first: message 3 (event 'response.output_text.delta') could not be read"), "\(message)")
+                #expect(message.contains("its data began: '{\"type\": \"response.output_text.delta\", oops'"), "\(message)")
+            }
+        }
+    }
+
+    @Test func anUnreadableEventInAStreamThatCompletesIsOnlySkipped() async throws {
+        var turn = ScriptedTurn.message("fine in the end")
+        turn.malformedEventAt = 1
+        try await ScriptedResponsesServer.withServer([turn]) { server in
+            try await ResponsesClient.withClient(provider: server.provider, configuration: fastConfiguration()) { client in
+                let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
+                #expect(response.outputText == "fine in the end")
+            }
         }
     }
 }

@@ -78,3 +78,43 @@ func reserveRefusingPort() throws -> (port: Int, descriptor: Int32) {
     }
     return (Int(UInt16(bigEndian: address.sin_port)), descriptor)
 }
+
+/// A loopback listener that accepts every connection and resets it at once (SO_LINGER 0), counting them: a server
+/// that is there but fails every request, unlike a refusing port. Call `stop()` when done.
+final class ResettingListener: @unchecked Sendable {
+    let port: Int
+    private let descriptor: Int32
+    private let lock = NSLock()
+    private var accepted = 0
+    private var stopped = false
+
+    var connections: Int { lock.withLock { accepted } }
+
+    init() throws {
+        let (port, descriptor) = try reserveRefusingPort()
+        guard listen(descriptor, 16) == 0 else { throw CancellationError() }
+        self.port = port
+        self.descriptor = descriptor
+        let thread = Thread { [self] in
+            while true {
+                let client = accept(descriptor, nil, nil)
+                if client < 0 { return }
+                if lock.withLock({ stopped }) {
+                    close(client)
+                    return
+                }
+                lock.withLock { accepted += 1 }
+                var linger = Foundation.linger(l_onoff: 1, l_linger: 0)
+                _ = setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Foundation.linger>.size))
+                close(client)
+            }
+        }
+        thread.start()
+    }
+
+    func stop() {
+        lock.withLock { stopped = true }
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        close(descriptor)
+    }
+}

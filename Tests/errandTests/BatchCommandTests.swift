@@ -161,6 +161,12 @@ import Darwin
             #expect(summary["statuses"]?["failed"] == 5)
             #expect(summary["statuses"]?["max_turns"] == 5)
             #expect(summary["started"] == 50)
+            // The batch's journals and manifest are its owner's alone.
+            let folder = try #require(summary["batch"]?.stringValue)
+            for name in ["batch.json", "t01.jsonl"] {
+                let mode = try FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(name)")
+            }
 
             // The same command again: what ended is reported from its journal; the failed tasks go on from where they
             // stopped (and fail again here, since this server always fails them).
