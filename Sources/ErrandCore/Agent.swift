@@ -147,6 +147,9 @@ public struct Agent: Sendable {
     public var hostedTools: [JSONValue]
     /// Answers a hosted MCP server's `mcp_approval_request` (true: approve). Without one, every request is refused.
     public var approveHostedCall: (@Sendable (HostedToolCall) async -> Bool)?
+    /// How the run's journal is written (durability, tool output kept, secrets redacted). The provider's API key is
+    /// always among the redacted secrets.
+    public var journalPolicy = JournalPolicy()
 
     /// Creates an agent.
     public init(

@@ -8,6 +8,52 @@ import Glibc
 import Darwin
 #endif
 
+/// How a journal is written: how hard it tries to survive a crash, how much of each tool's output it keeps, and which
+/// secret values it never writes.
+public struct JournalPolicy: Sendable, Hashable {
+    /// What a journal line survives once it is written.
+    public enum Durability: String, Sendable, Hashable, CaseIterable {
+        /// The process being killed: each line is handed to the kernel before the next step (the default).
+        case process
+        /// A power cut or a kernel crash: each line is `fsync`ed, and so is the folder when the journal is created.
+        case power
+    }
+
+    /// How much of a tool's output the journal keeps.
+    public enum ToolOutput: Sendable, Hashable {
+        /// All of it (the default): a resumed run gives the model exactly what the tool said.
+        case full
+        /// The first `characters`, with a note of what was cut.
+        case truncated(Int)
+        /// None: a note says it was not kept. A resumed run sends the model that note instead of the output.
+        case none
+    }
+
+    public var durability: Durability
+    public var toolOutput: ToolOutput
+    /// Values replaced by `[redacted]` wherever they appear in a line (API keys, tokens from the environment). Values
+    /// shorter than 8 characters are ignored: they would redact ordinary words.
+    public var secrets: [String]
+
+    /// Creates a policy.
+    public init(durability: Durability = .process, toolOutput: ToolOutput = .full, secrets: [String] = []) {
+        self.durability = durability
+        self.toolOutput = toolOutput
+        self.secrets = secrets
+    }
+
+    /// The text a journal keeps of a tool's output.
+    func kept(_ output: String) -> String {
+        switch toolOutput {
+        case .full: return output
+        case .none: return "[output not journaled: journal.tool_output is none]"
+        case .truncated(let limit):
+            guard output.count > limit else { return output }
+            return String(output.prefix(limit)) + "\n[\(output.count - limit) more characters not journaled: journal.tool_output is truncated]"
+        }
+    }
+}
+
 /// An append-only JSON-lines record of a run: one ``JournalEvent`` a line (never headers or the key), each written
 /// before the next step starts, so that a crash or a kill loses at most the step in flight and
 /// ``Runner/resume(_:journal:options:onEvent:)`` can go on. A line that cannot be written is an error, never skipped:
@@ -19,9 +65,32 @@ public final class Journal: Sendable {
     private let handle: Mutex<FileHandle?>
     private let failed = Mutex<String?>(nil)
     private let encoder: JSONEncoder
+    /// How lines are written.
+    public let policy: JournalPolicy
+    /// The secrets to redact, as bytes, each also as JSON escapes it (longest first).
+    private let redactions: [([UInt8], [UInt8])]
+    private let syncs = Mutex(0)
+
+    /// How many times the journal asked the system to flush to disk (`fsync` of a line or of the folder).
+    public var syncCount: Int { syncs.withLock { $0 } }
 
     /// Opens (or creates) the journal at `url` for appending, creating its folder.
-    public init(url: URL) throws(CoreError) {
+    public init(url: URL, policy: JournalPolicy = JournalPolicy()) throws(CoreError) {
+        self.policy = policy
+        var secrets: [[UInt8]] = []
+        for secret in policy.secrets where secret.utf8.count >= 8 {
+            // As written, and as JSON escapes it once, twice and three times: a secret inside a tool's arguments is a
+            // JSON string inside a JSON string.
+            var form = secret
+            for _ in 0..<4 {
+                let bytes = Array(form.utf8)
+                if !secrets.contains(bytes) { secrets.append(bytes) }
+                guard let escaped = try? JSONEncoder().encode(form), escaped.count > 2 else { break }
+                form = String(decoding: escaped.dropFirst().dropLast(), as: UTF8.self)
+            }
+        }
+        redactions = secrets.sorted { $0.count > $1.count }.map { ($0, Array("[redacted]".utf8)) }
+        var created = false
         let manager = FileManager.default
         do {
             try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -29,6 +98,7 @@ public final class Journal: Sendable {
                 let descriptor = open(url.path, O_CREAT | O_WRONLY | O_APPEND, 0o600)
                 guard descriptor >= 0 else { throw CoreError(.journal, "cannot create the journal at \(url.path): \(Self.lastSystemError())") }
                 _ = Foundation.close(descriptor)
+                created = true
             }
             let handle = try FileHandle(forUpdating: url)
             // A last line without its newline is a step cut short by a crash: drop it, so appended lines stay whole.
@@ -53,20 +123,79 @@ public final class Journal: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         self.encoder = encoder
+        if created, policy.durability == .power {
+            // The new file's name lives in the folder: without this, a power cut can lose the whole journal.
+            let folder = open(url.deletingLastPathComponent().path, O_RDONLY)
+            if folder >= 0 {
+                _ = fsync(folder)
+                _ = Foundation.close(folder)
+                syncs.withLock { $0 += 1 }
+            }
+        }
+    }
+
+    /// The event as it is journaled: tool output kept as the policy says.
+    /// A tool's output is in two places: its `tool_finished` line and the `function_call_output` of the next request.
+    private func journaled(_ event: JournalEvent) -> JournalEvent {
+        guard policy.toolOutput != .full else { return event }
+        switch event {
+        case .toolFinished(var record):
+            record.output = policy.kept(record.output)
+            return .toolFinished(record)
+        case .requestSent(var request):
+            request.input = request.input?.map { item in
+                guard case .functionCallOutput(var output) = item, case .text(let text) = output.output else { return item }
+                output.output = .text(policy.kept(text))
+                return .functionCallOutput(output)
+            }
+            return .requestSent(request)
+        default:
+            return event
+        }
+    }
+
+    /// The line with every secret replaced.
+    private func redacted(_ line: Data) -> Data {
+        guard !redactions.isEmpty else { return line }
+        var bytes = [UInt8](line)
+        for (secret, replacement) in redactions where bytes.count >= secret.count {
+            var output: [UInt8] = []
+            output.reserveCapacity(bytes.count)
+            var index = 0
+            var changed = false
+            while index < bytes.count {
+                if bytes[index] == secret[0], index + secret.count <= bytes.count, bytes[index..<(index + secret.count)].elementsEqual(secret) {
+                    output.append(contentsOf: replacement)
+                    index += secret.count
+                    changed = true
+                } else {
+                    output.append(bytes[index])
+                    index += 1
+                }
+            }
+            if changed { bytes = output }
+        }
+        return Data(bytes)
     }
 
     /// Appends one event as a line; throws when it cannot be encoded or written (a full disk, a folder made read-only).
     public func append(_ event: JournalEvent, runID: String) throws(CoreError) {
         let data: Data
         do {
-            data = try encoder.encode(JournalRecord(runID: runID, event: event)) + [0x0A]
+            data = redacted(try encoder.encode(JournalRecord(runID: runID, event: journaled(event)))) + [0x0A]
         } catch {
             throw CoreError(.journal, "cannot encode a \(event.type) line for the journal at \(url.path): \(error)", underlying: error)
         }
         if let earlier = failed.withLock({ $0 }) { throw CoreError(.journal, earlier) }
         let outcome: Result<Void, any Error> = handle.withLock { handle in
             guard let handle else { return .failure(CoreError(.journal, "the journal at \(url.path) is closed")) }
-            return Result { try handle.write(contentsOf: data) }
+            return Result {
+                try handle.write(contentsOf: data)
+                if policy.durability == .power {
+                    guard fsync(handle.fileDescriptor) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+                    syncs.withLock { $0 += 1 }
+                }
+            }
         }
         if case .failure(let error) = outcome {
             let message = "cannot write the journal at \(url.path): \(Self.describe(error))"

@@ -56,7 +56,7 @@ public struct Runner: Sendable {
         }
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: nil, emit: onEvent, state: RunState(runID: id))
         do {
-            loop.journal = try journal.map(Journal.init(url:))
+            loop.journal = try journal.map { url throws(CoreError) in try Journal(url: url, policy: journalPolicy(for: agent)) }
             try loop.record(.runStarted(agent.startEvent(input: items)))
         } catch {
             loop.state.apply(.runFinished(loop.state.finish(.failed, message: error.description)))
@@ -78,6 +78,13 @@ public struct Runner: Sendable {
         return stream
     }
 
+    /// The agent's journal policy with the client's API key among its secrets.
+    func journalPolicy(for agent: Agent) -> JournalPolicy {
+        var policy = agent.journalPolicy
+        if let key = client.provider.apiKey?.value, !policy.secrets.contains(key) { policy.secrets.append(key) }
+        return policy
+    }
+
     /// Resumes the run recorded in `journal` from its last completed step, appending to the same journal: a request
     /// without its response is sent again (or its background response fetched), calls that never started are run,
     /// and calls a crash interrupted are run again only when their tool is safe to repeat (or `rerunInterrupted`);
@@ -94,7 +101,7 @@ public struct Runner: Sendable {
             onEvent(.runFinished(result))
             return result
         }
-        let journal = try Journal(url: url)
+        let journal = try Journal(url: url, policy: journalPolicy(for: agent))
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: journal, emit: onEvent, state: state, options: options)
         try loop.record(.runResumed(.init(turn: state.turn)))
         onEvent(.runStarted(runID: state.runID, agent: agent.name))
@@ -124,7 +131,8 @@ public struct Runner: Sendable {
         case .items(let list): items = list
         }
         var loop = RunLoop(
-            agent: agent, client: client, logger: logger, journal: try Journal(url: url), emit: onEvent, state: state, options: options)
+            agent: agent, client: client, logger: logger, journal: try Journal(url: url, policy: journalPolicy(for: agent)), emit: onEvent, state: state,
+            options: options)
         try loop.record(.inputAdded(.init(input: items)))
         onEvent(.runStarted(runID: state.runID, agent: agent.name))
         return await drive(loop)

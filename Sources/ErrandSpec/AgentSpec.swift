@@ -64,6 +64,11 @@ public struct AgentSpec: Sendable {
     public var writable: Bool
     /// Whether turns stream (`settings.stream`, default true) or are one JSON call each.
     public var stream: Bool = true
+    /// How run journals are written (`journal`): durability and tool output kept. Its secrets are filled in when
+    /// the agent is built: the provider's key, and the values of `journal.redact_env`'s variables.
+    public var journal = JournalPolicy()
+    /// Environment variables whose values are never written to a journal (`journal.redact_env`).
+    public var redactEnvironment: [String] = []
 
     /// The built-in tools a spec can name.
     public static let builtinTools = FileTools.names + ["fetch_url"]
@@ -75,8 +80,10 @@ public struct AgentSpec: Sendable {
 
     static let rootKeys = [
         "$schema", "name", "description", "model", "instructions", "instructions_file", "provider", "tools", "tool_choice",
-        "parallel_tool_calls", "settings", "limits", "workspace",
+        "parallel_tool_calls", "settings", "limits", "workspace", "journal",
     ]
+
+    static let journalKeys = ["durability", "tool_output", "tool_output_max_chars", "redact_env"]
 
     /// Loads and checks a spec file (and the manifests it names).
     public static func load(_ url: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AgentSpec {
@@ -117,6 +124,7 @@ public struct AgentSpec: Sendable {
         readTools(root, into: &spec, reader: reader, folder: folder, environment: environment)
         readSettings(root, into: &spec, reader: reader)
         readLimits(root, into: &spec, reader: reader)
+        readJournal(root, into: &spec, reader: reader)
         if let choice = root["tool_choice"] {
             switch choice {
             case "auto", "none", "required":
@@ -424,6 +432,21 @@ public struct AgentSpec: Sendable {
             }
             spec.settings.text = options
         }
+    }
+
+    private static func readJournal(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
+        guard let journal = reader.object(root["journal"], at: "journal", allowed: journalKeys) else { return }
+        if let durability = reader.string(journal, "durability", at: "journal", allowed: JournalPolicy.Durability.allCases.map(\.rawValue)) {
+            spec.journal.durability = JournalPolicy.Durability(rawValue: durability) ?? .process
+        }
+        let limit = reader.int(journal, "tool_output_max_chars", at: "journal", minimum: 0)
+        switch reader.string(journal, "tool_output", at: "journal", allowed: ["full", "truncated", "none"]) {
+        case "none": spec.journal.toolOutput = .none
+        case "truncated": spec.journal.toolOutput = .truncated(limit ?? 2000)
+        default:
+            if limit != nil { reader.problem("journal.tool_output_max_chars", "applies only with \"tool_output\": \"truncated\"") }
+        }
+        if let names = reader.strings(journal, "redact_env", at: "journal") { spec.redactEnvironment = names }
     }
 
     private static func readLimits(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {

@@ -153,10 +153,15 @@ extension AgentSpec {
         var settings = settings
         if let background = overrides.background { settings.background = background }
         let stream = overrides.stream ?? self.stream
-        return Agent(
+        var agent = Agent(
             name: name, model: model(overrides: overrides, provider: provider, environment: environment), instructions: instructions,
             tools: try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp), toolChoice: toolChoice,
             parallelToolCalls: parallelToolCalls, settings: settings, limits: limits, state: overrides.state ?? state, streaming: stream,
             workspace: workspace, hostedTools: hostedTools, approveHostedCall: approvalPolicy(ask: ask))
+        // Secrets never journaled: the provider's key (the runner adds its client's too) and the named variables' values.
+        var policy = journal
+        policy.secrets += [provider.apiKey?.value].compactMap { $0 } + redactEnvironment.compactMap { environment[$0] }
+        agent.journalPolicy = policy
+        return agent
     }
 }

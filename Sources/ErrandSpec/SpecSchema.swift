@@ -145,6 +145,23 @@ extension AgentSpec {
                         "max_tool_concurrency": ["type": "integer", "minimum": 1],
                     ],
                 ],
+                "journal": described(
+                    [
+                        "type": "object", "additionalProperties": false,
+                        "properties": [
+                            "durability": described(
+                                ["enum": ["process", "power"]],
+                                "process (default): each line survives the process being killed; power: each line is fsynced, and the folder when a journal is created."),
+                            "tool_output": described(
+                                ["enum": ["full", "truncated", "none"]],
+                                "How much of each tool's output is journaled (default full). A resumed run sends the model what was kept."),
+                            "tool_output_max_chars": ["type": "integer", "minimum": 0],
+                            "redact_env": described(
+                                ["type": "array", "items": string],
+                                "Environment variables whose values are written as [redacted] wherever they would appear in a journal (the provider's API key always is)."),
+                        ],
+                    ],
+                    "How run journals are written."),
                 "workspace": [
                     "type": "object", "additionalProperties": false,
                     "properties": [

@@ -98,3 +98,42 @@ import Testing
         ])
     }
 }
+
+/// The spec's `journal` section reaches the agent's journal policy, with the secrets it names filled in.
+@Suite struct JournalSpecTests {
+    func parse(_ json: String, environment: [String: String] = [:]) throws -> AgentSpec {
+        try AgentSpec.parse(Data(json.utf8), file: URL(fileURLWithPath: "/tmp/agent.json"), environment: environment)
+    }
+
+    @Test func theJournalSectionSetsThePolicy() throws {
+        let spec = try parse(#"""
+            {"name": "j", "model": "m", "provider": {"base_url": "http://127.0.0.1:1/v1", "api_key_env": "MY_KEY"},
+             "journal": {"durability": "power", "tool_output": "truncated", "tool_output_max_chars": 500, "redact_env": ["DB_PASSWORD", "UNSET_ONE"]}}
+            """#)
+        #expect(spec.journal.durability == .power)
+        #expect(spec.journal.toolOutput == .truncated(500))
+        let agent = try spec.agent(environment: ["MY_KEY": "sk-from-the-environment-1", "DB_PASSWORD": "hunter2-but-longer"])
+        #expect(agent.journalPolicy.durability == .power)
+        #expect(agent.journalPolicy.secrets.contains("sk-from-the-environment-1"))
+        #expect(agent.journalPolicy.secrets.contains("hunter2-but-longer"))
+        #expect(agent.journalPolicy.secrets.count == 2, "an unset variable adds nothing")
+        let none = try parse(#"{"name": "j", "model": "m", "journal": {"tool_output": "none"}}"#)
+        #expect(none.journal.toolOutput == .none && none.journal.durability == .process)
+        let plain = try parse(#"{"name": "j", "model": "m"}"#)
+        #expect(plain.journal == JournalPolicy())
+    }
+
+    @Test func aBadJournalSectionNamesTheField() {
+        let cases: [(String, String)] = [
+            (#"{"durability": "disk"}"#, "journal.durability"),
+            (#"{"tool_output": "some"}"#, "journal.tool_output"),
+            (#"{"tool_output_max_chars": 10}"#, "journal.tool_output_max_chars"),
+            (#"{"redact_env": "KEY"}"#, "journal.redact_env"),
+            (#"{"fsync": true}"#, "journal"),
+        ]
+        for (section, field) in cases {
+            let error = #expect(throws: SpecError.self) { try parse(#"{"name": "j", "model": "m", "journal": \#(section)}"#) }
+            #expect(error?.description.contains(field) == true, "\(section): \(error?.description ?? "")")
+        }
+    }
+}
