@@ -30,7 +30,8 @@ import Testing
 
     @Test func runsUpToTheBoundAtOnceAndARerunSkipsWhatFinished() async throws {
         let concurrency = Concurrency()
-        let agent = Agent(model: "m", tools: try registry([Sleep(concurrency: concurrency)]))
+        // Each call waits (up to 5 s) until three are in at once: three at once is shown without depending on timing.
+        let agent = Agent(model: "m", tools: try registry([Sleep(concurrency: concurrency, gather: 3)]))
         let folder = try temporaryDirectory()
         try await ScriptedResponsesServer.withServer(responder: Self.sleepThenAnswer(ms: 80)) { server in
             try await ResponsesClient.withClient(provider: server.provider, configuration: fastClientConfiguration()) { client in

@@ -30,6 +30,11 @@ final class Concurrency: Sendable {
     var peak: Int { state.withLock { $0.peak } }
     func enter() { state.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) } }
     func leave() { state.withLock { $0.now -= 1 } }
+    /// Waits (polling) until at least `count` are in at once, or `timeout` has passed.
+    func gather(_ count: Int, timeout: Duration = .seconds(5)) async {
+        let deadline = ContinuousClock.now + timeout
+        while state.withLock({ $0.now }) < count, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+    }
 }
 
 /// `sleep {ms, label}`: waits (cancellably), then answers its label.
@@ -39,9 +44,13 @@ struct Sleep: Tool {
     let description = "Wait."
     let parameters = JSONSchema.object(["ms": .integer(), "label": .string()])
     let concurrency: Concurrency
+    /// When set, each call first waits (up to 5 s) until this many calls are in at once: a bound can then be shown to
+    /// be reached without depending on timing.
+    var gather: Int? = nil
     func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {
         concurrency.enter()
         defer { concurrency.leave() }
+        if let gather { await concurrency.gather(gather) }
         try await Task.sleep(for: .milliseconds(arguments.ms))
         return .text(arguments.label)
     }

@@ -80,26 +80,33 @@ func reserveRefusingPort() throws -> (port: Int, descriptor: Int32) {
 }
 
 /// A loopback listener that accepts every connection and resets it at once (SO_LINGER 0), counting them: a server
-/// that is there but fails every request, unlike a refusing port. Call `stop()` when done.
+/// that is there but fails every request, unlike a refusing port. Call `stop()` when done: it waits for the accepting
+/// thread to end before closing the socket, so that the thread never accepts on a descriptor number that another
+/// test's server has been given since.
 final class ResettingListener: @unchecked Sendable {
     let port: Int
     private let descriptor: Int32
     private let lock = NSLock()
     private var accepted = 0
-    private var stopped = false
+    private var stopping = false
+    private let ended = DispatchSemaphore(value: 0)
 
     var connections: Int { lock.withLock { accepted } }
 
     init() throws {
         let (port, descriptor) = try reserveRefusingPort()
-        guard listen(descriptor, 16) == 0 else { throw CancellationError() }
+        guard listen(descriptor, 16) == 0 else {
+            close(descriptor)
+            throw CancellationError()
+        }
         self.port = port
         self.descriptor = descriptor
         let thread = Thread { [self] in
+            defer { ended.signal() }
             while true {
                 let client = accept(descriptor, nil, nil)
-                if client < 0 { return }
-                if lock.withLock({ stopped }) {
+                if client < 0 { return }  // shut down by stop() (Linux)
+                if lock.withLock({ stopping }) {
                     close(client)
                     return
                 }
@@ -113,8 +120,24 @@ final class ResettingListener: @unchecked Sendable {
     }
 
     func stop() {
-        lock.withLock { stopped = true }
+        // Wakes the blocked accept: Linux fails it on shutdown; elsewhere one last connection does. The descriptor
+        // stays ours until the thread has returned.
+        lock.withLock { stopping = true }
         shutdown(descriptor, Int32(SHUT_RDWR))
+        #if canImport(Glibc)
+        let waker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let waker = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        _ = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(waker, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        close(waker)
+        ended.wait()
         close(descriptor)
     }
 }
