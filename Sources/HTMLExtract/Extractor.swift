@@ -424,10 +424,13 @@ struct Extractor {
 
     /// The node indices to render: the best container and its content-like siblings.
     mutating func choose() -> [Int] {
+        // Which nodes are paragraphs is asked twice below (scoring and the climb's letters): found once.
+        var paragraph = Array(repeating: false, count: nodes.count)
         paragraphLetters = Array(repeating: 0, count: nodes.count)
         for index in stride(from: nodes.count - 1, through: 0, by: -1) {
-            if !nodes[index].isText, !excluded[index], textLength[index] >= 25, isParagraph(index) {
-                paragraphLetters[index] = textLength[index]
+            if !nodes[index].isText, !excluded[index], isParagraph(index) {
+                paragraph[index] = true
+                if textLength[index] >= 25 { paragraphLetters[index] = textLength[index] }
             }
             let parent = nodes[index].parent
             if parent >= 0, !excluded[index] { paragraphLetters[parent] += paragraphLetters[index] }
@@ -436,7 +439,7 @@ struct Extractor {
             var length: Int
             var marks: Int
             var ancestor: Int
-            if isParagraph(index) {
+            if paragraph[index] {
                 (length, marks, ancestor) = (textLength[index], commas[index], nodes[index].parent)
             } else {
                 // Text written straight into a container between its blocks is a paragraph of that container.

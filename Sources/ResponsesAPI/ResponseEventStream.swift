@@ -166,7 +166,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     var failure = ResponsesError(
                         kind: .decoding,
                         message: "the server answered the stream with HTTP \(answer.status.code) and \(contentType.isEmpty ? "no content type" : "content type '\(contentType)'"), "
-                            + "not an event stream; it began: \(Self.preview(head))",
+                            + "not an event stream; it began: \(ResponsesClient.preview(head))",
                         requestID: requestID, provider: client.provider.name)
                     failure.redact(client.provider.apiKey?.value)
                     throw failure
@@ -176,13 +176,6 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 return
             }
             body = iterator
-        }
-
-        /// The first characters of a body, on one line, for an error message.
-        static func preview(_ text: String) -> String {
-            let line = text.prefix(200).map { $0.isNewline ? " " : $0 }
-            let trimmed = String(line).trimmingCharacters(in: .whitespaces)
-            return trimmed.isEmpty ? "(nothing)" : "'\(trimmed)\(text.count > 200 ? "…" : "")'"
         }
 
         /// A decoding error in a few words: where and what, without the coding path's dump.
@@ -221,7 +214,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 } catch {
                     // Skipped (the stream may still complete), and named if it then ends without its terminal event.
                     let name = message.event.map { "'\($0)'" } ?? "without a name"
-                    let account = "message \(messageCount) (event \(name)) could not be read: \(Self.brief(error)); its data began: \(Self.preview(data))"
+                    let account = "message \(messageCount) (event \(name)) could not be read: \(Self.brief(error)); its data began: \(ResponsesClient.preview(data))"
                     unreadableCount += 1
                     if firstUnreadable == nil { firstUnreadable = account }
                     client.logger.warning("skipping a stream event that cannot be read", metadata: ["event": "\(account)"])

@@ -377,6 +377,13 @@ public final class ResponsesClient: Sendable {
         return failure
     }
 
+    /// The first characters of a body, quoted on one line, for an error message.
+    static func preview(_ text: String) -> String {
+        let line = text.prefix(200).map { $0.isNewline ? " " : $0 }
+        let trimmed = String(line).trimmingCharacters(in: .whitespaces)
+        return trimmed.isEmpty ? "(nothing)" : "'\(trimmed)\(text.count > 200 ? "…" : "")'"
+    }
+
     func decodeBody<T: Decodable>(_ answer: HTTPClientResponse, as type: T.Type, echoes: Bool = true) async throws -> T {
         let buffer: ByteBuffer
         do {
@@ -390,9 +397,8 @@ public final class ResponsesClient: Sendable {
             if !echoes { decoder.userInfo[.responseEchoes] = false }
             return try decoder.decode(T.self, from: buffer)
         } catch {
-            let preview = String(buffer: buffer).prefix(200)
             throw ResponsesError(
-                kind: .decoding, message: "the answer is not a \(T.self) (\(error)); it began: \(preview)",
+                kind: .decoding, message: "the answer is not a \(T.self) (\(error)); it began: \(Self.preview(String(buffer: buffer)))",
                 requestID: answer.headers.first(name: "x-request-id"), provider: provider.name, underlying: error)
         }
     }

@@ -145,6 +145,7 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
         case (.httpStatus, 429?): "Rate limited or out of quota: wait, or check the account's plan and billing"
         case (.httpStatus, let status?) where status >= 500: "The provider had a server error; try again later"
         case (.connection, _): "Check the network and the base URL"
+        case (.decoding, _): "Check that the base URL is the API's (for example https://api.openai.com/v1), not a web page or a proxy in front of it"
         default: nil
         }
     }

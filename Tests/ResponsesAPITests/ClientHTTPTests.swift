@@ -599,6 +599,7 @@ import Testing
                 #expect(error?.kind == .decoding)
                 #expect(error?.message.contains("HTTP 200 and content type 'text/html; charset=utf-8', not an event stream") == true, "\(String(describing: error))")
                 #expect(error?.message.contains("it began: '<html><body><h1>502 Bad Gateway</h1> nginx</body></html>'") == true, "\(String(describing: error))")
+                #expect(error?.description.contains("Check that the base URL is the API's") == true, "says what to do next")
             }
         }
     }

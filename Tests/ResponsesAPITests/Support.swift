@@ -56,18 +56,29 @@ import Glibc
 import Darwin
 #endif
 
-/// A loopback port that refuses connections for as long as the returned socket is open: bound, never listening, so no
-/// other test's server can take it meanwhile. Close the descriptor when done.
-func reserveRefusingPort() throws -> (port: Int, descriptor: Int32) {
+/// A new IPv4 TCP socket.
+func tcpSocket() -> Int32 {
     #if canImport(Glibc)
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     #else
-    let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+    socket(AF_INET, SOCK_STREAM, 0)
     #endif
+}
+
+/// 127.0.0.1 at `port` (0: any free port when binding).
+func loopbackAddress(port: Int) -> sockaddr_in {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return address
+}
+
+/// A loopback port that refuses connections for as long as the returned socket is open: bound, never listening, so no
+/// other test's server can take it meanwhile. Close the descriptor when done.
+func reserveRefusingPort() throws -> (port: Int, descriptor: Int32) {
+    let descriptor = tcpSocket()
+    var address = loopbackAddress(port: 0)
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafePointer(to: &address) { pointer in
         pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
@@ -124,15 +135,8 @@ final class ResettingListener: @unchecked Sendable {
         // stays ours until the thread has returned.
         lock.withLock { stopping = true }
         shutdown(descriptor, Int32(SHUT_RDWR))
-        #if canImport(Glibc)
-        let waker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let waker = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let waker = tcpSocket()
+        var address = loopbackAddress(port: port)
         _ = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(waker, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
