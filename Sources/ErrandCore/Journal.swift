@@ -154,10 +154,28 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Whether `needle` occurs in `data`: memchr to each candidate first byte, then a compare (Data's generic
+    /// `firstRange(of:)` walks it index by index, which a journal line, written every step, should not pay for).
+    static func occurs(_ needle: [UInt8], in data: Data) -> Bool {
+        guard let first = needle.first, data.count >= needle.count else { return needle.isEmpty }
+        return data.withUnsafeBytes { (haystack: UnsafeRawBufferPointer) -> Bool in
+            guard let base = haystack.baseAddress else { return false }
+            var offset = 0
+            let last = haystack.count - needle.count
+            while offset <= last {
+                guard let found = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
+                let position = base.distance(to: UnsafeRawPointer(found))
+                if memcmp(base + position, needle, needle.count) == 0 { return true }
+                offset = position + 1
+            }
+            return false
+        }
+    }
+
     /// The line with every secret replaced.
     private func redacted(_ line: Data) -> Data {
-        // Most lines hold no secret: a search finds that without copying the line.
-        guard redactions.contains(where: { line.firstRange(of: $0.0) != nil }) else { return line }
+        // Most lines hold no secret: a search over the line's bytes finds that without copying them.
+        guard redactions.contains(where: { Self.occurs($0.0, in: line) }) else { return line }
         var bytes = [UInt8](line)
         for (secret, replacement) in redactions where bytes.count >= secret.count {
             var output: [UInt8] = []
