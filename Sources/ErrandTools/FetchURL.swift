@@ -11,7 +11,8 @@ import ResponsesAPI
 /// and its main content (Markdown or text), cut to `max_chars` with a note on how to ask for the rest.
 ///
 /// The host and every address it resolves to are checked before connecting, and again at every redirect (followed here,
-/// never by the HTTP client); the body is streamed and stopped at a byte cap; plain text and JSON come back as they
+/// never by the HTTP client); the connection goes to the address that was checked, never to a second lookup's (the
+/// `Host` header and TLS server name stay the URL's host, and the certificate is checked for it); the body is streamed and stopped at a byte cap; plain text and JSON come back as they
 /// are, other non-HTML types are refused. The page's content is marked off as data, not instructions.
 public struct FetchURL: Tool {
     /// Fetching a page again does no harm (GET only).
@@ -36,12 +37,15 @@ public struct FetchURL: Tool {
     public var maxRedirects: Int
     /// The User-Agent header.
     public var userAgent: String
+    /// Where host names are looked up (once per hop: the connection goes to the address checked).
+    public var resolver: HostResolver
 
     /// Creates the tool.
     public init(
         policy: NetworkPolicy = NetworkPolicy(), timeout: Duration = .seconds(20), maxBytes: Int = 5 << 20, maxRedirects: Int = 5,
-        userAgent: String = "Errand/0.1 (fetch_url; +https://github.com/errand)"
+        userAgent: String = "Errand/0.1 (fetch_url; +https://github.com/errand)", resolver: HostResolver = .system
     ) {
+        self.resolver = resolver
         self.policy = policy
         self.fetchTimeout = timeout
         self.maxBytes = maxBytes
@@ -65,15 +69,18 @@ public struct FetchURL: Tool {
     }
     public var timeout: Duration? { fetchTimeout + .seconds(5) }
 
-    /// The client fetches go through: redirects are followed here, so that each hop is checked first.
-    static let client: HTTPClient = {
+    /// The client one hop goes through: redirects are followed here, so that each hop is checked first, and a host name
+    /// checked by the policy is pinned to the address checked (`dnsOverride` keeps the Host header, SNI and certificate
+    /// check on the name), so the client never resolves it again.
+    static func client(pinning host: String?, to address: IPAddress?) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .enabled(limit: .ratio(50))
         // A refused port is retried until the connect timeout: keep it short, fetch_url's own timeout bounds the rest.
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(20))
+        if let host, let address { configuration.dnsOverride = [host: address.description] }
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    }
 
     /// What one fetch brought back.
     public struct Page: Sendable {
@@ -92,47 +99,70 @@ public struct FetchURL: Tool {
         guard var url = URL(string: address.trimmingCharacters(in: .whitespaces)) else { throw ToolError("'\(address)' is not a URL") }
         var hops = 0
         while true {
-            try await policy.check(url)
-            var request = HTTPClientRequest(url: url.absoluteString)
-            request.headers.add(name: "User-Agent", value: userAgent)
-            request.headers.add(name: "Accept", value: "text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.8,*/*;q=0.1")
-            request.headers.add(name: "Accept-Encoding", value: "gzip, deflate")
-            let response: HTTPClientResponse
+            let pinned = try await policy.check(url, resolver: resolver)
+            // One client per hop (its pool holds the pin); shut down whatever happens.
+            let client = Self.client(pinning: url.host, to: pinned)
+            let outcome: Result<Hop, any Error>
             do {
-                response = try await Self.client.execute(request, timeout: TimeAmount(fetchTimeout))
+                outcome = .success(try await hop(url, client: client))
             } catch {
-                throw ToolError("fetching \(url.absoluteString) failed: \(Self.describe(error))")
+                outcome = .failure(error)
             }
-            let status = Int(response.status.code)
-            if (300..<400).contains(status), let location = response.headers.first(name: "location") {
+            try? await client.shutdown()
+            switch try outcome.get() {
+            case .page(let page):
+                return page
+            case .redirect(let location):
                 hops += 1
                 guard hops <= maxRedirects else { throw ToolError("\(address) redirected more than \(maxRedirects) times") }
                 guard let next = URL(string: location, relativeTo: url)?.absoluteURL else {
                     throw ToolError("\(url.absoluteString) redirected to an unreadable location '\(location)'")
                 }
                 url = next
-                continue
             }
-            guard (200..<300).contains(status) else {
-                throw ToolError("\(url.absoluteString) answered HTTP \(status)\(response.status.reasonPhrase.isEmpty ? "" : " \(response.status.reasonPhrase)")")
-            }
-            var body = Data()
-            var truncated = false
-            do {
-                for try await chunk in response.body {
-                    let room = maxBytes - body.count
-                    if chunk.readableBytes > room {
-                        body.append(contentsOf: chunk.readableBytesView.prefix(room))
-                        truncated = true
-                        break
-                    }
-                    body.append(contentsOf: chunk.readableBytesView)
-                }
-            } catch {
-                throw ToolError("reading \(url.absoluteString) failed: \(Self.describe(error))")
-            }
-            return Page(url: url, contentType: response.headers.first(name: "content-type") ?? "", body: body, truncated: truncated)
         }
+    }
+
+    private enum Hop {
+        case page(Page)
+        case redirect(String)
+    }
+
+    /// One request: a page, or where it redirects to.
+    private func hop(_ url: URL, client: HTTPClient) async throws -> Hop {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.headers.add(name: "User-Agent", value: userAgent)
+        request.headers.add(name: "Accept", value: "text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.8,*/*;q=0.1")
+        request.headers.add(name: "Accept-Encoding", value: "gzip, deflate")
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: TimeAmount(fetchTimeout))
+        } catch {
+            throw ToolError("fetching \(url.absoluteString) failed: \(Self.describe(error))")
+        }
+        let status = Int(response.status.code)
+        if (300..<400).contains(status), let location = response.headers.first(name: "location") {
+            return .redirect(location)
+        }
+        guard (200..<300).contains(status) else {
+            throw ToolError("\(url.absoluteString) answered HTTP \(status)\(response.status.reasonPhrase.isEmpty ? "" : " \(response.status.reasonPhrase)")")
+        }
+        var body = Data()
+        var truncated = false
+        do {
+            for try await chunk in response.body {
+                let room = maxBytes - body.count
+                if chunk.readableBytes > room {
+                    body.append(contentsOf: chunk.readableBytesView.prefix(room))
+                    truncated = true
+                    break
+                }
+                body.append(contentsOf: chunk.readableBytesView)
+            }
+        } catch {
+            throw ToolError("reading \(url.absoluteString) failed: \(Self.describe(error))")
+        }
+        return .page(Page(url: url, contentType: response.headers.first(name: "content-type") ?? "", body: body, truncated: truncated))
     }
 
     /// The failure in words that say what to check, with the technical detail after them.

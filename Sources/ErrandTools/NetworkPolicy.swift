@@ -99,7 +99,12 @@ public struct NetworkPolicy: Sendable, Hashable {
     }
 
     /// Checks a URL's host against the lists and every address it resolves to; throws a ``ToolError`` saying why not.
-    public func check(_ url: URL) async throws {
+    ///
+    /// Returns the address to connect to when the host is a name: the caller connects there and does not look the name
+    /// up again, so a DNS answer that changes between the check and the connection (rebinding) cannot send the fetch
+    /// to an address that was never checked. `nil` for an address literal.
+    @discardableResult
+    public func check(_ url: URL, resolver: HostResolver = .system) async throws -> IPAddress? {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw ToolError("only http and https URLs can be fetched, not '\(url.absoluteString)'")
         }
@@ -112,18 +117,23 @@ public struct NetworkPolicy: Sendable, Hashable {
         if !allowHosts.isEmpty, !named {
             throw ToolError("\(host) is not among the hosts this agent may fetch (\(allowHosts.joined(separator: ", ")))")
         }
-        if named || allowPrivateNetwork { return }
-        let addresses = try await Self.resolve(host)
-        guard !addresses.isEmpty else { throw ToolError("\(host) does not resolve to any address") }
-        for address in addresses {
-            if let reason = address.restriction {
-                throw ToolError("\(host) resolves to \(address), \(reason); fetching it is refused (a spec can allow it with allow_hosts or allow_private_network)")
+        let literal = IPAddress(host)
+        let addresses: [IPAddress]
+        if let literal { addresses = [literal] } else { addresses = try await resolver.resolve(host) }
+        guard let first = addresses.first else { throw ToolError("\(host) does not resolve to any address") }
+        if !(named || allowPrivateNetwork) {
+            for address in addresses {
+                if let reason = address.restriction {
+                    throw ToolError("\(host) resolves to \(address), \(reason); fetching it is refused (a spec can allow it with allow_hosts or allow_private_network)")
+                }
             }
         }
+        return literal == nil ? first : nil
     }
 
-    /// The addresses a host resolves to (a literal resolves to itself), looked up off the cooperative pool.
-    static func resolve(_ host: String) async throws -> [IPAddress] {
+    /// The addresses a host resolves to (a literal resolves to itself), from the system resolver, looked up off the
+    /// cooperative pool.
+    static func systemResolve(_ host: String) async throws -> [IPAddress] {
         if let literal = IPAddress(host) { return [literal] }
         return try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
@@ -159,4 +169,18 @@ public struct NetworkPolicy: Sendable, Hashable {
             }
         }
     }
+}
+
+/// How `fetch_url` turns a host name into addresses: the system resolver (`getaddrinfo`), or a stand-in in tests.
+public struct HostResolver: Sendable {
+    /// Returns every address the name resolves to, in the order to try them.
+    public var resolve: @Sendable (String) async throws -> [IPAddress]
+
+    /// Creates a resolver from a function.
+    public init(_ resolve: @escaping @Sendable (String) async throws -> [IPAddress]) {
+        self.resolve = resolve
+    }
+
+    /// `getaddrinfo`, on a thread of its own.
+    public static let system = HostResolver { try await NetworkPolicy.systemResolve($0) }
 }

@@ -3,6 +3,7 @@ import ErrandTesting
 @testable import ErrandTools
 import Foundation
 import Logging
+import Synchronization
 import ResponsesAPI
 import Testing
 
@@ -121,6 +122,52 @@ import Testing
             #expect(await failure(Self.loopback, ["url": .string(server.baseURL + "/metadata"), "format": nil, "max_chars": nil, "offset": nil]).contains("169.254.169.254 is not among the hosts"))
             let open = FetchURL(policy: NetworkPolicy(), timeout: .seconds(2))
             #expect(await failure(open, ["url": .string(server.baseURL + "/old"), "format": nil, "max_chars": nil, "offset": nil]).contains("a loopback address"))
+        }
+    }
+
+    /// A rebinding resolver: the check's lookup answers a public address; the system resolver (which a second lookup by
+    /// the HTTP client would use) answers loopback for `localhost`, where the page server listens.
+    @Test func aSecondLookupCannotRebindTheCheckedHostToLoopback() async throws {
+        try await PageServer.withServer(["/secret": .html(Self.article)]) { server in
+            let arguments: JSONValue = ["url": .string("http://localhost:\(server.port)/secret"), "format": nil, "max_chars": nil, "offset": nil]
+            // The control: a second lookup of localhost does reach the page server.
+            let named = FetchURL(policy: NetworkPolicy(allowHosts: ["localhost"]), timeout: .seconds(15))
+            let reached = try await call(named, arguments)
+            #expect(reached.contains("harbour master"))
+            #expect(server.requests.count == 1)
+
+            let lookups = Mutex(0)
+            let rebinding = HostResolver { _ in
+                lookups.withLock { $0 += 1 }
+                return [IPAddress("192.0.2.1")!]
+            }
+            let tool = FetchURL(policy: NetworkPolicy(), timeout: .seconds(1), resolver: rebinding)
+            for _ in 0..<3 {
+                let message = await failure(tool, arguments)
+                #expect(message.hasPrefix("fetching http://localhost:\(server.port)/secret failed"), "\(message)")
+            }
+            #expect(lookups.withLock { $0 } == 3, "one lookup per fetch, the one checked")
+            #expect(server.requests.count == 1, "loopback was reached after the check: \(server.requests)")
+        }
+    }
+
+    @Test func theConnectionGoesToTheCheckedAddressUnderTheURLsHostName() async throws {
+        try await PageServer.withServer(["/old": .redirect(to: "/tides"), "/tides": .html(Self.article)]) { server in
+            let asked = Mutex<[String]>([])
+            let resolver = HostResolver { host in
+                asked.withLock { $0.append(host) }
+                return [IPAddress("127.0.0.1")!]
+            }
+            // `.invalid` never resolves in the system resolver: only the pin can get this fetch anywhere.
+            let tool = FetchURL(policy: NetworkPolicy(allowPrivateNetwork: true), timeout: .seconds(15), resolver: resolver)
+            let output = try await call(tool, ["url": .string("http://pages.errand.invalid:\(server.port)/old"), "format": nil, "max_chars": nil, "offset": nil])
+            #expect(output.contains("URL: http://pages.errand.invalid:\(server.port)/tides"))
+            #expect(asked.withLock { $0 } == ["pages.errand.invalid", "pages.errand.invalid"], "each hop checked once")
+            #expect(server.received.map { $0.headers["host"] } == ["pages.errand.invalid:\(server.port)", "pages.errand.invalid:\(server.port)"])
+            // And the policy still judges what the resolver answered.
+            let strict = FetchURL(policy: NetworkPolicy(), timeout: .seconds(15), resolver: resolver)
+            #expect(await failure(strict, ["url": .string("http://pages.errand.invalid:\(server.port)/tides"), "format": nil, "max_chars": nil, "offset": nil])
+                .contains("pages.errand.invalid resolves to 127.0.0.1, a loopback address"))
         }
     }
 
