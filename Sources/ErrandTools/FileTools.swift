@@ -80,12 +80,7 @@ public struct ReadFile: Tool {
         let workspace = try context.requireWorkspace()
         let url = try workspace.resolve(arguments.path)
         let shown = workspace.relativePath(url)
-        let kind = FileTools.kind(url)
-        if kind.isDirectory { throw ToolError("'\(shown)' is a directory: use list_directory") }
-        guard kind.size <= maxBytes else {
-            throw ToolError("'\(shown)' is \(kind.size) bytes, over the \(maxBytes)-byte limit of read_file: use search_files to find the part you need")
-        }
-        let data = try Data(contentsOf: url)
+        let data = try SandboxIO.read(url, in: workspace, maxBytes: maxBytes, tooBig: " of read_file: use search_files to find the part you need")
         guard let text = FileTools.text(of: data) else {
             throw ToolError("'\(shown)' is a binary file (\(data.count) bytes); read_file shows text only")
         }
@@ -147,15 +142,16 @@ public struct ListDirectory: Tool {
         let workspace = try context.requireWorkspace()
         let folder = try workspace.resolve(arguments.path ?? ".")
         guard FileTools.kind(folder).isDirectory else { throw ToolError("'\(workspace.relativePath(folder))' is not a directory: use read_file") }
+        let opened = try SandboxIO.openDirectory(folder, in: workspace)
         let limit = max(1, arguments.maxEntries ?? 200)
         var lines: [String] = []
         var total = 0
-        func walk(_ url: URL, prefix: String) throws {
+        // Walked by descriptors: a folder swapped for a link while listing is not entered.
+        func walk(_ directory: Descriptor, _ url: URL, prefix: String) throws {
             try context.checkCancellation()
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path))?.sorted() ?? []
-            for name in names {
+            for name in SandboxIO.names(in: directory) {
                 let child = url.appendingPathComponent(name)
-                let kind = FileTools.kind(child)
+                guard let kind = SandboxIO.kind(of: name, in: directory) else { continue }
                 total += 1
                 let shown = prefix + name
                 if lines.count < limit {
@@ -172,12 +168,12 @@ public struct ListDirectory: Tool {
                         lines.append(kind.isDirectory ? shown + "/" : shown)
                     }
                 }
-                if arguments.recursive == true, kind.isDirectory, !kind.isSymlink, !FileTools.isSkipped(name) {
-                    try walk(child, prefix: shown + "/")
+                if arguments.recursive == true, kind.isDirectory, !FileTools.isSkipped(name), let inner = SandboxIO.child(name, of: directory) {
+                    try walk(inner, child, prefix: shown + "/")
                 }
             }
         }
-        try walk(folder, prefix: "")
+        try walk(opened, folder, prefix: "")
         if lines.isEmpty { return .text("\(workspace.relativePath(folder)) is empty.") }
         var output = lines.joined(separator: "\n")
         if total > lines.count { output += "\n[\(total - lines.count) more entries not shown; raise max_entries or list a subfolder]" }
@@ -229,18 +225,25 @@ public struct SearchFiles: Tool {
         var matches: [String] = []
         var more = 0
         var searched = 0
-        func search(_ url: URL) throws {
+        // Walked by descriptors from the root: links are never followed, and a folder swapped for one is not entered.
+        let startParts = try SandboxIO.components(start, in: workspace)
+        let root = try SandboxIO.openRoot(workspace)
+        func search(_ name: String, in directory: Descriptor, _ url: URL) throws {
             try context.checkCancellation()
-            let kind = FileTools.kind(url)
-            if kind.isSymlink { return }
+            guard let kind = SandboxIO.kind(of: name, in: directory), !kind.isSymlink else { return }
             if kind.isDirectory {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path))?.sorted() ?? []
-                for name in names where !FileTools.isSkipped(name) { try search(url.appendingPathComponent(name)) }
+                guard let inner = SandboxIO.child(name, of: directory) else { return }
+                for child in SandboxIO.names(in: inner) where !FileTools.isSkipped(child) {
+                    try search(child, in: inner, url.appendingPathComponent(child))
+                }
                 return
             }
             let relative = workspace.relativePath(url)
             if let glob = arguments.glob, fnmatch(glob, url.lastPathComponent, 0) != 0, fnmatch(glob, relative, 0) != 0 { return }
-            guard kind.size <= maxFileBytes, let data = try? Data(contentsOf: url), let text = FileTools.text(of: data) else { return }
+            guard kind.isRegular, kind.size <= maxFileBytes,
+                let data = try? SandboxIO.read(name, in: directory, maxBytes: maxFileBytes, shown: relative),
+                let text = FileTools.text(of: data)
+            else { return }
             searched += 1
             var number = 0
             for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -256,7 +259,13 @@ public struct SearchFiles: Tool {
                 }
             }
         }
-        try search(start)
+        if let last = startParts.last {
+            try search(last, in: try SandboxIO.openDirectory(startParts.dropLast(), from: root, shown: workspace.relativePath(start)), start)
+        } else {
+            for child in SandboxIO.names(in: root) where !FileTools.isSkipped(child) {
+                try search(child, in: root, start.appendingPathComponent(child))
+            }
+        }
         if matches.isEmpty { return .text("No match for /\(arguments.pattern)/ in \(searched) files.") }
         var output = matches.joined(separator: "\n")
         if more > 0 { output += "\n[\(more) more matches not shown; narrow the pattern, path or glob]" }
@@ -288,10 +297,8 @@ public struct WriteFile: Tool {
         let workspace = try context.requireWorkspace()
         guard workspace.isWritable else { throw ToolError("the workspace is read-only: write_file is not allowed") }
         let url = try workspace.resolve(arguments.path, mustExist: false)
-        if FileTools.kind(url).isDirectory { throw ToolError("'\(workspace.relativePath(url))' is a directory") }
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let data = Data(arguments.content.utf8)
-        try data.write(to: url, options: .atomic)
+        try SandboxIO.write(data, to: url, in: workspace)
         return .text("wrote \(data.count) bytes to \(workspace.relativePath(url))")
     }
 }
