@@ -69,6 +69,9 @@ public struct AgentSpec: Sendable {
     public var journal = JournalPolicy()
     /// Environment variables whose values are never written to a journal (`journal.redact_env`).
     public var redactEnvironment: [String] = []
+    /// Environment variables substituted (`${VAR}`) into MCP servers' `env`: credentials, as a rule, so their values are
+    /// redacted from journals too (as are those substituted into the provider's headers).
+    public var mcpEnvironmentReferences: [String] = []
 
     /// The built-in tools a spec can name.
     public static let builtinTools = FileTools.names + ["fetch_url"]
@@ -165,6 +168,17 @@ public struct AgentSpec: Sendable {
     /// The hosted tools, as they are sent.
     public var hostedTools: [JSONValue] {
         tools.compactMap { if case .hosted(let tool, _) = $0 { tool } else { nil } }
+    }
+
+    /// The variables a value substitutes (`${VAR}`).
+    static func references(in value: String) -> [String] {
+        var names: [String] = []
+        var rest = value[...]
+        while let start = rest.range(of: "${"), let end = rest[start.upperBound...].firstIndex(of: "}") {
+            names.append(String(rest[start.upperBound..<end]))
+            rest = rest[rest.index(after: end)...]
+        }
+        return names
     }
 
     static let mcpKeys = [
@@ -297,6 +311,9 @@ public struct AgentSpec: Sendable {
             case .object(let object) where object["mcp"] != nil:
                 _ = reader.object(entry, at: path, allowed: ["mcp"])
                 tool = mcpServer(object["mcp"], at: "\(path).mcp", reader: reader, folder: folder, environment: environment, spec: spec)
+                if case .object(let server)? = object["mcp"], case .object(let variables)? = server["env"] {
+                    for case .string(let value) in variables.values { spec.mcpEnvironmentReferences += Self.references(in: value) }
+                }
             case .object(let object) where object["hosted"] != nil:
                 tool = hosted(object, at: path, reader: reader)
             case .object(let object):

@@ -63,6 +63,9 @@ extension AgentSpec {
         return provider
     }
 
+    /// Variables that are substituted into MCP servers' env for their paths and names, not as credentials.
+    static let notSecrets: Set<String> = ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "LANG", "LC_ALL", "TERM", "PYTHONPATH", "NODE_PATH"]
+
     /// `${VAR}` replaced from the environment (empty when unset).
     static func expand(_ value: String, environment: [String: String]) -> String {
         var result = ""
@@ -158,9 +161,15 @@ extension AgentSpec {
             tools: try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp), toolChoice: toolChoice,
             parallelToolCalls: parallelToolCalls, settings: settings, limits: limits, state: overrides.state ?? state, streaming: stream,
             workspace: workspace, hostedTools: hostedTools, approveHostedCall: approvalPolicy(ask: ask))
-        // Secrets never journaled: the provider's key (the runner adds its client's too) and the named variables' values.
+        // Secrets never journaled: the provider's key (the runner adds its client's too), the named variables' values, and
+        // those of variables substituted into MCP servers' env and the provider's headers (tokens go there), except the
+        // few that hold paths and names, not credentials.
         var policy = journal
-        policy.secrets += [provider.apiKey?.value].compactMap { $0 } + redactEnvironment.compactMap { environment[$0] }
+        let substituted = (mcpEnvironmentReferences + headers.values.flatMap { Self.references(in: $0) }).filter { !Self.notSecrets.contains($0) }
+        for value in [provider.apiKey?.value].compactMap({ $0 }) + (redactEnvironment + substituted).compactMap({ environment[$0] })
+        where !policy.secrets.contains(value) {
+            policy.secrets.append(value)
+        }
         agent.journalPolicy = policy
         return agent
     }

@@ -105,6 +105,19 @@ import Testing
         try AgentSpec.parse(Data(json.utf8), file: URL(fileURLWithPath: "/tmp/agent.json"), environment: environment)
     }
 
+    /// Tokens handed to MCP servers and put in the provider's headers are credentials: journaled as [redacted] without
+    /// being listed in redact_env; PATH and HOME are not.
+    @Test func variablesSubstitutedIntoMCPEnvAndHeadersAreRedacted() throws {
+        let spec = try parse(#"""
+            {"name": "j", "model": "m", "provider": {"base_url": "http://127.0.0.1:1/v1", "headers": {"X-Org-Token": "Bearer ${ORG_TOKEN}"}},
+             "tools": [{"mcp": {"name": "gh", "command": ["/bin/sh"], "env": {"GITHUB_TOKEN": "${GH_TOKEN}", "PATH": "${PATH}:/opt/bin", "HOME": "${HOME}"}}}]}
+            """#)
+        #expect(spec.mcpEnvironmentReferences.sorted() == ["GH_TOKEN", "HOME", "PATH"])
+        let environment = ["GH_TOKEN": "ghp_0123456789abcdef", "ORG_TOKEN": "org-secret-value-42", "PATH": "/usr/local/bin:/usr/bin", "HOME": "/home/someone"]
+        let agent = try spec.agent(environment: environment)
+        #expect(agent.journalPolicy.secrets.sorted() == ["ghp_0123456789abcdef", "org-secret-value-42"])
+    }
+
     @Test func theJournalSectionSetsThePolicy() throws {
         let spec = try parse(#"""
             {"name": "j", "model": "m", "provider": {"base_url": "http://127.0.0.1:1/v1", "api_key_env": "MY_KEY"},
