@@ -375,6 +375,7 @@ public final class ScriptedResponsesServer: Sendable {
                 final = last
                 events = custom
             }
+            if let transform = turn.transformEvents { events = transform(events) }
             // A background response is kept whatever `store` says (OpenAI answers `"store": false` and still serves
             // GET and stream resumption for it).
             let stores = dialect.keepsState && (body?["store"]?.boolValue != false || background)

@@ -58,6 +58,8 @@ public struct ScriptedTurn: Sendable {
     public var headers: [String: String]
     /// Builds the turn from the request, for answers that depend on it.
     public var dynamic: (@Sendable (RecordedRequest) -> ScriptedTurn)?
+    /// Rewrites the generated stream events before they are sent and stored: to reorder, repeat, drop or add events.
+    public var transformEvents: (@Sendable ([JSONValue]) -> [JSONValue])?
 
     /// Creates a turn.
     public init(
@@ -86,6 +88,7 @@ public struct ScriptedTurn: Sendable {
         self.answersQueued = answersQueued
         self.headers = headers
         self.dynamic = dynamic
+        self.transformEvents = nil
     }
 
     /// An assistant message.
@@ -127,6 +130,13 @@ public struct ScriptedTurn: Sendable {
     public func droppingStream(afterEvents count: Int) -> ScriptedTurn {
         var turn = self
         turn.dropAfterEvents = count
+        return turn
+    }
+
+    /// This turn, with its generated stream events rewritten by `transform`.
+    public func rewritingEvents(_ transform: @escaping @Sendable ([JSONValue]) -> [JSONValue]) -> ScriptedTurn {
+        var turn = self
+        turn.transformEvents = transform
         return turn
     }
 

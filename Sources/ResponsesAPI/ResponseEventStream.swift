@@ -154,7 +154,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 body = nil
                 return
             }
-            parser = ServerSentEventParser()
+            parser = ServerSentEventParser(maxEventBytes: client.configuration.maxResponseBytes)
             var iterator = answer.body.makeAsyncIterator()
             if !contentType.contains("text/event-stream") {
                 // Not announced as a stream: accept it if it reads as one (a proxy that relabels it), otherwise say
@@ -192,7 +192,8 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         }
 
         private mutating func consume(_ chunk: ByteBuffer) throws {
-            for message in chunk.withUnsafeReadableBytes({ parser.feed($0) }) {
+            let messages = chunk.withUnsafeReadableBytes { parser.feed($0) }
+            for message in messages {
                 if finished { return }
                 let data = message.data
                 if data.utf8.count <= 10, data.trimmingCharacters(in: .whitespaces) == "[DONE]" {
@@ -237,6 +238,16 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     if client.gate.countsTokens { client.gate.record(tokens: final.usage?.totalTokens ?? 0) }
                 }
                 pending.append(event)
+            }
+            if parser.exceededLimit, !finished {
+                // Not resumed: the same event would come again.
+                body = nil
+                var failure = ResponsesError(
+                    kind: .streamInterrupted,
+                    message: "a stream event was larger than \(parser.maxEventBytes) bytes (the client's maxResponseBytes) after \(eventCount) events; the stream was abandoned",
+                    requestID: requestID, provider: client.provider.name, partialResponse: accumulator.snapshot())
+                failure.redact(client.provider.apiKey?.value)
+                throw failure
             }
         }
 

@@ -37,13 +37,20 @@ public struct ServerSentEventParser: Sendable {
     private var hasData = false
     private var lastEventID: String?
     private var retry: Int?
+    /// The most bytes one event (its lines, pending or gathered) may take.
+    public let maxEventBytes: Int
+    /// Set when an event grew past ``maxEventBytes``: the parser then ignores the rest of the stream.
+    public private(set) var exceededLimit = false
 
-    /// Creates a parser at the start of a stream.
-    public init() {}
+    /// Creates a parser at the start of a stream, for events of at most `maxEventBytes` bytes.
+    public init(maxEventBytes: Int = .max) {
+        self.maxEventBytes = maxEventBytes
+    }
 
     /// Feeds bytes and returns the events they complete, in order.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
+        if exceededLimit { return events }
         let count = bytes.count
         var lineStart = 0
         var index = 0
@@ -60,6 +67,7 @@ public struct ServerSentEventParser: Sendable {
                 lineStart = index
                 continue
             }
+            if exceededLimit { return events }
             if carry.isEmpty {
                 processLine(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<index]), into: &events)
             } else {
@@ -72,7 +80,13 @@ public struct ServerSentEventParser: Sendable {
             index += 1
             lineStart = index
         }
+        if exceededLimit { return events }
         if lineStart < count {
+            // A line without its end yet: kept, unless it alone is already too large.
+            guard carry.count + data.count + (count - lineStart) <= maxEventBytes else {
+                overflow()
+                return events
+            }
             carry.append(contentsOf: bytes[lineStart..<count])
             lastWasCR = false
         }
@@ -134,6 +148,10 @@ public struct ServerSentEventParser: Sendable {
             value = UnsafeRawBufferPointer(start: nil, count: 0)
         }
         if Self.equals(field, "data") {
+            guard data.count + value.count + 1 <= maxEventBytes else {
+                overflow()
+                return
+            }
             if hasData { data.append(Self.lf) }
             data.append(contentsOf: value)
             hasData = true
@@ -146,6 +164,13 @@ public struct ServerSentEventParser: Sendable {
                 retry = Int(String(decoding: value, as: UTF8.self))
             }
         }
+    }
+
+    private mutating func overflow() {
+        exceededLimit = true
+        carry = []
+        data = []
+        hasData = false
     }
 
     private mutating func dispatch(into events: inout [ServerSentEvent]) {

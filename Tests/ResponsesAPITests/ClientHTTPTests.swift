@@ -317,7 +317,7 @@ import Testing
     }
 
     @Test func otherConnectionFailuresAreRetriedThenReported() async throws {
-        let listener = try ResettingListener()
+        let listener = try FaultyListener(.reset)
         defer { listener.stop() }
         let provider = Provider.custom(baseURL: "http://127.0.0.1:\(listener.port)/v1", apiKey: "k")
         let logs = CapturingLogHandler()

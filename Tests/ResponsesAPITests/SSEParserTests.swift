@@ -66,4 +66,23 @@ import Testing
         for byte in text.utf8 { events += parser.feed([byte]) }
         #expect(events == [ServerSentEvent(event: "response.output_text.delta", data: "{\"a\":1}"), ServerSentEvent(data: "x")])
     }
+
+    /// An event larger than the limit stops the parser, whether it grows in one line that never ends or in many data
+    /// lines; events before it are delivered; events up to the limit pass.
+    @Test func anEventOverTheLimitStopsTheParser() {
+        var endless = ServerSentEventParser(maxEventBytes: 64)
+        #expect(endless.feed(Array("data: small\n\ndata: ".utf8)) == [ServerSentEvent(data: "small")])
+        for _ in 0..<10 { _ = endless.feed(Array(repeating: UInt8(ascii: "x"), count: 10)) }
+        #expect(endless.exceededLimit)
+        #expect(endless.feed(Array("\n\ndata: later\n\n".utf8)).isEmpty, "nothing after the overflow")
+
+        var many = ServerSentEventParser(maxEventBytes: 64)
+        #expect(many.feed(Array(String(repeating: "data: 0123456789\n", count: 10).utf8)).isEmpty)
+        #expect(many.exceededLimit)
+
+        var fits = ServerSentEventParser(maxEventBytes: 64)
+        let exact = String(repeating: "y", count: 60)
+        #expect(fits.feed(Array("data: \(exact)\n\n".utf8)) == [ServerSentEvent(data: exact)])
+        #expect(!fits.exceededLimit)
+    }
 }
