@@ -49,6 +49,11 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         guard let underlying else { return message }
         let detail = (underlying as? any LocalizedError)?.errorDescription ?? String(describing: underlying)
+        // A Foundation file error wraps the system's: when the message already says what the system said, that is all.
+        let ns = underlying as NSError
+        let system = (ns.domain == NSPOSIXErrorDomain ? ns : ns.userInfo[NSUnderlyingErrorKey] as? NSError)
+            .flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
+        if let system, message.contains(system) { return message }
         return message.contains(detail) ? message : "\(message): \(detail)"
     }
 }

@@ -56,6 +56,8 @@ public struct RunState: Sendable, Hashable {
 
     /// The last request, until its response arrives.
     public private(set) var openRequest: JournalEvent.RequestSent?
+    /// The last request sent, answered or not: sent again when a resumed run's last response had failed.
+    private var lastRequest: JournalEvent.RequestSent?
     /// Whether the next request is the last one sent again.
     private var resend = false
     /// The background response the server named for the open request.
@@ -125,6 +127,7 @@ public struct RunState: Sendable, Hashable {
             turn = e.turn
             replaysHistory = e.stateless
             openRequest = e
+            lastRequest = e
             resend = false
             backgroundResponseID = nil
             answer = nil
@@ -191,12 +194,25 @@ public struct RunState: Sendable, Hashable {
             segmentCalls = toolCalls.count
 
         case .failure:
-            openRequest = nil
-            backgroundResponseID = nil
+            // The request stays open: it got no response, so a resumed run sends it again (or attaches again to the
+            // background response it was waiting for), with what it carried.
+            break
 
         case .runResumed:
             // A run stopped early (a cancel, its time limit, a failure) is taken up again where it stopped.
-            if let end = finished, end.status.canResume { finished = nil }
+            if let end = finished, end.status.canResume {
+                finished = nil
+                // A response that failed (`response.failed`, an `error` event) answered nothing: its request goes again.
+                if answer?.failure != nil, let last = lastRequest {
+                    answer = nil
+                    calls = []
+                    outputs = [:]
+                    startedCalls = []
+                    openApprovals = []
+                    openRequest = last
+                    previousResponseID = last.previousResponseID
+                }
+            }
 
         case .runFinished(let e):
             finished = e

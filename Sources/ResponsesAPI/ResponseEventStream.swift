@@ -51,6 +51,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         private var started = false
         private var finished = false
         private var resumes = 0
+        private var fetchedAfterEnd = false
         private var lastSequenceNumber: Int?
         private var eventCount = 0
         /// Every server-sent message read, unreadable ones included (for positions in messages).
@@ -262,6 +263,23 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     requestID: requestID, provider: client.provider.name, partialResponse: accumulator.snapshot())
             }
             let reason = cause.map { "\(client.connectionError($0, doing: "reading the stream").message)" } ?? "the stream ended before a terminal event"
+            if cause == nil, !fetchedAfterEnd, isResumable, let id = accumulator.responseID {
+                // The body ended cleanly but said nothing of the end (a server that forgets the terminal event): the
+                // stored response says whether it is done, in one GET.
+                fetchedAfterEnd = true
+                if let fetched = try? await client.retrieve(id), fetched.status.isTerminal {
+                    client.logger.notice("the stream ended without a terminal event; the stored response is done", metadata: ["response_id": "\(id)"])
+                    let event: ResponseStreamEvent = switch fetched.status {
+                    case .failed: .failed(ResponseEvent(sequenceNumber: nil, response: fetched))
+                    case .incomplete: .incomplete(ResponseEvent(sequenceNumber: nil, response: fetched))
+                    default: .completed(ResponseEvent(sequenceNumber: nil, response: fetched))
+                    }
+                    accumulator.apply(event)
+                    pending.append(event)
+                    finished = true
+                    return
+                }
+            }
             guard client.configuration.resumeStreams, isResumable, let id = accumulator.responseID, let last = lastSequenceNumber,
                 resumes < client.configuration.maxStreamResumes
             else {

@@ -349,9 +349,30 @@ public final class ResponsesClient: Sendable {
         }
         var failure = ResponsesError(
             kind: timedOut ? .timeout : .connection,
-            message: "\(what) to \(provider.baseURL) \(timedOut ? "timed out" : "failed"): \(error)", provider: provider.name, underlying: error)
+            message: "\(what) to \(provider.baseURL) \(timedOut ? "timed out" : "failed"): \(explain(error, timedOut: timedOut))\(error)",
+            provider: provider.name, underlying: error)
         failure.redact(provider.apiKey?.value)
         return failure
+    }
+
+    /// What a low-level failure means, in words, before its technical detail (empty when there is nothing to add).
+    func explain(_ error: any Error, timedOut: Bool) -> String {
+        if timedOut {
+            if let http = error as? HTTPClientError, http == .connectTimeout {
+                return "no connection within \(configuration.connectTimeout) (is the host up? is the port right?): "
+            }
+            if let http = error as? HTTPClientError, http == .readTimeout {
+                return "the server sent nothing for \(configuration.idleTimeout) (idleTimeout): "
+            }
+            return "no answer within \(configuration.responseTimeout) (responseTimeout): the server accepted the connection and never answered: "
+        }
+        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
+            return "the server closed the connection abruptly (connection reset): "
+        }
+        if error is HTTPParserError {
+            return "the answer is not HTTP (is the base URL's port an HTTP(S) API, and the scheme right?): "
+        }
+        return ""
     }
 
     /// Whether a connection failed because nothing listens at the address (ECONNREFUSED at every address tried).

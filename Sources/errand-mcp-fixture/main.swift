@@ -6,7 +6,8 @@ import MCP
 //   errand-mcp-fixture --silent   reads its input and never answers (a server that hangs in initialize)
 //   errand-mcp-fixture --fail     writes a reason to stderr and exits 3 before reading anything
 // Tools: echo {text}, add {a, b, note?}, slow {seconds}, fails {} (an error result), crash {} (exits mid-call),
-// picture {} (an image and a resource), pid {} (its own process id).
+// picture {} (an image and a resource), pid {} (its own process id), garble {} (writes lines that are not JSON-RPC to
+// stdout, then never answers that call).
 
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.contains("--fail") {
@@ -42,6 +43,7 @@ await server.withMethodHandler(ListTools.self) { _ in
         Tool(name: "crash", description: "Exits in the middle of the call.", inputSchema: ["type": "object", "properties": [:]]),
         Tool(name: "picture", description: "Returns an image and a resource.", inputSchema: ["type": "object"]),
         Tool(name: "pid", description: "Returns the server's process id.", inputSchema: ["type": "object", "properties": [:]]),
+        Tool(name: "garble", description: "Writes garbage to stdout and never answers.", inputSchema: ["type": "object", "properties": [:]]),
         Tool(
             name: "lookup.v2", description: "A name with a dot and a free-form map.",
             inputSchema: ["type": "object", "additionalProperties": ["type": "string"]]),
@@ -71,6 +73,10 @@ await server.withMethodHandler(CallTool.self) { params in
             .image(data: Data(repeating: 7, count: 300).base64EncodedString(), mimeType: "image/png", annotations: nil, _meta: nil),
             .resource(resource: .text("resource body", uri: "file:///notes.txt", mimeType: "text/plain")),
         ])
+    case "garble":
+        FileHandle.standardOutput.write(Data("this is not JSON\n{\"jsonrpc\": \"2.0\", \"id\": \"nobody\", \"result\": 42}\n\u{1}\u{2}\u{3}{{{\n".utf8))
+        try await Task.sleep(for: .seconds(3600))
+        return CallTool.Result(content: [text("never")])
     case "pid":
         return CallTool.Result(content: [text("\(ProcessInfo.processInfo.processIdentifier)")])
     case "lookup.v2":

@@ -70,6 +70,23 @@ extension MCPTests {
             #expect(!isRunning(pid))
         }
 
+        @Test func garbageOnAServersStdoutFailsThatCallAtItsDeadlineAndTheServerStaysUsable() async throws {
+            let servers = try await MCPServers.start([fixtureConfiguration()], logger: quietLogger)
+            let context = ToolContext(runID: "r", callID: "c", workspace: nil, logger: quietLogger)
+            let garble = try #require(servers.tools.first { $0.name == "fx__garble" })
+            let started = ContinuousClock.now
+            // The deadline the executor puts on every call, as the slow-call test does.
+            await #expect(throws: DeadlineExceeded.self) {
+                try await withDeadline(.seconds(1)) { try await garble.call(arguments: [:], context: context) }
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            let echo = try #require(servers.tools.first { $0.name == "fx__echo" })
+            let output = try await echo.call(arguments: ["text": "still here"], context: context)
+            #expect(output.text == "echo: still here")
+            await servers.stop()
+            #expect(leftoverFixtures.isEmpty)
+        }
+
         @Test func aServerThatNeverAnswersInitializeTimesOutWithItsStderr() async throws {
             let started = ContinuousClock.now
             await #expect { try await MCPServers.start([fixtureConfiguration(name: "mute", arguments: ["--silent"], startTimeout: .seconds(1))], logger: quietLogger) } throws: { error in
