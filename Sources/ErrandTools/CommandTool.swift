@@ -141,6 +141,10 @@ public struct CommandTool: Sendable {
         let parent = ProcessInfo.processInfo.environment
         var environment: [String: String] = [:]
         for key in Self.baseEnvironment + self.environment { environment[key] = parent[key] }
+        // The call's identity, the same when a resumed run runs an interrupted call again: a command with a side effect
+        // can key it on ERRAND_CALL_ID and so take effect once, however many times it is run.
+        environment["ERRAND_RUN_ID"] = context.runID
+        environment["ERRAND_CALL_ID"] = context.callID
         let run = CommandRun(
             executable: executable, argv: argv, folder: folder, environment: environment,
             stdin: Data(arguments.jsonString.utf8), maxOutputBytes: maxOutputBytes)

@@ -18,7 +18,7 @@ import Darwin
 /// side effect run exactly once and the same answer as a run without faults.
 ///
 /// Each case prints one line (fault, point, outcome), the rows of the matrix in the note.
-@Suite struct FaultMatrixTests {
+@Suite(.serialized) struct FaultMatrixTests {
     /// Where in the run a fault strikes: the request of turn 1 (before any tool), 2 (after the parallel calls), 3.
     enum Point: Int, Sendable, CaseIterable, CustomStringConvertible {
         case turn1 = 0, turn2, turn3
@@ -100,7 +100,7 @@ import Darwin
                 cases.append(Case(fault: "malformed JSON before event \(k)", point: point, expected: .recovers) { _ in malformed })
             }
             cases.append(Case(fault: "idle stall (no event for 1.5× the idle timeout)", point: point, expected: .recovers) {
-                $0.pacing(.seconds(3))
+                $0.pacing(.seconds(7))
             })
             cases.append(Case(fault: "unknown event type", point: point, expected: .recovers) {
                 $0.rewritingEvents { events in
@@ -172,11 +172,11 @@ import Darwin
         var counts: [String: Int] { runs.withLock { $0 } }
     }
 
-    /// The configuration of the matrix: two retries, short waits, a 2 s idle limit, a 256 KiB event limit.
+    /// The configuration of the matrix: two retries, short waits, a 5 s idle limit (a loaded machine can be silent for seconds), a 256 KiB event limit.
     static func configuration() -> ResponsesClientConfiguration {
         ResponsesClientConfiguration(
             retry: RetryPolicy(maxRetries: 2, initialDelay: .milliseconds(5), maxDelay: .milliseconds(20), jitter: 0, maxRetryAfter: .seconds(2)),
-            connectTimeout: .seconds(2), responseTimeout: .seconds(10), idleTimeout: .seconds(2), maxResponseBytes: 256 << 10)
+            connectTimeout: .seconds(2), responseTimeout: .seconds(10), idleTimeout: .seconds(5), maxResponseBytes: 256 << 10)
     }
 
     /// Answers each request with its turn (found from the outputs it carries), faulty for the first `times` requests
@@ -338,7 +338,8 @@ import Darwin
             }
         }
         let agent = Agent(model: "m", tools: try registry([Verbose(ledger: ledger)]))
-        try await ScriptedResponsesServer.withServer(Self.turns) { server in
+        let clean = Self.responder(for: Case(fault: "none", point: .turn1, expected: .recovers, times: 0) { $0 })
+        try await ScriptedResponsesServer.withServer(Array(repeating: ScriptedTurn.respond(clean), count: 40)) { server in
             try await ResponsesClient.withClient(provider: server.provider, configuration: Self.configuration(), logger: ResponsesClient.quietLogger) { client in
                 let runner = Runner(client: client)
                 let first = await runner.run(agent, input: "go", journal: journal)

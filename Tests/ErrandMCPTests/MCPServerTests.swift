@@ -13,7 +13,7 @@ extension MCPTests {
             let pid = try #require(servers.processIDs.first)
             #expect(isRunning(pid))
             let tools = Dictionary(uniqueKeysWithValues: servers.tools.map { ($0.name, $0) })
-            #expect(Set(tools.keys) == ["fx__echo", "fx__add", "fx__slow", "fx__fails", "fx__crash", "fx__picture", "fx__pid", "fx__lookup_v2"])
+            #expect(Set(tools.keys) == ["fx__echo", "fx__add", "fx__slow", "fx__fails", "fx__crash", "fx__picture", "fx__pid", "fx__garble", "fx__lookup_v2"])
             let context = ToolContext(runID: "r", callID: "c", workspace: nil, logger: quietLogger)
 
             let echo = try #require(tools["fx__echo"])

@@ -41,7 +41,7 @@ import Darwin
     }
 
     /// Swaps `d` between the real folder and a link to the outside until told to stop; returns how many swaps it made.
-    func whileSwapping(_ body: () async throws -> Void) async throws -> Int {
+    func whileSwapping(_ body: (_ swapCount: () -> Int) async throws -> Void) async throws -> Int {
         let stop = Atomic<Bool>(false)
         let swaps = Atomic<Int>(0)
         let folder = root.appendingPathComponent("d").path
@@ -62,7 +62,7 @@ import Darwin
             done.signal()
         }
         do {
-            try await body()
+            try await body { swaps.load(ordering: .relaxed) }
         } catch {
             stop.store(true, ordering: .relaxed)
             done.wait()
@@ -88,11 +88,12 @@ import Darwin
         var succeeded = 0, refused = 0
         var leaks: [String] = []
         var attempts = 0
-        let swaps = try await whileSwapping {
+        let swaps = try await whileSwapping { swapCount in
             // Long enough for the swapping thread to get going, even on a busy machine.
             let clock = ContinuousClock()
             let start = clock.now
-            while attempts < Self.iterations || clock.now - start < .milliseconds(1500) {
+            // And until the swapper has swapped a few hundred times (a busy machine gives it little time), within 20 s.
+            while attempts < Self.iterations || clock.now - start < .milliseconds(1500) || (swapCount() < 300 && clock.now - start < .seconds(20)) {
                 attempts += 1
                 let result = await attempt(name, arguments)
                 if let output = result.output {
