@@ -3,6 +3,7 @@
 //   swift run -c release errand-bench stream   (SSE parsing and decoding)
 //   swift run -c release errand-bench loop     (the agent loop's own cost per turn)
 //   swift run -c release errand-bench extract FOLDER   (HTML extraction speed; see Benchmarks/scripts/extraction.sh)
+//   swift run -c release errand-bench soak ERRAND [turns] [tasks] [fault-rate]   (memory and outcomes under faults)
 import AsyncHTTPClient
 import ErrandCore
 import ErrandTesting
@@ -82,6 +83,10 @@ struct Bench {
         let which = CommandLine.arguments.dropFirst().first ?? "all"
         if which == "all" || which == "stream" { try await streamBenchmarks() }
         if which == "all" || which == "loop" { try await LoopBenchmark.run() }
+        if which == "soak" {
+            try await SoakBenchmark.run(Array(CommandLine.arguments.dropFirst(2)))
+            return
+        }
         if which == "extract" {
             guard CommandLine.arguments.count > 2 else {
                 print("usage: errand-bench extract FOLDER   (a folder of .html files; Benchmarks/scripts/extraction.sh prepares one)")

@@ -48,6 +48,16 @@ import Darwin
         }
     }
 
+    /// The journals in a folder that hold a run: a whole first line.
+    static func journals(in folder: URL) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { name in
+            guard name.hasSuffix(".jsonl"), let text = try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8),
+                let first = text.split(separator: "\n", omittingEmptySubsequences: false).first, text.contains("\n")
+            else { return false }
+            return (try? JSONValue(parsing: String(first)))?["type"] == "run_started"
+        }
+    }
+
     func makeFolder() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("work/effects"), withIntermediateDirectories: true)
@@ -79,7 +89,9 @@ import Darwin
             var final: (status: Int32, stdout: String, stderr: String)?
             while final == nil, attempts < 40 {
                 attempts += 1
-                let started = (try? FileManager.default.contentsOfDirectory(atPath: journals.path))?.isEmpty == false
+                // A run exists once its journal's first line (run_started) is whole; a kill before that leaves an empty
+                // file and no run, and the task is started again.
+                let started = !Self.journals(in: journals).isEmpty
                 let arguments = started
                     ? ["run", spec, "--resume", "last", "--journal-dir", journals.path, "--base-url", server.baseURL]
                     : ["run", spec, "record one to four", "--journal-dir", journals.path, "--base-url", server.baseURL]
@@ -116,7 +128,7 @@ import Darwin
             let ledger = (try? String(contentsOf: folder.appendingPathComponent("work/ledger"), encoding: .utf8)) ?? ""
             let lines = ledger.split(separator: "\n").map(String.init).sorted()
             #expect(lines == ["c1 one", "c2 two", "c3 three", "c4 four"], "seed \(seed): every side effect exactly once, after \(kills) kills: \(lines)")
-            let files = try FileManager.default.contentsOfDirectory(atPath: journals.path).filter { $0.hasSuffix(".jsonl") }
+            let files = Self.journals(in: journals)
             #expect(files.count == 1, "seed \(seed): one run, one journal: \(files)")
             let journal = try String(contentsOf: journals.appendingPathComponent(files[0]), encoding: .utf8)
             let parsed = journal.split(separator: "\n").compactMap { try? JSONValue(parsing: String($0)) }
