@@ -160,9 +160,11 @@ import Darwin
         let description = "Do something once."
         let parameters = JSONSchema.object(["key": .string()])
         let ledger: Ledger
+        /// Characters added to each output (to make journal lines long).
+        var padding = 0
         func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {
             ledger.record(arguments.key)
-            return .text("did \(arguments.key)")
+            return .text("did \(arguments.key)" + (padding > 0 ? " " + String(repeating: "~", count: padding) : ""))
         }
     }
 
@@ -325,19 +327,8 @@ import Darwin
         try Data(repeating: 0x2E, count: 61440).write(to: filler)
         let journal = folder.appendingPathComponent("run.jsonl")
         let ledger = Ledger()
-        // A long output per call, so that the journal outgrows its page after the first turn.
-        struct Verbose: Tool {
-            struct Arguments: Decodable { var key: String }
-            let name = "effect"
-            let description = "Do something once."
-            let parameters = JSONSchema.object(["key": .string()])
-            let ledger: Ledger
-            func call(arguments: Arguments, context: ToolContext) async throws -> ToolOutput {
-                ledger.record(arguments.key)
-                return .text("did \(arguments.key) " + String(repeating: "~", count: 900))
-            }
-        }
-        let agent = Agent(model: "m", tools: try registry([Verbose(ledger: ledger)]))
+        // A long output per call, so that the journal outgrows its room after the first turn.
+        let agent = Agent(model: "m", tools: try registry([Effect(ledger: ledger, padding: 900)]))
         let clean = Self.responder(for: Case(fault: "none", point: .turn1, expected: .recovers, times: 0) { $0 })
         try await ScriptedResponsesServer.withServer(Array(repeating: ScriptedTurn.respond(clean), count: 40)) { server in
             try await ResponsesClient.withClient(provider: server.provider, configuration: Self.configuration(), logger: ResponsesClient.quietLogger) { client in
