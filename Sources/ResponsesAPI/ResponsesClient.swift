@@ -369,7 +369,8 @@ public final class ResponsesClient: Sendable {
         if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
             return "the server closed the connection abruptly (connection reset): "
         }
-        if error is HTTPParserError {
+        if let parser = error as? HTTPParserError {
+            if parser == .invalidEOFState { return "the server closed the connection in the middle of its answer: " }
             return "the answer is not HTTP (is the base URL's port an HTTP(S) API, and the scheme right?): "
         }
         return ""
