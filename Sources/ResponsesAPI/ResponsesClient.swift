@@ -369,6 +369,10 @@ public final class ResponsesClient: Sendable {
         if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
             return "the server closed the connection abruptly (connection reset): "
         }
+        if let channel = error as? ChannelError, channel == .ioOnClosedChannel || channel == .eof {
+            // The same reset, noticed while writing the request rather than reading the answer.
+            return "the server closed the connection abruptly: "
+        }
         if let parser = error as? HTTPParserError {
             if parser == .invalidEOFState { return "the server closed the connection in the middle of its answer: " }
             return "the answer is not HTTP (is the base URL's port an HTTP(S) API, and the scheme right?): "
