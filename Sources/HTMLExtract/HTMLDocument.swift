@@ -240,7 +240,7 @@ public final class HTMLDocument {
         }
         switch tag {
         case "title" where titleText.isEmpty:
-            titleText = Self.text(of: element)
+            titleText = Self.visibleText(of: element)
         case "meta":
             metas.append(attributes)
         case "link":
@@ -328,6 +328,25 @@ public final class HTMLDocument {
         guard let content = xmlNodeGetContent(element) else { return "" }
         defer { errand_xml_free(content) }
         return String(cString: content)
+    }
+
+    /// The text under `element` without what skipped elements hold: libxml2 nests a script or style in a `<title>`
+    /// left open, and their code is not the title (nor is it there once the raw-text filter has emptied them).
+    private static func visibleText(of element: xmlNodePtr) -> String {
+        var text = ""
+        var child = element.pointee.children
+        while let node = child {
+            switch node.pointee.type {
+            case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                if let content = node.pointee.content { text += String(cString: content) }
+            case XML_ELEMENT_NODE where !skipped.contains(name(node.pointee.name)):
+                text += visibleText(of: node)
+            default:
+                break
+            }
+            child = node.pointee.next
+        }
+        return text
     }
 
     /// The page's `<title>`.

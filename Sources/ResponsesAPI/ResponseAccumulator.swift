@@ -43,12 +43,14 @@ public struct ResponseAccumulator: Sendable {
         case .outputTextDone(let e):
             updateText(at: e.outputIndex, contentIndex: e.contentIndex ?? 0, itemID: e.itemID) { $0 = e.text }
         case .contentPartAdded(let e), .contentPartDone(let e):
+            guard Self.isContentIndex(e.contentIndex) else { break }
             updateMessage(at: e.outputIndex, itemID: e.itemID) { message in
                 while message.content.count <= e.contentIndex { message.content.append(.text(OutputText(text: ""))) }
                 if case .text(let part) = e.part, part.text.isEmpty, message.content[e.contentIndex].text?.isEmpty == false { return }
                 message.content[e.contentIndex] = e.part
             }
         case .refusalDone(let e):
+            guard Self.isContentIndex(e.contentIndex ?? 0) else { break }
             updateMessage(at: e.outputIndex, itemID: e.itemID) { message in
                 let index = e.contentIndex ?? 0
                 while message.content.count <= index { message.content.append(.refusal("")) }
@@ -96,6 +98,10 @@ public struct ResponseAccumulator: Sendable {
         return response
     }
 
+    /// Whether a server's `content_index` can name a part: a negative one names none (and would trap), and a huge one
+    /// would have the parts before it allocated (a message has a part or two). Events with other indexes are ignored.
+    static func isContentIndex(_ index: Int) -> Bool { (0..<1024).contains(index) }
+
     private func merged(done: OutputItem, seen: OutputItem?) -> OutputItem {
         switch (done, seen) {
         case (.functionCall(var call), .functionCall(let earlier)?):
@@ -124,6 +130,7 @@ public struct ResponseAccumulator: Sendable {
     }
 
     private mutating func updateText(at index: Int, contentIndex: Int, itemID: String?, _ change: (inout String) -> Void) {
+        guard Self.isContentIndex(contentIndex) else { return }
         updateMessage(at: index, itemID: itemID) { message in
             while message.content.count <= contentIndex { message.content.append(.text(OutputText(text: ""))) }
             var part: OutputText
