@@ -17,11 +17,11 @@ import Darwin
 ///
 /// Exactly once needs the tool's help, as it does anywhere: the tool is marked idempotent (a resume runs an
 /// interrupted call again) and keys its effect on `ERRAND_CALL_ID`, which stays the same when the call runs again.
-/// Seeds: `ERRAND_CRASH_SEEDS` (16 by default; the figure is 200: `ERRAND_CRASH_SEEDS=200 swift test --filter
+/// Seeds: `ERRAND_CRASH_SEEDS` (8 by default; the figure is 200: `ERRAND_CRASH_SEEDS=200 swift test --filter
 /// CrashResumeTests`).
 @Suite(.serialized) struct CrashResumeTests {
     static let seeds: [UInt64] = {
-        let count = Int(ProcessInfo.processInfo.environment["ERRAND_CRASH_SEEDS"] ?? "") ?? 16
+        let count = Int(ProcessInfo.processInfo.environment["ERRAND_CRASH_SEEDS"] ?? "") ?? 8
         return (1...UInt64(max(1, count))).map { $0 }
     }()
 
