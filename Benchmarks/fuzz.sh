@@ -71,6 +71,8 @@ max_len() {
 
 # The Swift runtime's backtracer would catch a trap's SIGILL before libFuzzer does, and the input would not be saved.
 export SWIFT_BACKTRACE=enable=no
+# Leaks that are not Errand's (see the file).
+export LSAN_OPTIONS="suppressions=$package/lsan-suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 work="$scratch/fuzz-work"
 mkdir -p "$work"
