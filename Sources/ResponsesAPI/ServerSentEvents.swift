@@ -123,6 +123,12 @@ public struct ServerSentEventParser: Sendable {
     }
 
     private mutating func processLine(_ raw: UnsafeRawBufferPointer, into events: inout [ServerSentEvent]) {
+        // Every line counts, as it does while it is pending: whether an event is too large must not depend on where
+        // the buffers break (a long comment or unknown field split across two overflowed, whole it did not).
+        guard data.count + raw.count <= maxEventBytes else {
+            overflow()
+            return
+        }
         var line = raw
         if atStart {
             // A UTF-8 byte order mark before the first line is not part of it.

@@ -59,4 +59,34 @@ import Testing
         #expect(message.content.count == 1)
         #expect(message.content.first?.text == "Hi!")
     }
+
+    struct LimitCase: Sendable, CustomTestStringConvertible {
+        var limit: Int
+        var stream: [UInt8]
+        var exceeds: Bool
+        var testDescription: String { "\(limit) bytes: \(String(decoding: stream, as: UTF8.self).debugDescription)" }
+    }
+
+    /// fuzz-sse: with `maxEventBytes`, a line the parser ignores (an unknown field, a comment) longer than the limit
+    /// ended the stream when it arrived in two buffers and not when it arrived in one, and a data line within a few
+    /// bytes of the limit likewise (the pending line counted its field name, the whole one only its value). The first
+    /// is the fuzzer's input (after its two chunking bytes, which chose an 8-byte limit and the split).
+    @Test(arguments: [
+        LimitCase(limit: 8, stream: Array(Data(base64Encoded: "//////////8wCg==")!), exceeds: true),
+        LimitCase(limit: 16, stream: Array(": a comment longer than sixteen bytes\ndata: x\n\n".utf8), exceeds: true),
+        LimitCase(limit: 16, stream: Array("data: 0123456789\n\n".utf8), exceeds: false),
+        LimitCase(limit: 16, stream: Array("data: 01234567890\n\n".utf8), exceeds: true),
+    ])
+    func whetherAnEventIsTooLargeDoesNotDependOnTheBuffers(_ limitCase: LimitCase) {
+        var whole = ServerSentEventParser(maxEventBytes: limitCase.limit)
+        let expected = whole.feed(limitCase.stream)
+        #expect(whole.exceededLimit == limitCase.exceeds)
+        for split in 0...limitCase.stream.count {
+            var parser = ServerSentEventParser(maxEventBytes: limitCase.limit)
+            var events = parser.feed(limitCase.stream[..<split])
+            events += parser.feed(limitCase.stream[split...])
+            #expect(parser.exceededLimit == whole.exceededLimit, "split at byte \(split)")
+            #expect(events == expected, "split at byte \(split)")
+        }
+    }
 }

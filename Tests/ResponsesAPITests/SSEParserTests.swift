@@ -81,7 +81,7 @@ import Testing
         #expect(many.exceededLimit)
 
         var fits = ServerSentEventParser(maxEventBytes: 64)
-        let exact = String(repeating: "y", count: 60)
+        let exact = String(repeating: "y", count: 56)  // the line "data: " + 56 bytes + the LF, within 64
         #expect(fits.feed(Array("data: \(exact)\n\n".utf8)) == [ServerSentEvent(data: exact)])
         #expect(!fits.exceededLimit)
     }
