@@ -154,22 +154,25 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Whether `needle` occurs in `data`: memchr to each candidate first byte, then a compare (Data's generic
-    /// `firstRange(of:)` walks it index by index, which a journal line, written every step, should not pay for).
-    static func occurs(_ needle: [UInt8], in data: Data) -> Bool {
-        guard let first = needle.first, data.count >= needle.count else { return needle.isEmpty }
-        return data.withUnsafeBytes { (haystack: UnsafeRawBufferPointer) -> Bool in
-            guard let base = haystack.baseAddress else { return false }
-            var offset = 0
-            let last = haystack.count - needle.count
-            while offset <= last {
-                guard let found = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
-                let position = base.distance(to: UnsafeRawPointer(found))
-                if memcmp(base + position, needle, needle.count) == 0 { return true }
-                offset = position + 1
-            }
-            return false
+    /// Where `needle` next occurs in `haystack` at or after `start`: memchr to each candidate first byte, then a
+    /// compare (Data's generic `firstRange(of:)` walks it index by index, which a journal line, written every step,
+    /// should not pay for).
+    static func find(_ needle: [UInt8], in haystack: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
+        guard let first = needle.first, let base = haystack.baseAddress, haystack.count - start >= needle.count else { return nil }
+        var offset = start
+        let last = haystack.count - needle.count
+        while offset <= last {
+            guard let found = memchr(base + offset, Int32(first), last - offset + 1) else { return nil }
+            let position = base.distance(to: UnsafeRawPointer(found))
+            if memcmp(base + position, needle, needle.count) == 0 { return position }
+            offset = position + 1
         }
+        return nil
+    }
+
+    /// Whether `needle` occurs in `data`.
+    static func occurs(_ needle: [UInt8], in data: Data) -> Bool {
+        data.withUnsafeBytes { find(needle, in: $0) != nil }
     }
 
     /// The line with every secret replaced.
@@ -177,22 +180,19 @@ public final class Journal: Sendable {
         // Most lines hold no secret: a search over the line's bytes finds that without copying them.
         guard redactions.contains(where: { Self.occurs($0.0, in: line) }) else { return line }
         var bytes = [UInt8](line)
-        for (secret, replacement) in redactions where bytes.count >= secret.count {
+        for (secret, replacement) in redactions {
             var output: [UInt8] = []
-            output.reserveCapacity(bytes.count)
-            var index = 0
-            var changed = false
-            while index < bytes.count {
-                if bytes[index] == secret[0], index + secret.count <= bytes.count, bytes[index..<(index + secret.count)].elementsEqual(secret) {
+            var copied = 0
+            bytes.withUnsafeBytes { buffer in
+                while let position = Self.find(secret, in: buffer, from: copied) {
+                    output.append(contentsOf: buffer[copied..<position])
                     output.append(contentsOf: replacement)
-                    index += secret.count
-                    changed = true
-                } else {
-                    output.append(bytes[index])
-                    index += 1
+                    copied = position + secret.count
                 }
             }
-            if changed { bytes = output }
+            guard copied > 0 else { continue }
+            output.append(contentsOf: bytes[copied...])
+            bytes = output
         }
         return Data(bytes)
     }

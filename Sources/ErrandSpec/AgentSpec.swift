@@ -173,12 +173,20 @@ public struct AgentSpec: Sendable {
     /// The variables a value substitutes (`${VAR}`).
     static func references(in value: String) -> [String] {
         var names: [String] = []
+        walkReferences(in: value, text: { _ in }, variable: { names.append($0) })
+        return names
+    }
+
+    /// Walks a value's `${VAR}` references in order: `text` gets the literal pieces between them, `variable` each name.
+    /// The one reading of `${…}` that expanding a value and listing its references share.
+    static func walkReferences(in value: String, text: (Substring) -> Void, variable: (String) -> Void) {
         var rest = value[...]
         while let start = rest.range(of: "${"), let end = rest[start.upperBound...].firstIndex(of: "}") {
-            names.append(String(rest[start.upperBound..<end]))
+            text(rest[..<start.lowerBound])
+            variable(String(rest[start.upperBound..<end]))
             rest = rest[rest.index(after: end)...]
         }
-        return names
+        text(rest)
     }
 
     static let mcpKeys = [

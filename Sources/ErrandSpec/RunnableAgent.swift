@@ -69,13 +69,8 @@ extension AgentSpec {
     /// `${VAR}` replaced from the environment (empty when unset).
     static func expand(_ value: String, environment: [String: String]) -> String {
         var result = ""
-        var rest = value[...]
-        while let start = rest.range(of: "${"), let end = rest[start.upperBound...].firstIndex(of: "}") {
-            result += rest[..<start.lowerBound]
-            result += environment[String(rest[start.upperBound..<end])] ?? ""
-            rest = rest[rest.index(after: end)...]
-        }
-        return result + rest
+        walkReferences(in: value, text: { result += $0 }, variable: { result += environment[$0] ?? "" })
+        return result
     }
 
     /// The model to use: the override, the spec's, `ERRAND_MODEL`, or the provider's usual one.

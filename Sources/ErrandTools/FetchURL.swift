@@ -12,8 +12,8 @@ import ResponsesAPI
 ///
 /// The host and every address it resolves to are checked before connecting, and again at every redirect (followed here,
 /// never by the HTTP client); the connection goes to the address that was checked, never to a second lookup's (the
-/// `Host` header and TLS server name stay the URL's host, and the certificate is checked for it); the body is streamed and stopped at a byte cap; plain text and JSON come back as they
-/// are, other non-HTML types are refused. The page's content is marked off as data, not instructions.
+/// `Host` header and TLS server name stay the URL's host, and the certificate is checked for it); the body is streamed
+/// and stopped at a byte cap; plain text and JSON come back as they are, other non-HTML types are refused. The page's content is marked off as data, not instructions.
 public struct FetchURL: Tool {
     /// Fetching a page again does no harm (GET only).
     public var isIdempotent: Bool { true }

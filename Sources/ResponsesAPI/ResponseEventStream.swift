@@ -51,6 +51,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
         private var started = false
         private var finished = false
         private var resumes = 0
+        /// Whether the stored response was fetched once already because the body ended without a terminal event.
         private var fetchedAfterEnd = false
         private var lastSequenceNumber: Int?
         private var eventCount = 0

@@ -154,10 +154,7 @@ public struct ServerSentEventParser: Sendable {
             value = UnsafeRawBufferPointer(start: nil, count: 0)
         }
         if Self.equals(field, "data") {
-            guard data.count + value.count + 1 <= maxEventBytes else {
-                overflow()
-                return
-            }
+            // Within the limit: the whole line, `data:` and all, was counted above.
             if hasData { data.append(Self.lf) }
             data.append(contentsOf: value)
             hasData = true

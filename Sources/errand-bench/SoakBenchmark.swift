@@ -22,23 +22,17 @@ enum SoakBenchmark {
     /// A fault for a request, or none, from a seeded generator shared by all requests.
     final class Faults: @unchecked Sendable {
         private let lock = NSLock()
-        private var state: UInt64
+        private var random: SplitMix64
         let rate: Double
         private(set) var injected: [String: Int] = [:]
         private(set) var requests = 0
 
         init(seed: UInt64, rate: Double) {
-            state = seed
+            random = SplitMix64(seed: seed)
             self.rate = rate
         }
 
-        private func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        private func next() -> UInt64 { random.next() }
 
         /// The clean turn, or a faulty version of it.
         func apply(to clean: ScriptedTurn) -> ScriptedTurn {

@@ -36,18 +36,6 @@ import Darwin
         return .calls(.call("record", ["note": "one"], id: "c1"), .call("record", ["note": "two"], id: "c2"))
     }
 
-    /// splitmix64: the kill times of a seed, the same on every machine.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// The journals in a folder that hold a run: a whole first line.
     static func journals(in folder: URL) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { name in
@@ -82,7 +70,7 @@ import Darwin
         defer { try? FileManager.default.removeItem(at: folder) }
         let journals = folder.appendingPathComponent("journals")
         let spec = folder.appendingPathComponent("agent.json").path
-        var random = Generator(state: seed)
+        var random = SplitMix64(seed: seed)  // the kill times of a seed, the same on every machine
         try await ScriptedResponsesServer.withServer(Array(repeating: ScriptedTurn.respond(Self.turn(for:)), count: 200)) { server in
             var attempts = 0, kills = 0
             var killedAfter: [String] = []
