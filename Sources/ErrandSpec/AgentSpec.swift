@@ -89,7 +89,7 @@ public struct AgentSpec: Sendable {
     static let journalKeys = ["durability", "tool_output", "tool_output_max_chars", "redact_env"]
 
     /// Loads and checks a spec file (and the manifests it names).
-    public static func load(_ url: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AgentSpec {
+    public static func load(_ url: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SpecError) -> AgentSpec {
         let data: Data
         do {
             data = try Data(contentsOf: url)
@@ -100,7 +100,7 @@ public struct AgentSpec: Sendable {
     }
 
     /// Checks a spec given as JSON; `file` names it in errors and anchors its relative paths.
-    public static func parse(_ data: Data, file: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AgentSpec {
+    public static func parse(_ data: Data, file: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SpecError) -> AgentSpec {
         let reader = SpecReader(file: file.path)
         let json = try SpecReader.parse(data, file: file.path)
         let folder = file.deletingLastPathComponent()

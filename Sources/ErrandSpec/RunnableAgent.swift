@@ -51,8 +51,13 @@ extension AgentSpec {
     /// ``ResponsesAPI/Provider/resolve(preset:baseURL:environment:)`` rules for every command.
     public func provider(
         overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(ResponsesError) -> Provider {
-        var provider = try Provider.resolve(preset: overrides.preset ?? preset, baseURL: overrides.baseURL ?? baseURL, environment: environment)
+    ) throws(SpecError) -> Provider {
+        var provider: Provider
+        do {
+            provider = try Provider.resolve(preset: overrides.preset ?? preset, baseURL: overrides.baseURL ?? baseURL, environment: environment)
+        } catch {
+            throw SpecError(setup: error)
+        }
         if let variable = apiKeyEnvironmentVariable {
             provider.apiKeyEnvironmentVariable = variable
             provider.apiKey = environment[variable].flatMap { $0.isEmpty ? nil : APIKey($0) }
@@ -142,9 +147,16 @@ extension AgentSpec {
     public func agent(
         overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment, mcp: MCPServers = .none,
         ask: (@Sendable (HostedToolCall) async -> Bool)? = nil
-    ) throws -> Agent {
+    ) throws(SpecError) -> Agent {
         let provider = try provider(overrides: overrides, environment: environment)
-        let workspace = try Workspace(root: overrides.workspace ?? workspaceRoot, writable: writable)
+        let workspace: Workspace
+        let tools: ToolRegistry
+        do {
+            workspace = try Workspace(root: overrides.workspace ?? workspaceRoot, writable: writable)
+            tools = try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp)
+        } catch {
+            throw SpecError(setup: error)
+        }
         var limits = limits
         if let maxTurns = overrides.maxTurns { limits.maxTurns = maxTurns }
         if let timeout = overrides.timeout { limits.timeout = timeout }
@@ -153,7 +165,7 @@ extension AgentSpec {
         let stream = overrides.stream ?? self.stream
         var agent = Agent(
             name: name, model: model(overrides: overrides, provider: provider, environment: environment), instructions: instructions,
-            tools: try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp), toolChoice: toolChoice,
+            tools: tools, toolChoice: toolChoice,
             parallelToolCalls: parallelToolCalls, settings: settings, limits: limits, state: overrides.state ?? state, streaming: stream,
             workspace: workspace, hostedTools: hostedTools, approveHostedCall: approvalPolicy(ask: ask))
         // Secrets never journaled: the provider's key (the runner adds its client's too), the named variables' values, and

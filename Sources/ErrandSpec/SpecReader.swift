@@ -14,13 +14,63 @@ public struct SpecProblem: Sendable, Hashable, CustomStringConvertible {
     public var description: String { path.isEmpty ? "\(file): \(message)" : "\(file): \(path): \(message)" }
 }
 
-/// One or more problems that stop a spec or manifest from loading.
+/// Why a spec cannot be run: problems in the spec or a manifest it names (each with its file and JSON path), or an
+/// agent that cannot be set up from a valid spec (a provider that cannot be resolved, a workspace that is gone, a tool
+/// that does not register), carrying the provider's or the core's error. New kinds may be added without breaking
+/// callers.
 public struct SpecError: Error, Sendable, CustomStringConvertible {
-    /// Every problem found.
-    public var problems: [SpecProblem]
+    /// What kind of failure this is.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case invalid = "invalid spec", setup = "cannot set up the agent"
+        }
+        private let base: Base
 
-    /// One line per problem.
-    public var description: String { problems.map(\.description).joined(separator: "\n") }
+        /// The spec, a manifest it names or a tasks file has problems (see ``SpecError/problems``).
+        public static let invalid = Kind(base: .invalid)
+        /// The spec is valid, but the agent cannot be made from it (see ``SpecError/underlying``).
+        public static let setup = Kind(base: .setup)
+
+        /// The kind in words.
+        public var description: String { base.rawValue }
+    }
+
+    /// What kind of failure this is.
+    public var kind: Kind
+    /// Every problem found, for ``Kind/invalid``.
+    public var problems: [SpecProblem]
+    /// What was being set up when it failed (`task 'a'`), when that helps.
+    public var context: String?
+    /// The provider's (``ResponsesAPI/ResponsesError``) or the core's (``ErrandCore/CoreError``) error, for ``Kind/setup``.
+    public var underlying: (any Error)?
+
+    /// A spec with problems.
+    public init(problems: [SpecProblem]) {
+        self.kind = .invalid
+        self.problems = problems
+    }
+
+    /// An agent that cannot be set up, because of `underlying`.
+    public init(setup underlying: any Error, context: String? = nil) {
+        self.kind = .setup
+        self.problems = []
+        self.underlying = underlying
+        self.context = context
+    }
+
+    /// The same error, saying what was being set up.
+    func named(_ context: String) -> SpecError {
+        var error = self
+        error.context = error.context.map { "\(context): \($0)" } ?? context
+        return error
+    }
+
+    /// One line per problem, or the setup failure in one line.
+    public var description: String {
+        if kind == .invalid { return problems.map(\.description).joined(separator: "\n") }
+        let cause = underlying.map { ($0 as? any CustomStringConvertible)?.description ?? "\($0)" } ?? "unknown cause"
+        return context.map { "\($0): \(cause)" } ?? cause
+    }
 }
 
 /// Reads a JSON document strictly, collecting every problem with its path instead of stopping at the first.
@@ -172,12 +222,14 @@ final class SpecReader {
     }
 
     /// Parses a file's JSON, reporting a syntax error with its place.
-    static func parse(_ data: Data, file: String) throws -> JSONValue {
+    static func parse(_ data: Data, file: String) throws(SpecError) -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch let DecodingError.dataCorrupted(context) {
             let detail = (context.underlyingError as NSError?)?.userInfo["NSDebugDescription"] as? String ?? context.debugDescription
             throw SpecError(problems: [SpecProblem(file: file, path: "", message: "not valid JSON: \(detail)")])
+        } catch {
+            throw SpecError(problems: [SpecProblem(file: file, path: "", message: "not valid JSON: \(error)")])
         }
     }
 }

@@ -336,6 +336,15 @@ public final class ScriptedResponsesServer: Sendable {
     private func planCreate(_ request: RecordedRequest) -> Plan {
         let body = request.body
         let input = body?["input"]?.arrayValue ?? (body?["input"]?.stringValue).map { [["role": "user", "content": .string($0)]] } ?? []
+        if dialect.rejectsDuplicateCallIDs {
+            for type in ["function_call", "function_call_output"] {
+                var seen: Set<String> = []
+                for item in input where item["type"]?.stringValue == type {
+                    guard let id = item["call_id"]?.stringValue, !seen.insert(id).inserted else { continue }
+                    return error(400, "Duplicate \(type) for call_id \(id) in the input.", param: "input")
+                }
+            }
+        }
         return state.withLock { state -> Plan in
             if let previous = body?["previous_response_id"]?.stringValue {
                 guard dialect.keepsState, let stored = state.stored[previous] else {

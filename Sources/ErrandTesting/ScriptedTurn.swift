@@ -177,6 +177,9 @@ public struct ScriptedDialect: Sendable, Hashable {
     public var numericErrorCodes: Bool = false
     /// The message a stateless server refuses `previous_response_id` with, instead of OpenAI's `previous_response_not_found`.
     public var previousResponseRefusal: String?
+    /// Whether a request whose input carries two `function_call`s or two `function_call_output`s with the same `call_id`
+    /// is refused with a 400, as strict servers do ("Duplicate function_call_output for call_id …").
+    public var rejectsDuplicateCallIDs: Bool = true
     /// Whether `background: true` is honoured; when not, the request is answered at once as if it were absent.
     public var supportsBackground: Bool = true
     /// The request field ``ScriptedModel`` reads as the cap on output tokens (the other is ignored).

@@ -144,7 +144,7 @@ public struct CommandTool: Sendable {
         // The call's identity, the same when a resumed run runs an interrupted call again: a command with a side effect
         // can key it on ERRAND_CALL_ID and so take effect once, however many times it is run.
         environment["ERRAND_RUN_ID"] = context.runID
-        environment["ERRAND_CALL_ID"] = context.callID
+        environment["ERRAND_CALL_ID"] = context.uniqueCallID
         let run = CommandRun(
             executable: executable, argv: argv, folder: folder, environment: environment,
             stdin: Data(arguments.jsonString.utf8), maxOutputBytes: maxOutputBytes)

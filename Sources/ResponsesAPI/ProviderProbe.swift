@@ -621,10 +621,7 @@ private struct ProbeRun {
         return parts.joined()
     }
 
-    static func short(_ text: String, _ limit: Int = 80) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ")
-        return flat.count > limit ? String(flat.prefix(limit - 1)) + "…" : flat
-    }
+    static func short(_ text: String, _ limit: Int = 80) -> String { OneLine.squash(text, limit: limit) }
 
     // MARK: HTTP
 

@@ -306,7 +306,7 @@ public final class ResponsesClient: Sendable {
             let bytes = (try? await answer.body.collect(upTo: 1 << 20)).map { Array($0.readableBytesView) } ?? []
             var failure = ResponsesError(
                 kind: .httpStatus, message: "\(what) answered HTTP \(status)", status: status, providerError: ProviderErrorBody.parse(bytes),
-                requestID: answer.headers.first(name: "x-request-id"), provider: provider.name)
+                requestID: answer.headers.first(name: "x-request-id"), provider: provider.name, method: method.rawValue)
             failure.redact(provider.apiKey?.value)
             guard attempt < configuration.retry.maxRetries, configuration.retry.shouldRetry(status: status, headers: answer.headers) else {
                 throw failure
@@ -405,9 +405,8 @@ public final class ResponsesClient: Sendable {
 
     /// The first characters of a body, quoted on one line, for an error message.
     static func preview(_ text: String) -> String {
-        let line = text.prefix(200).map { $0.isNewline ? " " : $0 }
-        let trimmed = String(line).trimmingCharacters(in: .whitespaces)
-        return trimmed.isEmpty ? "(nothing)" : "'\(trimmed)\(text.count > 200 ? "…" : "")'"
+        let line = OneLine.squash(String(text.prefix(400)), limit: 200)
+        return line.isEmpty ? "(nothing)" : "'\(line)\(text.count > 400 && !line.hasSuffix("…") ? "…" : "")'"
     }
 
     func decodeBody<T: Decodable>(_ answer: HTTPClientResponse, as type: T.Type, echoes: Bool = true) async throws -> T {

@@ -89,14 +89,17 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
     public var provider: String?
     /// The lower-level error, when there is one.
     public var underlying: (any Error)?
+    /// The HTTP method of the request that failed (`POST` for a create, `GET` for a retrieve), when known.
+    public var method: String?
     /// What a stream had delivered before it failed, so that nothing done is lost.
     public var partialResponse: Response?
 
     /// Creates an error.
     public init(
         kind: Kind, message: String, status: Int? = nil, providerError: ProviderErrorBody? = nil, requestID: String? = nil,
-        provider: String? = nil, underlying: (any Error)? = nil, partialResponse: Response? = nil
+        provider: String? = nil, underlying: (any Error)? = nil, partialResponse: Response? = nil, method: String? = nil
     ) {
+        self.method = method
         self.kind = kind
         self.message = message
         self.status = status
@@ -123,13 +126,19 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
     /// Whether the provider reported a rate limit or exhausted quota (429).
     public var isRateLimited: Bool { kind == .httpStatus && status == 429 }
 
-    /// The error in one line: what happened, the provider's words, and what to do next where that is known.
+    /// The longest stretch of the provider's own words in ``description``.
+    public static let providerTextLimit = 300
+
+    /// The error in one line: what happened, the provider's words (squashed onto the line and shortened), and what to
+    /// do next where that is known.
     public var description: String {
         var text = "\(provider.map { "\($0): " } ?? "")\(message)"
         if let body = providerError {
             var details = [body.type, body.param.map { "param: \($0)" }, body.code.map { "code: \($0)" }].compactMap { $0 }
+                .map { OneLine.squash($0, limit: 80) }
             details = details.filter { !text.contains($0) }
-            if !text.contains(body.message) { text += ": \(body.message)" }
+            let said = OneLine.squash(body.message, limit: Self.providerTextLimit)
+            if !text.contains(said) { text += ": \(said)" }
             if !details.isEmpty { text += " [\(details.joined(separator: ", "))]" }
         }
         if let requestID { text += " (request \(requestID))" }
@@ -141,7 +150,7 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
         switch (kind, status) {
         case (.httpStatus, 401?): "Check the API key"
         case (.httpStatus, 403?): "The API key lacks access to this model or endpoint"
-        case (.httpStatus, 404?) where !isPreviousResponseNotFound && message.contains("POST"): "Check the base URL and the model id"
+        case (.httpStatus, 404?) where !isPreviousResponseNotFound && method == "POST": "Check the base URL and the model id"
         case (.httpStatus, 429?): "Rate limited or out of quota: wait, or check the account's plan and billing"
         case (.httpStatus, let status?) where status >= 500: "The provider had a server error; try again later"
         case (.connection, _): "Check the network and the base URL"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ErrandSpec
 import Logging
 
 /// The `errand` command: a thin shell over the libraries.
@@ -73,4 +74,23 @@ func printError(_ text: String) {
 /// Writes to stdout unbuffered, so that streamed text and later lines keep their order.
 func writeOut(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+/// Prints why a command could not set up or run, and gives the exit code to throw: 2 for a spec, manifest or tasks
+/// file with problems and for an agent that cannot be set up from its spec (a bad provider, a missing workspace, a
+/// changed batch), `otherwise` for anything else (a provider or MCP server failure, 1 unless a signal says more).
+func failure(_ error: any Error, otherwise: Int32 = 1) -> ExitCode {
+    switch error {
+    case let error as ExitCode:
+        return error
+    case let error as SpecError where error.kind == .invalid:
+        printError(error.description)
+        return ExitCode(2)
+    case let error as SpecError:
+        printError("errand: \(error)")
+        return ExitCode(2)
+    default:
+        printError("errand: \(error)")
+        return ExitCode(otherwise)
+    }
 }

@@ -38,8 +38,7 @@ struct ProviderOptions: ParsableArguments {
         do {
             return try Provider.resolve(preset: provider, baseURL: baseURL, environment: environment)
         } catch {
-            printError("errand: \(error.message)")
-            throw ExitCode(2)
+            throw failure(SpecError(setup: error))
         }
     }
 }
@@ -99,9 +98,8 @@ struct ResumeFlags: ParsableArguments {
 func loadSpec(_ path: String) throws -> AgentSpec {
     do {
         return try AgentSpec.load(URL(fileURLWithPath: path))
-    } catch let error as SpecError {
-        printError(error.description)
-        throw ExitCode(2)
+    } catch {
+        throw failure(error)
     }
 }
 
@@ -179,8 +177,7 @@ struct Run: AsyncParsableCommand {
         do {
             provider = try spec.provider(overrides: overrides.overrides, environment: environment)
         } catch {
-            printError("errand: \(error.message)")
-            throw ExitCode(2)
+            throw failure(error)
         }
         if !overrides.allowHost.isEmpty, !spec.toolNames.contains("fetch_url") {
             printError("errand: --allow-host has no effect: \(spec.name) has no fetch_url tool")
@@ -217,12 +214,7 @@ struct Run: AsyncParsableCommand {
             try await spec.withMCPServers(logger: logger) { servers in
                 hardStop.register { servers.kill() }
                 for line in servers.skipped { printError("errand: \(line)") }
-                let agent: Agent
-                do {
-                    agent = try spec.agent(overrides: overrides, environment: environment, mcp: servers, ask: ask)
-                } catch {
-                    throw SetupError(message: "\(error)")
-                }
+                let agent = try spec.agent(overrides: overrides, environment: environment, mcp: servers, ask: ask)
                 return try await ResponsesClient.withClient(provider: provider, configuration: configuration, logger: logger) { client in
                     let runner = Runner(client: client, logger: logger)
                     switch plan {
@@ -239,15 +231,11 @@ struct Run: AsyncParsableCommand {
         let result: RunResult
         do {
             result = try outcome.result.get()
-        } catch let error as SetupError {
-            printError("errand: \(error.message)")
-            throw ExitCode(2)
         } catch let error as CoreError {
             printError("errand: \(error)")
             throw ExitCode(error.kind == .resume || error.kind == .continuation || error.kind == .notAJournal ? 2 : 1)
         } catch {
-            printError("errand: \(error)")
-            throw ExitCode(outcome.exitCode ?? 1)
+            throw failure(error, otherwise: outcome.exitCode ?? 1)
         }
         display.finish(result)
         switch result.status {
@@ -257,14 +245,9 @@ struct Run: AsyncParsableCommand {
         }
     }
 
-    /// A spec that cannot become an agent (a tool that does not register, a workspace that is gone): exit 2.
-    private struct SetupError: Error {
-        var message: String
-    }
-
     /// Asks on the terminal whether a hosted MCP server may run a tool (for specs that leave `approve` open).
     @Sendable private func askApproval(_ request: HostedToolCall) async -> Bool {
-        let question = "  ? \(request.summary) \(RunDisplay.short(request["arguments"]?.stringValue ?? "", 80)): allow? [y/N] "
+        let question = "  ? \(request.summary) \(RunText.short(request["arguments"]?.stringValue ?? "", 80)): allow? [y/N] "
         return await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 FileHandle.standardError.write(Data(question.utf8))
@@ -341,18 +324,16 @@ final class RunDisplay: Sendable {
             clearSpinner()
         case .toolCallFinished(let record):
             clearSpinner()
-            let arguments = Self.short(record.arguments, 60)
-            let outcome = record.isError ? "✗ \(Self.short(record.output, 70))" : "✓"
-            printError("  ↳ \(record.name) \(arguments) \(outcome) \(Self.milliseconds(record.duration))")
+            printError("  " + RunText.toolCall(record))
         case .stateFallback(let reason):
             clearSpinner()
-            printError("  ⚠ \(reason)")
+            printError("  " + RunText.fallback(reason))
         case .hostedToolCall(_, let call):
             clearSpinner()
-            printError("  ↳ [provider] \(Self.short(call.summary, 110))")
+            printError("  " + RunText.hostedCall(call.summary))
         case .hostedApproval(_, let request, let approved):
             clearSpinner()
-            printError("  ↳ [provider] \(Self.short(request.summary, 90)) \(approved ? "approved" : "refused")")
+            printError("  " + RunText.approval(request.summary, approved: approved))
         case .turnFinished:
             clearSpinner()
         default:
@@ -374,18 +355,8 @@ final class RunDisplay: Sendable {
             let wrote = state.withLock { $0.wroteText }
             if !wrote, !result.finalText.isEmpty { writeOut(result.finalText) }
             if wrote || !result.finalText.isEmpty { writeOut("\n") }
-            let tokens = result.usage.totalTokens
-            let summary = "\(result.turns) turn\(result.turns == 1 ? "" : "s"), \(result.toolCalls.count) tool call\(result.toolCalls.count == 1 ? "" : "s"), \(tokens) tokens"
-            let journal = result.journal.map { " · journal \(Self.relative($0.path))" } ?? ""
-            if result.status == .completed {
-                printError("✓ completed: \(summary) · run \(result.runID)\(journal)")
-            }
         }
-        if result.status != .completed {
-            let resume = result.journal != nil && result.status != .failed ? " (resume with --resume \(result.runID))" : ""
-            printError("errand: the run ended \(result.status.rawValue): \(result.error ?? "no reason given")\(resume)")
-        }
-        if let reason = result.incompleteReason { printError("errand: the answer is incomplete (\(reason))") }
+        for line in RunText.end(result, sayCompleted: mode == .normal) { printError(line) }
     }
 
     private func startSpinner() {
@@ -415,19 +386,5 @@ final class RunDisplay: Sendable {
             return state.waiting
         }
         if was { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-
-    static func short(_ text: String, _ limit: Int) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ")
-        return flat.count > limit ? String(flat.prefix(limit - 1)) + "…" : flat
-    }
-
-    static func milliseconds(_ seconds: Double) -> String {
-        seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : String(format: "%.1f s", seconds)
-    }
-
-    static func relative(_ path: String) -> String {
-        let here = FileManager.default.currentDirectoryPath + "/"
-        return path.hasPrefix(here) ? String(path.dropFirst(here.count)) : path
     }
 }

@@ -30,7 +30,7 @@ struct Validate: ParsableCommand {
                 if !spec.mcpServers.isEmpty { parts.append("MCP servers: " + spec.mcpServers.map(\.name).joined(separator: ", ")) }
                 if !spec.hostedTools.isEmpty { parts.append("hosted: " + spec.hostedTools.map { $0["type"]?.stringValue ?? "?" }.joined(separator: ", ")) }
                 writeOut("✓ \(path): \(spec.name) (\(parts.joined(separator: "; ")))\n")
-            } catch let error as SpecError {
+            } catch {
                 failed = true
                 printError(error.description)
             }

@@ -7,7 +7,7 @@ import Testing
 
 /// `Runner.runBatch`: many tasks through one client, a bound on how many run at once, a rerun that skips what finished
 /// and resumes what was stopped, and a cancellation that still delivers every running task's result.
-@Suite struct BatchTests {
+@Suite(.timeLimit(.minutes(3))) struct BatchTests {
     /// Calls `sleep` once with the task as its label, then answers "done: <task>".
     static func sleepThenAnswer(ms: Int) -> @Sendable (ScriptedConversation) -> ScriptedTurn {
         { conversation in
@@ -62,8 +62,7 @@ import Testing
             try await ResponsesClient.withClient(provider: server.provider, configuration: fastClientConfiguration()) { client in
                 let runner = Runner(client: client)
                 let reader = Task { await collect(runner.runBatch(tasks(5, agent: agent), concurrency: 2, folder: folder)) }
-                let deadline = ContinuousClock.now + .seconds(20)
-                while concurrency.peak < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                try await waitUntil("two tasks running at once", timeout: .seconds(20), pollEvery: .milliseconds(10)) { concurrency.peak >= 2 }
                 try #require(concurrency.peak == 2)
                 let cancelledAt = ContinuousClock.now
                 reader.cancel()
@@ -98,7 +97,7 @@ import Testing
             try await ResponsesClient.withClient(provider: server.provider, configuration: fastClientConfiguration()) { client in
                 let runner = Runner(client: client)
                 let run = Task { await runner.run(agent, input: "job", journal: journal) }
-                while concurrency.peak < 1 { try await Task.sleep(for: .milliseconds(10)) }
+                try await waitUntil("the sleeping tool to run", pollEvery: .milliseconds(10)) { concurrency.peak >= 1 }
                 run.cancel()
                 #expect(await run.value.status == .cancelled)
                 server.enqueue([.message("picked up again")])
@@ -112,14 +111,14 @@ import Testing
     }
 
     @Test func journalNamesAreSafeAndDistinct() {
-        #expect(Runner.journalName(forTask: "ticket-42") == "ticket-42")
-        let slash = Runner.journalName(forTask: "a/b")
-        let under = Runner.journalName(forTask: "a_b")
+        #expect(BatchManifest.journalName(forTask: "ticket-42") == "ticket-42")
+        let slash = BatchManifest.journalName(forTask: "a/b")
+        let under = BatchManifest.journalName(forTask: "a_b")
         #expect(slash != under)
         #expect(!slash.contains("/"))
-        #expect(!Runner.journalName(forTask: "../etc").hasPrefix("."))
-        #expect(!Runner.journalName(forTask: "").isEmpty)
-        #expect(Runner.journalName(forTask: String(repeating: "x", count: 500)).count <= 80)
-        #expect(Runner.journalName(forTask: "Task").lowercased() != Runner.journalName(forTask: "task").lowercased(), "distinct on a case-insensitive disk")
+        #expect(!BatchManifest.journalName(forTask: "../etc").hasPrefix("."))
+        #expect(!BatchManifest.journalName(forTask: "").isEmpty)
+        #expect(BatchManifest.journalName(forTask: String(repeating: "x", count: 500)).count <= 80)
+        #expect(BatchManifest.journalName(forTask: "Task").lowercased() != BatchManifest.journalName(forTask: "task").lowercased(), "distinct on a case-insensitive disk")
     }
 }

@@ -1,60 +1,10 @@
 import ErrandTesting
 import Foundation
 import ResponsesAPI
-import Synchronization
 import Testing
 
-/// A running `errand` process.
-final class Launched: @unchecked Sendable {
-    let process = Process()
-    private let output = Buffer()
-    private let errors = Buffer()
-    private let done = DispatchGroup()
-
-    init(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws {
-        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? CLITests.binary
-        process.arguments = arguments
-        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        for (pipe, sink) in [(out, output), (err, errors)] {
-            done.enter()
-            let handle = pipe.fileHandleForReading
-            Thread.detachNewThread { [done] in
-                while true {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    sink.data.withLock { $0.append(data) }
-                }
-                done.leave()
-            }
-        }
-    }
-
-    /// Waits for the process on a thread, keeping the cooperative pool free for the in-process server.
-    func wait() async -> (status: Int32, stdout: String, stderr: String) {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { [self] in
-                process.waitUntilExit()
-                _ = done.wait(timeout: .now() + 5)
-                continuation.resume()
-            }
-        }
-        return (process.terminationStatus, String(decoding: output.data.withLock { $0 }, as: UTF8.self), String(decoding: errors.data.withLock { $0 }, as: UTF8.self))
-    }
-}
-
-/// Bytes a reader thread collects.
-final class Buffer: Sendable {
-    let data = Mutex(Data())
-}
-
-@Suite struct RunCommandTests {
+/// `errand run`, `validate`, `tools`, `schema` and `extract` as a user runs them, against the scripted server.
+@Suite(.timeLimit(.minutes(5))) struct RunCommandTests {
     let folder: URL
     let spec: URL
     let journals: URL
@@ -73,10 +23,11 @@ final class Buffer: Sendable {
 
     static let readNotes = ScriptedTurn.calls(.call("read_file", ["path": "notes.txt", "offset": nil, "limit": nil], id: "call_read"))
 
-    func errand(_ arguments: [String], server: ScriptedResponsesServer? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs errand with a key, and the scripted server's address when there is one.
+    func errand(_ arguments: [String], server: ScriptedResponsesServer? = nil) async throws -> ErrandResult {
         var all = arguments
         if let server { all += ["--base-url", server.baseURL] }
-        return await (try Launched(all, environment: ["OPENAI_API_KEY": "sk-test"])).wait()
+        return try await runErrand(all, environment: ["OPENAI_API_KEY": "sk-test"])
     }
 
     @Test func runStreamsTheAnswerAndShowsToolCalls() async throws {
@@ -133,7 +84,8 @@ final class Buffer: Sendable {
             let result = try await errand(["run", spec.path, "word?", "--max-turns", "1", "--journal-dir", journals.path], server: server)
             #expect(result.status == 1)
             #expect(result.stderr.contains("errand: the run ended max_turns: the run reached its limit of 1 turns"))
-            #expect(result.stderr.contains("--resume run-"))
+            // A resume does not go on with a run that hit its turn limit, so none is offered.
+            #expect(!result.stderr.contains("--resume"))
         }
     }
 
@@ -142,6 +94,8 @@ final class Buffer: Sendable {
             let result = try await errand(["run", spec.path, "word?", "--journal-dir", journals.path], server: server)
             #expect(result.status == 1)
             #expect(result.stderr.contains("errand: the run ended failed:"))
+            // A failed run is taken up again by a resume, so one is offered.
+            #expect(result.stderr.contains("(resume with --resume run-"))
             #expect(result.stderr.contains("You exceeded your current quota."))
             #expect(!result.stderr.contains("sk-test"))
         }
@@ -230,9 +184,7 @@ final class Buffer: Sendable {
             let running = try Launched(
                 ["run", spec.path, "word?", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "sk-test"])
             // Wait until the tool ran and the second request is in flight, then kill the process outright.
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(30)
-            while server.createRequests.count < 2, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try await waitUntil("the second request") { server.createRequests.count >= 2 }
             try #require(server.createRequests.count == 2)
             kill(running.process.processIdentifier, SIGKILL)
             let killed = await running.wait()
@@ -263,9 +215,7 @@ final class Buffer: Sendable {
         try await ScriptedResponsesServer.withServer([ScriptedTurn.message("too late").delayed(by: .seconds(60))]) { server in
             let running = try Launched(
                 ["run", spec.path, "word?", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "sk-test"])
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(30)
-            while server.createRequests.isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try await waitUntil("the first request") { !server.createRequests.isEmpty }
             kill(running.process.processIdentifier, SIGINT)
             let result = await running.wait()
             #expect(result.status == 130, "\(result.stderr)")
@@ -282,7 +232,7 @@ final class Buffer: Sendable {
     }
 
     func mcpSpec(tag: String) throws -> URL {
-        let fixture = CLITests.binary.deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+        let fixture = ErrandBinary.fixture
         let file = folder.appendingPathComponent("mcp-agent.json")
         try """
             {"name": "mcp-user", "model": "test-model", "tools": ["read_file", {"mcp": {"name": "fx", "command": ["\(fixture)", "--tag", "\(tag)"], "allow_tools": ["slow", "echo"]}}],
@@ -307,9 +257,7 @@ final class Buffer: Sendable {
         try await ScriptedResponsesServer.withServer(turns) { server in
             let running = try Launched(
                 ["run", spec.path, "wait", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "sk-test"])
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(30)
-            while server.createRequests.isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            try await waitUntil("the first request") { !server.createRequests.isEmpty }
             #expect(Self.processes(tagged: tag).count == 1, "the server runs during the call")
             try await Task.sleep(for: .milliseconds(300))
             kill(running.process.processIdentifier, SIGINT)
@@ -320,7 +268,7 @@ final class Buffer: Sendable {
     }
 
     @Test func anMCPServerThatCannotStartEndsTheRunBeforeTheModel() async throws {
-        let fixture = CLITests.binary.deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+        let fixture = ErrandBinary.fixture
         let file = folder.appendingPathComponent("broken.json")
         try """
             {"name": "broken", "model": "m", "tools": [{"mcp": {"name": "repo", "command": ["\(fixture)", "--fail"]}}]}

@@ -79,3 +79,46 @@ extension RunEvent {
         }
     }
 }
+
+extension BatchResult {
+    /// One task's JSON line: id, status, output_text, turns, tool_calls (a count, and tool_errors), usage, run_id,
+    /// error, incomplete_reason, journal and origin (started, resumed or journaled).
+    public var jsonValue: JSONValue {
+        [
+            "type": "task", "id": .string(id), "status": .string(result.status.rawValue), "output_text": .string(result.finalText),
+            "turns": .number(Double(result.turns)), "tool_calls": .number(Double(result.toolCalls.count)),
+            "tool_errors": .number(Double(result.toolCalls.filter(\.isError).count)), "usage": result.usage.jsonValue,
+            "run_id": .string(result.runID), "error": result.error.map(JSONValue.string) ?? .null,
+            "incomplete_reason": result.incompleteReason.map(JSONValue.string) ?? .null,
+            "journal": result.journal.map { .string($0.path) } ?? .null, "origin": .string(origin.rawValue),
+        ]
+    }
+}
+
+extension BatchSummary {
+    /// The batch's summary line: tasks, finished, not_run, statuses (every status, 0 included), started, resumed,
+    /// journaled, tool_calls, usage, elapsed_seconds and the batch's folder.
+    public func jsonValue(folder: URL) -> JSONValue {
+        var statuses: [String: JSONValue] = [:]
+        for status in RunResult.Status.allCases { statuses[status.rawValue] = .number(Double(byStatus[status] ?? 0)) }
+        return [
+            "type": "summary", "tasks": .number(Double(total)), "finished": .number(Double(finished)),
+            "not_run": .number(Double(notRun)), "statuses": .object(statuses),
+            "started": .number(Double(byOrigin[.started] ?? 0)), "resumed": .number(Double(byOrigin[.resumed] ?? 0)),
+            "journaled": .number(Double(byOrigin[.journaled] ?? 0)), "tool_calls": .number(Double(toolCalls)),
+            "usage": usage.jsonValue, "elapsed_seconds": .number(elapsedSeconds), "batch": .string(folder.path),
+        ]
+    }
+}
+
+extension RunStore.Summary {
+    /// One run as `errand runs --json` lists it.
+    public var jsonValue: JSONValue {
+        [
+            "run_id": .string(runID), "agent": .string(agent), "model": .string(model),
+            "status": status.map { .string($0.rawValue) } ?? .null, "turns": .number(Double(turns)),
+            "total_tokens": .number(Double(totalTokens)), "started": .number(started.timeIntervalSince1970.rounded()),
+            "task": .string(task), "error": error.map(JSONValue.string) ?? .null, "journal": .string(journal.path),
+        ]
+    }
+}

@@ -8,7 +8,7 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case journal = "journal", notAJournal = "not a journal", resume = "cannot resume", continuation = "cannot continue"
-            case registry = "tool registry", workspace = "workspace", runStore = "runs"
+            case registry = "tool registry", workspace = "workspace", runStore = "runs", batch = "batch"
         }
         private let base: Base
 
@@ -26,6 +26,8 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
         public static let workspace = Kind(base: .workspace)
         /// The folder of journals cannot be read, or names no such run.
         public static let runStore = Kind(base: .runStore)
+        /// A batch's folder or manifest cannot be used, or its tasks changed since their journals were written.
+        public static let batch = Kind(base: .batch)
 
         /// The kind in words.
         public var description: String { base.rawValue }

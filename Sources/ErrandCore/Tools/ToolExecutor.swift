@@ -15,25 +15,27 @@ struct ToolExecutor: Sendable {
     let logger: Logger
 
     /// Runs the call in a span of its own (`execute_tool NAME`).
-    func execute(_ call: FunctionCall, turn: Int) async -> ToolCallRecord {
-        await withSpan("execute_tool \(call.name)", ofKind: .internal) { span in
+    func execute(_ slot: RunState.Call, turn: Int) async -> ToolCallRecord {
+        let call = slot.call
+        return await withSpan("execute_tool \(call.name)", ofKind: .internal) { span in
             span.attributes["gen_ai.operation.name"] = "execute_tool"
             span.attributes["gen_ai.tool.name"] = call.name
             span.attributes["gen_ai.tool.call.id"] = call.callID
             span.attributes["errand.run.id"] = runID
             span.attributes["errand.turn"] = turn
-            let record = await run(call, turn: turn)
+            var record = await run(call, uniqueID: slot.wireID, turn: turn)
+            record.wireCallID = slot.requalifiedID
             span.attributes["errand.outcome"] = record.isError ? "error" : "ok"
             if record.isError { span.setStatus(SpanStatus(code: .error, message: String(record.output.prefix(200)))) }
             return record
         }
     }
 
-    private func run(_ call: FunctionCall, turn: Int) async -> ToolCallRecord {
+    private func run(_ call: FunctionCall, uniqueID: String, turn: Int) async -> ToolCallRecord {
         let clock = ContinuousClock()
         let start = clock.now
         let notes = ToolNotesBox()
-        let (output, isError) = await outcome(of: call, notes: notes)
+        let (output, isError) = await outcome(of: call, uniqueID: uniqueID, notes: notes)
         let elapsed = clock.now - start
         let cap = agent.limits.maxToolOutputCharacters
         var text = output
@@ -53,7 +55,7 @@ struct ToolExecutor: Sendable {
         var context: ToolContext?
     }
 
-    private func outcome(of call: FunctionCall, notes: ToolNotesBox) async -> (String, Bool) {
+    private func outcome(of call: FunctionCall, uniqueID: String, notes: ToolNotesBox) async -> (String, Bool) {
         guard let tool = agent.tools[call.name] else {
             let names = agent.tools.names.joined(separator: ", ")
             return ("error: there is no tool named '\(call.name)'. The tools are: \(names.isEmpty ? "none" : names).", true)
@@ -71,7 +73,7 @@ struct ToolExecutor: Sendable {
         callLogger[metadataKey: "run_id"] = "\(runID)"
         callLogger[metadataKey: "call_id"] = "\(call.callID)"
         callLogger[metadataKey: "tool"] = "\(call.name)"
-        let context = ToolContext(runID: runID, callID: call.callID, workspace: agent.workspace, logger: callLogger)
+        let context = ToolContext(runID: runID, callID: call.callID, uniqueCallID: uniqueID, workspace: agent.workspace, logger: callLogger)
         notes.context = context
         let timeout = tool.timeout ?? agent.limits.toolTimeout
         do {
@@ -88,62 +90,5 @@ struct ToolExecutor: Sendable {
         } catch {
             return ("error: \(call.name) failed: \(error)", true)
         }
-    }
-}
-
-/// A time limit passed (a tool call's, or one set with ``withDeadline(_:_:)``).
-public struct DeadlineExceeded: Error, Sendable {
-    public init() {}
-}
-
-/// The first outcome of a deadline race; whoever comes second (the waiter or the outcome) completes the hand-over.
-private final class FirstOutcome<T: Sendable>: Sendable {
-    private let state = Mutex<(result: Result<T, any Error>?, continuation: CheckedContinuation<T, any Error>?)>((nil, nil))
-
-    func settle(_ result: Result<T, any Error>) {
-        let waiting = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        waiting?.resume(with: result)
-    }
-
-    func wait(_ continuation: CheckedContinuation<T, any Error>) {
-        let ready = state.withLock { state -> Result<T, any Error>? in
-            if let result = state.result { return result }
-            state.continuation = continuation
-            return nil
-        }
-        if let ready { continuation.resume(with: ready) }
-    }
-}
-
-/// Runs `operation` until it returns, `timeout` passes, or the calling task is cancelled, whichever comes first. The
-/// operation runs in a task of its own and is cancelled when abandoned, so that a tool which ignores cancellation
-/// cannot hold the run.
-public func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    let outcome = FirstOutcome<T>()
-    let work = Task {
-        do {
-            outcome.settle(.success(try await operation()))
-        } catch {
-            outcome.settle(.failure(error))
-        }
-    }
-    // A NIO scheduled task, not a sleeping Task: cancelling it frees it at once, where a cancelled Task.sleep keeps
-    // its timer until the deadline (measured: ~1 KB per call held for the whole timeout).
-    let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
-        outcome.settle(.failure(DeadlineExceeded()))
-    }
-    defer {
-        timer.cancel()
-        work.cancel()
-    }
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { outcome.wait($0) }
-    } onCancel: {
-        outcome.settle(.failure(CancellationError()))
     }
 }

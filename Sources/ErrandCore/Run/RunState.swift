@@ -14,12 +14,39 @@ public struct RunState: Sendable, Hashable {
         case attach(responseID: String)
         /// Answer a hosted MCP server's approval requests.
         case answerApprovals([HostedToolCall])
-        /// Run these calls of the last response; those in `interrupted` had started before a crash and not finished.
-        case runTools([FunctionCall], interrupted: Set<String>)
+        /// Record these calls as interrupted without running them again: a crash stopped them after they started, and
+        /// their tools are not safe to repeat. Each record tells the model so.
+        case settleInterrupted([ToolCallRecord])
+        /// Run these calls of the last response; those in `rerun` (wire ids) had started before a crash and are run
+        /// again because their tools are safe to repeat.
+        case runTools([Call], rerun: Set<String>)
         /// End the run.
         case finish(JournalEvent.RunFinished)
         /// The run has ended.
         case done
+    }
+
+    /// A function call of the last response and the id it goes by in requests.
+    ///
+    /// Some servers restart `call_id`s in every response (`call_0` for the first call of each turn), so that a replayed
+    /// history would carry two calls and two outputs with the same id, and nothing would say which output answers which
+    /// call. A call whose id repeats one already in the run is re-qualified with its turn (`call_0-t2`), consistently in
+    /// the call and its output, in replays, continuations and resumes alike (it is computed from the journal). The
+    /// journal and the tool keep the id the server gave; a chained request answers the server's own ids.
+    public struct Call: Sendable, Hashable {
+        /// The call as the server gave it.
+        public var call: FunctionCall
+        /// The id that is unique in the run: the server's, unless it repeats an earlier one.
+        public var wireID: String
+
+        /// Creates a call; `wireID` defaults to the server's id.
+        public init(_ call: FunctionCall, wireID: String? = nil) {
+            self.call = call
+            self.wireID = wireID ?? call.callID
+        }
+
+        /// The wire id when it differs from the server's, as journal records keep it.
+        public var requalifiedID: String? { wireID == call.callID ? nil : wireID }
     }
 
     /// The run's id.
@@ -64,11 +91,13 @@ public struct RunState: Sendable, Hashable {
     public private(set) var backgroundResponseID: String?
 
     /// The last response's function calls, in the order the model asked for them.
-    public private(set) var calls: [FunctionCall] = []
-    /// The finished calls of the last response, by call id.
+    public private(set) var calls: [Call] = []
+    /// The finished calls of the last response, by wire id.
     private var outputs: [String: ToolCallRecord] = [:]
-    /// The calls of the last response that started.
+    /// The calls of the last response that started, by wire id.
     private var startedCalls: Set<String> = []
+    /// Every `call_id` the run's requests have carried or will carry, to keep them unique.
+    private var usedCallIDs: Set<String> = []
     /// Approval requests of the last response not yet answered.
     public private(set) var openApprovals: [HostedToolCall] = []
     /// Replies to approval requests, and input added to a finished run, for the next request.
@@ -113,6 +142,7 @@ public struct RunState: Sendable, Hashable {
             agent = e.agent
             model = e.model
             history = e.input
+            usedCallIDs.formUnion(Self.callIDs(in: e.input))
             replaysHistory = e.mode == .stateless
             toolChoice = e.toolChoice
             resetToolChoice = e.resetToolChoice ?? true
@@ -143,10 +173,10 @@ public struct RunState: Sendable, Hashable {
             turn = e.turn
             if let used = response.usage { usage = usage + used }
             items += response.output
-            history += response.output.map(InputItem.output)
+            calls = response.functionCalls.map { call in Call(call, wireID: uniqueCallID(call.callID, turn: e.turn)) }
+            history += replayable(response.output)
             lastResponseID = response.id
             previousResponseID = response.id.isEmpty ? nil : response.id
-            calls = response.functionCalls
             outputs = [:]
             startedCalls = []
             openApprovals = response.output.compactMap { item in
@@ -160,15 +190,16 @@ public struct RunState: Sendable, Hashable {
             if (!calls.isEmpty || !openApprovals.isEmpty) && resetToolChoice { toolChoice = toolChoice.map(Self.relaxed) }
 
         case .toolStarted(let e):
-            startedCalls.insert(e.callID)
+            startedCalls.insert(e.wireCallID ?? wireID(forServerID: e.callID, turn: e.turn, among: startedCalls))
 
         case .toolFinished(let record):
-            outputs[record.callID] = record
-            startedCalls.insert(record.callID)
+            let id = record.wireCallID ?? wireID(forServerID: record.callID, turn: record.turn, among: Set(outputs.keys))
+            outputs[id] = record
+            startedCalls.insert(id)
             // Records arrive as calls finish; they are kept in the order the model asked for the calls.
-            let key = (record.turn, rank(record.callID, turn: record.turn))
+            let key = (record.turn, rank(record, turn: record.turn))
             var position = toolCalls.count
-            while position > 0, (toolCalls[position - 1].turn, rank(toolCalls[position - 1].callID, turn: toolCalls[position - 1].turn)) > key {
+            while position > 0, (toolCalls[position - 1].turn, rank(toolCalls[position - 1], turn: toolCalls[position - 1].turn)) > key {
                 position -= 1
             }
             toolCalls.insert(record, at: position)
@@ -190,6 +221,7 @@ public struct RunState: Sendable, Hashable {
             finished = nil
             answer = nil
             added += e.input
+            usedCallIDs.formUnion(Self.callIDs(in: e.input))
             segmentTurn = turn
             segmentCalls = toolCalls.count
 
@@ -220,16 +252,64 @@ public struct RunState: Sendable, Hashable {
     }
 
     /// Where a call stands in the order the model asked for it (the last response's calls; others keep their place).
-    private func rank(_ callID: String, turn: Int) -> Int {
+    private func rank(_ record: ToolCallRecord, turn: Int) -> Int {
         guard turn == self.turn else { return Int.max }
-        return calls.firstIndex { $0.callID == callID } ?? Int.max
+        let id = record.wireCallID ?? record.callID
+        return calls.firstIndex { $0.wireID == id } ?? calls.firstIndex { $0.call.callID == record.callID } ?? Int.max
+    }
+
+    /// The wire id of the last response's call with the server's id `serverID` that is not yet in `taken` (a journal
+    /// line names the server's id alone when the two are the same, or when it was written before wire ids existed).
+    private func wireID(forServerID serverID: String, turn: Int, among taken: Set<String>) -> String {
+        guard turn == self.turn else { return serverID }
+        let matching = calls.filter { $0.call.callID == serverID }
+        return (matching.first { !taken.contains($0.wireID) } ?? matching.first)?.wireID ?? serverID
+    }
+
+    /// `id`, or, when the run has used it already (or it is empty), the same id qualified with the turn.
+    private mutating func uniqueCallID(_ id: String, turn: Int) -> String {
+        var unique = id
+        if unique.isEmpty || usedCallIDs.contains(unique) {
+            let base = id.isEmpty ? "call" : id
+            unique = "\(base)-t\(turn)"
+            var n = 2
+            while usedCallIDs.contains(unique) {
+                unique = "\(base)-t\(turn)-\(n)"
+                n += 1
+            }
+        }
+        usedCallIDs.insert(unique)
+        return unique
+    }
+
+    /// The response's output as the history replays it: each function call under its wire id.
+    private func replayable(_ output: [OutputItem]) -> [InputItem] {
+        var next = calls.makeIterator()
+        return output.map { item in
+            guard case .functionCall(var call) = item, let slot = next.next() else { return .output(item) }
+            call.callID = slot.wireID
+            return .output(.functionCall(call))
+        }
+    }
+
+    /// The `call_id`s of function calls in input items.
+    private static func callIDs(in input: [InputItem]) -> [String] {
+        input.compactMap { item in
+            switch item {
+            case .output(.functionCall(let call)): call.callID
+            case .raw(let json) where json["type"]?.stringValue == "function_call": json["call_id"]?.stringValue
+            default: nil
+            }
+        }
     }
 
     // MARK: The decision
 
     /// What the run should do next, within `limits`. Every limit is checked here and nowhere else (the wall-clock
-    /// time limit and cancellation aside, which the loop's driver watches).
-    public func decide(limits: RunLimits) -> Decision {
+    /// time limit and cancellation aside, which the loop's driver watches). `safeToRepeat` says whether a tool (by
+    /// name) may run again when a crash interrupted its call: such calls run again; the others are settled as
+    /// interrupted and the model is told.
+    public func decide(limits: RunLimits, safeToRepeat: (String) -> Bool = { _ in false }) -> Decision {
         if finished != nil { return .done }
         if openRequest != nil {
             // A request without its response (a resumed run): fetch the background response, or send it again.
@@ -240,16 +320,19 @@ public struct RunState: Sendable, Hashable {
         if let answer {
             if let failure = answer.failure { return .finish(finish(.failed, message: failure)) }
             if !openApprovals.isEmpty { return .answerApprovals(openApprovals) }
-            let unanswered = calls.filter { outputs[$0.callID] == nil }
+            let unanswered = unansweredCalls
             if !unanswered.isEmpty {
+                let interrupted = unanswered.filter { startedCalls.contains($0.wireID) }
+                let abandoned = interrupted.filter { !safeToRepeat($0.call.name) }
+                if !abandoned.isEmpty { return .settleInterrupted(abandoned.map { interruptedRecord($0) }) }
                 if let max = limits.maxToolCalls {
                     let made = toolCalls.count - segmentCalls
-                    let fresh = unanswered.filter { !startedCalls.contains($0.callID) }.count
+                    let fresh = unanswered.count - interrupted.count
                     if made + fresh > max, fresh > 0 {
                         return .finish(finish(.maxToolCalls, message: "the model asked for \(fresh) more tool calls after \(made), over the limit of \(max)"))
                     }
                 }
-                return .runTools(unanswered, interrupted: Set(unanswered.map(\.callID)).intersection(startedCalls))
+                return .runTools(unanswered, rerun: Set(interrupted.map(\.wireID)))
             }
             if calls.isEmpty, added.isEmpty {
                 return .finish(finish(.completed, text: answer.text, incompleteReason: answer.incompleteReason))
@@ -261,6 +344,42 @@ public struct RunState: Sendable, Hashable {
         return .send
     }
 
+    /// The record of a call a crash interrupted and that is not run again: an error that tells the model so.
+    private func interruptedRecord(_ slot: Call) -> ToolCallRecord {
+        let call = slot.call
+        return ToolCallRecord(
+            turn: turn, callID: call.callID, name: call.name, arguments: call.arguments,
+            output: "error: this call of \(call.name) was interrupted by a crash before it finished; it may or may not have taken effect. Check before calling it again.",
+            isError: true, duration: 0, notes: ["interrupted: not run again, since \(call.name) is not marked safe to repeat"],
+            wireCallID: slot.requalifiedID)
+    }
+
+    // MARK: Resuming, continuing, falling back
+
+    /// Whether the run has ended for good: it completed or hit a turn or call limit, so a resume returns its recorded
+    /// result instead of going on. A run that has not ended, or that stopped early (cancelled, out of time, failed),
+    /// is taken up again.
+    public var isSettled: Bool { finished.map { !$0.status.canResume } ?? false }
+
+    /// Refuses a continuation (more input for a finished run) when the run has not ended, or ended in the middle of a
+    /// turn: such a run is resumed instead.
+    public func checkContinuable() throws(CoreError) {
+        guard let end = finished else {
+            throw CoreError(.continuation, "the run \(runID) has not ended; resume it instead (--resume \(runID))")
+        }
+        if !unansweredCalls.isEmpty || openRequest != nil {
+            throw CoreError(
+                .continuation,
+                "the run \(runID) ended \(end.status.rawValue) in the middle of a turn (a request or tool calls without their answers); resume it instead (--resume \(runID))")
+        }
+    }
+
+    /// Whether a refusal of `previous_response_id` for the request in flight makes the run replay its history from now
+    /// on: only in `auto` mode, and only for a request that was chained.
+    public var fallsBackWhenChainRefused: Bool {
+        mode == .auto && !replaysHistory && openRequest?.previousResponseID != nil
+    }
+
     /// The end of the run as it stands, with `status`.
     public func finish(_ status: RunResult.Status, text: String = "", message: String? = nil, incompleteReason: String? = nil) -> JournalEvent.RunFinished {
         JournalEvent.RunFinished(
@@ -269,7 +388,7 @@ public struct RunState: Sendable, Hashable {
     }
 
     /// The last response's calls that have no output yet.
-    public var unansweredCalls: [FunctionCall] { calls.filter { outputs[$0.callID] == nil } }
+    public var unansweredCalls: [Call] { calls.filter { outputs[$0.wireID] == nil } }
 
     // MARK: The next request
 
@@ -277,20 +396,23 @@ public struct RunState: Sendable, Hashable {
     public var nextTurn: Int { openRequest != nil || resend ? turn : turn + 1 }
 
     /// What the next request adds to the conversation: input added to a finished run, approval replies, and the last
-    /// response's call outputs in the order of the calls.
-    public var pendingInput: [InputItem] {
-        added + calls.compactMap { call in
-            outputs[call.callID].map { .functionCallOutput(FunctionCallOutput(callID: call.callID, output: $0.output)) }
+    /// response's call outputs in the order of the calls, under their wire ids (as a replayed history carries them).
+    public var pendingInput: [InputItem] { pending(wireIDs: true) }
+
+    private func pending(wireIDs: Bool) -> [InputItem] {
+        added + calls.compactMap { slot in
+            outputs[slot.wireID].map { .functionCallOutput(FunctionCallOutput(callID: wireIDs ? slot.wireID : slot.call.callID, output: $0.output)) }
         }
     }
 
     /// The input and `previous_response_id` of the next request: the whole history when replaying; else what is
-    /// pending, chained to the last response (a request sent again after a crash carries what it carried then).
+    /// pending, chained to the last response and answering the server's own call ids (a request sent again after a
+    /// crash carries what it carried then).
     public var nextInput: (input: [InputItem], previousResponseID: String?) {
         if replaysHistory { return (history + pendingInput, nil) }
         if let open = openRequest, !open.stateless { return (open.input ?? [], open.previousResponseID) }
         guard let previousResponseID else { return (history + pendingInput, nil) }
-        return (pendingInput, previousResponseID)
+        return (pending(wireIDs: false), previousResponseID)
     }
 
     /// The result of the run as it stands.

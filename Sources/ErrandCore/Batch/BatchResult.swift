@@ -1,0 +1,23 @@
+import Foundation
+import ResponsesAPI
+import Synchronization
+
+/// How one task of a batch ended.
+public struct BatchResult: Sendable {
+    /// How a task came to its result.
+    public enum Origin: String, Sendable, Hashable {
+        /// It ran from the start.
+        case started
+        /// Its journal was cut (a kill, a Ctrl-C): it went on from there.
+        case resumed
+        /// Its journal records its end from an earlier run of the batch: it was not run again.
+        case journaled
+    }
+
+    /// The task's id.
+    public var id: String
+    /// How the run ended.
+    public var result: RunResult
+    /// How it came to it.
+    public var origin: Origin
+}

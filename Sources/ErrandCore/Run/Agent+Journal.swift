@@ -1,0 +1,25 @@
+import Foundation
+import Logging
+import ResponsesAPI
+import Synchronization
+import Tracing
+
+extension Agent {
+    /// The `run_started` event of a run of this agent on `input`.
+    func startEvent(input: [InputItem]) -> JournalEvent.RunStarted {
+        let tools = self.tools.definitions + hostedTools.map(ResponseTool.hosted)
+        return JournalEvent.RunStarted(
+            agent: name, model: model, mode: state, instructions: instructions, tools: tools, input: input, toolChoice: toolChoice,
+            resetToolChoice: resetToolChoiceAfterToolUse, fingerprint: fingerprint)
+    }
+
+    /// A digest of what makes the agent this agent for a journal: its model, instructions and tools (FNV-1a over their
+    /// canonical JSON). Resume compares it with the journaled one.
+    public var fingerprint: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let tools = self.tools.definitions + hostedTools.map(ResponseTool.hosted)
+        let canonical: JSONValue = ["model": .string(model), "instructions": instructions.map(JSONValue.string) ?? .null, "tools": (try? JSONValue(encoding: tools)) ?? .null]
+        return StableDigest.hex((try? encoder.encode(canonical)) ?? Data())
+    }
+}

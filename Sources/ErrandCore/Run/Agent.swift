@@ -1,0 +1,61 @@
+import Foundation
+import ResponsesAPI
+
+/// What a run needs besides the client: the model, its instructions, its tools and how to run them.
+public struct Agent: Sendable {
+    /// A name for logs and journals.
+    public var name: String
+    /// The model id.
+    public var model: String
+    /// Instructions, re-sent every turn (they are not inherited through `previous_response_id`).
+    public var instructions: String?
+    /// The tools the model may call.
+    public var tools: ToolRegistry
+    /// How the model must choose tools on the first turn.
+    public var toolChoice: ToolChoice?
+    /// Whether the model may ask for several calls at once.
+    public var parallelToolCalls: Bool?
+    /// Whether a forcing `tool_choice` (`required`, a named function) becomes `auto` after the first tool turn.
+    public var resetToolChoiceAfterToolUse: Bool
+    /// Settings sent every turn.
+    public var settings: ModelSettings
+    /// The run's limits.
+    public var limits: RunLimits
+    /// How state is carried between turns.
+    public var state: StateMode
+    /// Whether turns stream (text deltas as events) or use one JSON call each.
+    public var streaming: Bool
+    /// The folder tools work in.
+    public var workspace: Workspace?
+    /// Tools the provider runs itself (`{"type": "web_search"}`, a hosted `{"type": "mcp", …}`), sent in `tools` as given
+    /// after the function tools. Their output items are shown and journaled, never run here.
+    public var hostedTools: [JSONValue]
+    /// Answers a hosted MCP server's `mcp_approval_request` (true: approve). Without one, every request is refused.
+    public var approveHostedCall: (@Sendable (HostedToolCall) async -> Bool)?
+    /// How the run's journal is written (durability, tool output kept, secrets redacted). The provider's API key is
+    /// always among the redacted secrets.
+    public var journalPolicy = JournalPolicy()
+
+    /// Creates an agent.
+    public init(
+        name: String = "agent", model: String, instructions: String? = nil, tools: ToolRegistry = ToolRegistry(),
+        toolChoice: ToolChoice? = nil, parallelToolCalls: Bool? = nil, resetToolChoiceAfterToolUse: Bool = true,
+        settings: ModelSettings = ModelSettings(), limits: RunLimits = RunLimits(), state: StateMode = .auto, streaming: Bool = true,
+        workspace: Workspace? = nil, hostedTools: [JSONValue] = [], approveHostedCall: (@Sendable (HostedToolCall) async -> Bool)? = nil
+    ) {
+        self.name = name
+        self.model = model
+        self.instructions = instructions
+        self.tools = tools
+        self.toolChoice = toolChoice
+        self.parallelToolCalls = parallelToolCalls
+        self.resetToolChoiceAfterToolUse = resetToolChoiceAfterToolUse
+        self.settings = settings
+        self.limits = limits
+        self.state = state
+        self.streaming = streaming
+        self.workspace = workspace
+        self.hostedTools = hostedTools
+        self.approveHostedCall = approveHostedCall
+    }
+}

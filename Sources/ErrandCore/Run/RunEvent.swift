@@ -1,0 +1,26 @@
+import Foundation
+import ResponsesAPI
+
+/// What happens during a run, as it happens.
+public enum RunEvent: Sendable {
+    /// The run started.
+    case runStarted(runID: String, agent: String)
+    /// A model turn started.
+    case turnStarted(turn: Int, stateless: Bool)
+    /// Streamed answer text.
+    case textDelta(String)
+    /// A tool call is about to run.
+    case toolCallStarted(turn: Int, callID: String, name: String, arguments: String)
+    /// A tool call finished, with its output or error.
+    case toolCallFinished(ToolCallRecord)
+    /// A model turn finished.
+    case turnFinished(turn: Int, responseID: String, usage: Usage?)
+    /// The provider ran one of its own tools (`web_search_call`, `mcp_call`, `mcp_list_tools`, …).
+    case hostedToolCall(turn: Int, call: HostedToolCall)
+    /// A hosted MCP server asked for approval (`mcp_approval_request`), and the answer sent back.
+    case hostedApproval(turn: Int, request: HostedToolCall, approved: Bool)
+    /// The provider refused `previous_response_id`; the run replays the history from now on.
+    case stateFallback(reason: String)
+    /// The run finished.
+    case runFinished(RunResult)
+}

@@ -1,0 +1,310 @@
+import Foundation
+import Logging
+import ResponsesAPI
+import Synchronization
+import Tracing
+
+/// The I/O of one run: each phase asks the state what to do, does it (a model call, tool calls, approvals), records
+/// the event that results and applies it. The rules are in ``RunState``.
+struct RunLoop: Sendable {
+    let agent: Agent
+    let client: ResponsesClient
+    let logger: Logger
+    var journal: Journal?
+    let emit: @Sendable (RunEvent) -> Void
+    var state: RunState
+    var options = Runner.ResumeOptions()
+
+    /// Journals an event, then applies it: nothing changes the state that is not in the journal first.
+    mutating func record(_ event: JournalEvent) throws(CoreError) {
+        try journal?.append(event, runID: state.runID)
+        state.apply(event)
+    }
+
+    /// Ends the run with `status`, journaling it when the journal still takes lines.
+    mutating func end(_ status: RunResult.Status, _ message: String?) {
+        var message = message
+        if status == .cancelled || status == .timedOut, let id = state.backgroundResponseID {
+            let note = client.configuration.cancelBackgroundOnCancellation
+                ? "its background response \(id) was cancelled on the server"
+                : "its background response \(id) keeps running on the server; resuming the run picks it up"
+            message = message.map { "\($0); \(note)" } ?? note
+        }
+        let end = state.finish(status, message: message)
+        do {
+            try record(.runFinished(end))
+        } catch {
+            state.apply(.runFinished(state.finish(.failed, message: [message, error.description].compactMap { $0 }.joined(separator: "; "))))
+        }
+    }
+
+    mutating func run() async {
+        let (tools, rerunAll) = (agent.tools, options.rerunInterrupted)
+        while !Task.isCancelled {
+            let decision = state.decide(limits: agent.limits) { name in rerunAll || tools[name]?.isIdempotent == true }
+            do {
+                switch decision {
+                case .done:
+                    return
+                case .finish(let end):
+                    try record(.runFinished(end))
+                    return
+                case .send:
+                    try await sendTurn()
+                case .attach(let id):
+                    try await attachTurn(id)
+                case .answerApprovals(let requests):
+                    try await answer(requests)
+                case .settleInterrupted(let records):
+                    for record in records {
+                        try self.record(.toolFinished(record))
+                        emit(.toolCallFinished(record))
+                    }
+                case .runTools(let calls, let rerun):
+                    if !rerun.isEmpty {
+                        logger.notice("running calls a crash interrupted again", metadata: ["call_ids": "\(rerun.sorted())"])
+                    }
+                    try await runTools(calls)
+                }
+            } catch {
+                // The journal cannot be written: the run cannot go on without losing what it does.
+                state.apply(.runFinished(state.finish(.failed, message: error.description)))
+                return
+            }
+        }
+    }
+
+    // MARK: Phases
+
+    /// Prepares the next request, calls the model, and records what came back.
+    private mutating func sendTurn(announce: Bool = true) async throws(CoreError) {
+        let turn = state.nextTurn
+        let (input, previous) = state.nextInput
+        let request = makeRequest(input: input, previousResponseID: previous)
+        var body = request
+        body.input = nil
+        body.instructions = nil
+        body.tools = nil
+        try record(.requestSent(.init(
+            turn: turn, stateless: state.replaysHistory, previousResponseID: previous, input: state.replaysHistory ? nil : input, request: body)))
+        if announce { emit(.turnStarted(turn: turn, stateless: state.replaysHistory)) }
+        let background = BackgroundID()
+        let response: Response
+        do {
+            let loop = self
+            response = try await withSpan("chat \(agent.model)", ofKind: .client) { span in
+                span.attributes["gen_ai.operation.name"] = "chat"
+                span.attributes["gen_ai.request.model"] = loop.agent.model
+                span.attributes["errand.run.id"] = loop.state.runID
+                span.attributes["errand.turn"] = turn
+                span.attributes["errand.stateless"] = loop.state.replaysHistory
+                let response = try await loop.callModel(request, turn: turn, background: background)
+                span.attributes["gen_ai.response.id"] = response.id
+                span.attributes["gen_ai.response.status"] = response.status.rawValue
+                span.attributes["gen_ai.usage.input_tokens"] = response.usage?.inputTokens ?? 0
+                span.attributes["gen_ai.usage.output_tokens"] = response.usage?.outputTokens ?? 0
+                span.attributes["errand.function_calls"] = response.functionCalls.count
+                return response
+            }
+            try noteBackground(background, turn: turn)
+        } catch let error as ResponsesError where error.isPreviousResponseNotFound && state.fallsBackWhenChainRefused {
+            let said = error.providerError.map { OneLine.squash($0.message, limit: 200) } ?? "HTTP \(error.status ?? 0)"
+            let reason = "the provider refused previous_response_id (\(said)); replaying the history from now on"
+            logger.info("falling back to stateless", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
+            try record(.stateFallback(.init(turn: turn, reason: reason, httpStatus: error.status)))
+            emit(.stateFallback(reason: reason))
+            return
+        } catch let error as CoreError {
+            throw error
+        } catch {
+            try noteBackground(background, turn: turn)
+            if Task.isCancelled || error is CancellationError { return }
+            let partial = (error as? ResponsesError)?.partialResponse
+            try record(.failure(.init(
+                turn: turn, message: "\(error)", httpStatus: (error as? ResponsesError)?.status,
+                response: partial.flatMap { $0.output.isEmpty ? nil : $0 })))
+            try record(.runFinished(state.finish(.failed, message: "\(error)")))
+            return
+        }
+        try interpret(response, turn: turn)
+    }
+
+    /// Fetches the background response a resumed run's request was waiting for; sends the request again when that
+    /// response was cancelled or is gone.
+    private mutating func attachTurn(_ id: String) async throws(CoreError) {
+        let turn = state.nextTurn
+        emit(.turnStarted(turn: turn, stateless: state.replaysHistory))
+        let fetched: Response?
+        do {
+            var response = try await client.retrieve(id)
+            if !response.status.isTerminal { response = try await client.waitUntilDone(id) }
+            fetched = response.status == .cancelled ? nil : response
+            if fetched == nil { logger.notice("the background response was cancelled; sending the turn again", metadata: ["response_id": "\(id)"]) }
+        } catch let error as ResponsesError where error.isNotFound {
+            logger.notice("the background response is gone; sending the turn again", metadata: ["response_id": "\(id)"])
+            fetched = nil
+        } catch {
+            if Task.isCancelled || error is CancellationError { return }
+            try record(.failure(.init(turn: turn, message: "\(error)", httpStatus: (error as? ResponsesError)?.status, response: nil)))
+            try record(.runFinished(state.finish(.failed, message: "\(error)")))
+            return
+        }
+        if let fetched { try interpret(fetched, turn: turn) } else { try await sendTurn(announce: false) }
+    }
+
+    /// Records the response, and the provider's own tool calls in it.
+    private mutating func interpret(_ response: Response, turn: Int) throws(CoreError) {
+        // The response as the model made it; what the provider echoes of the request is already journaled.
+        var made = response
+        made.extra = [:]
+        made.instructions = nil
+        try record(.responseReceived(.init(turn: turn, response: made)))
+        emit(.turnFinished(turn: turn, responseID: response.id, usage: response.usage))
+        for case .hostedToolCall(let call) in response.output where call.type != "mcp_approval_request" {
+            try record(.hostedCall(.init(turn: turn, callID: call.id, name: call.type, message: call.summary)))
+            emit(.hostedToolCall(turn: turn, call: call))
+        }
+    }
+
+    /// Answers a hosted MCP server's approval requests by the agent's policy (refusing without one).
+    private mutating func answer(_ requests: [HostedToolCall]) async throws(CoreError) {
+        for request in requests {
+            let approved = await agent.approveHostedCall?(request) ?? false
+            try record(.approval(.init(
+                turn: state.turn, callID: request.id, summary: request.summary, reply: request.approvalResponse(approve: approved), approved: approved)))
+            emit(.hostedApproval(turn: state.turn, request: request, approved: approved))
+        }
+    }
+
+    /// Runs the calls (several at once, up to the concurrency limit). Each call's start is journaled before it runs
+    /// and its end after, so that a crash in between is known for what it is: a call a resume must not simply repeat.
+    private mutating func runTools(_ calls: [RunState.Call]) async throws(CoreError) {
+        let turn = state.turn
+        let pending = calls
+        guard !pending.isEmpty else { return }
+        let limit = max(1, agent.limits.maxToolConcurrency)
+        let executor = ToolExecutor(agent: agent, runID: state.runID, logger: logger)
+        if pending.count == 1 {
+            // One call needs no task group (and its extra hop).
+            let slot = pending[0]
+            try start(slot, turn: turn)
+            try finish(await executor.execute(slot, turn: turn))
+            return
+        }
+        var failure: CoreError?
+        await withTaskGroup(of: ToolCallRecord.self) { group in
+            var next = 0
+            func start() -> Bool {
+                guard next < pending.count, failure == nil else { return false }
+                let slot = pending[next]
+                next += 1
+                do throws(CoreError) {
+                    try self.start(slot, turn: turn)
+                } catch {
+                    failure = error
+                    return false
+                }
+                group.addTask { await executor.execute(slot, turn: turn) }
+                return true
+            }
+            while next < min(limit, pending.count), start() {}
+            while let finished = await group.next() {
+                if failure == nil {
+                    do throws(CoreError) {
+                        try self.finish(finished)
+                    } catch {
+                        failure = error
+                    }
+                }
+                _ = start()
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Journals and announces a call's start.
+    private mutating func start(_ slot: RunState.Call, turn: Int) throws(CoreError) {
+        let call = slot.call
+        try record(.toolStarted(.init(turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, wireCallID: slot.requalifiedID)))
+        emit(.toolCallStarted(turn: turn, callID: call.callID, name: call.name, arguments: call.arguments))
+    }
+
+    /// Journals and announces a call's end.
+    private mutating func finish(_ finished: ToolCallRecord) throws(CoreError) {
+        try record(.toolFinished(finished))
+        emit(.toolCallFinished(finished))
+    }
+
+    // MARK: The model call
+
+    private func makeRequest(input: [InputItem], previousResponseID: String?) -> CreateResponseRequest {
+        let settings = agent.settings
+        var request = settings.request
+        request.model = agent.model
+        request.instructions = agent.instructions
+        if !(agent.tools.isEmpty && agent.hostedTools.isEmpty) {
+            request.tools = agent.tools.definitions + agent.hostedTools.map(ResponseTool.hosted)
+            request.toolChoice = state.toolChoice
+            request.parallelToolCalls = agent.parallelToolCalls
+        }
+        request.input = .items(input)
+        request.previousResponseID = previousResponseID
+        if state.replaysHistory, settings.store == false {
+            var include = request.include ?? []
+            if !include.contains("reasoning.encrypted_content") { include.append("reasoning.encrypted_content") }
+            request.include = include
+        }
+        return request
+    }
+
+    /// The id of a background response, as soon as the server gives it (from a stream's callback or a poll's), and
+    /// whether its journal line was written.
+    private final class BackgroundID: Sendable {
+        let id = Mutex<String?>(nil)
+        let journalError = Mutex<CoreError?>(nil)
+    }
+
+    /// Applies the background response the call named, if any. Its line was journaled from the callback the moment
+    /// the id arrived (a crash before the response must leave it behind); a line that could not be written ends the
+    /// run as any journal failure does.
+    private mutating func noteBackground(_ background: BackgroundID, turn: Int) throws(CoreError) {
+        if let error = background.journalError.withLock({ $0 }) { throw error }
+        guard let id = background.id.withLock({ $0 }) else { return }
+        state.apply(.backgroundResponse(.init(turn: turn, responseID: id)))
+    }
+
+    /// Sends the turn: streamed or one JSON call, polled while the server is not done. A background response's id
+    /// goes to the journal as soon as the server gives it, so that a resumed run can fetch the response instead of
+    /// paying for the turn again.
+    private func callModel(_ request: CreateResponseRequest, turn: Int, background: BackgroundID) async throws -> Response {
+        let (journal, runID, emit) = (self.journal, state.runID, self.emit)
+        let note: @Sendable (String) -> Void = { id in
+            let first = background.id.withLock { seen -> Bool in
+                defer { seen = seen ?? id }
+                return seen == nil
+            }
+            // Journaled at once: a crash before the response must leave the id behind. Applied once the call returns.
+            guard first else { return }
+            do throws(CoreError) {
+                try journal?.append(.backgroundResponse(.init(turn: turn, responseID: id)), runID: runID)
+            } catch {
+                background.journalError.withLock { $0 = error }
+            }
+        }
+        guard agent.streaming else {
+            return try await client.create(request, echoes: false) { response in
+                if !response.id.isEmpty { note(response.id) }
+            }
+        }
+        return try await client.stream(request, echoes: false).finalResponse { event in
+            switch event {
+            case .created(let e), .queued(let e), .inProgress(let e):
+                if e.response.background ?? (request.background == true), !e.response.id.isEmpty { note(e.response.id) }
+            case .outputTextDelta(let delta):
+                emit(.textDelta(delta.delta))
+            default:
+                break
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import ResponsesAPI
+
+/// How a run ended and everything it did.
+public struct RunResult: Sendable, Hashable {
+    /// How a run ended.
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        /// The model answered without asking for tools.
+        case completed
+        /// The turn limit was reached.
+        case maxTurns = "max_turns"
+        /// The tool call limit was reached.
+        case maxToolCalls = "max_tool_calls"
+        /// The run's time limit passed.
+        case timedOut = "timed_out"
+        /// The run was cancelled.
+        case cancelled
+        /// The provider failed (see `error`).
+        case failed
+
+        /// Whether a resume goes on with a run that ended so: one stopped early (cancelled, out of time, a failed
+        /// call that may have been transient) is taken up again; one that completed or hit a turn or call limit is not.
+        public var canResume: Bool { self == .cancelled || self == .timedOut || self == .failed }
+    }
+
+    /// The run's id.
+    public var runID: String
+    /// How the run ended.
+    public var status: Status
+    /// The final answer's text (empty unless completed).
+    public var finalText: String
+    /// Every output item of every turn, in order.
+    public var items: [OutputItem]
+    /// Every tool call with its outcome.
+    public var toolCalls: [ToolCallRecord]
+    /// Token usage summed over the turns.
+    public var usage: Usage
+    /// The last response's id.
+    public var lastResponseID: String?
+    /// How many model turns ran.
+    public var turns: Int
+    /// Why the run did not complete, for people.
+    public var error: String?
+    /// Why the final answer is incomplete (`max_output_tokens`, `content_filter`), when it is.
+    public var incompleteReason: String?
+    /// The journal file, when the run kept one.
+    public var journal: URL?
+
+    /// Creates a result.
+    public init(
+        runID: String, status: Status, finalText: String = "", items: [OutputItem] = [], toolCalls: [ToolCallRecord] = [], usage: Usage = Usage(),
+        lastResponseID: String? = nil, turns: Int = 0, error: String? = nil, incompleteReason: String? = nil, journal: URL? = nil
+    ) {
+        self.runID = runID
+        self.status = status
+        self.finalText = finalText
+        self.items = items
+        self.toolCalls = toolCalls
+        self.usage = usage
+        self.lastResponseID = lastResponseID
+        self.turns = turns
+        self.error = error
+        self.incompleteReason = incompleteReason
+        self.journal = journal
+    }
+}
