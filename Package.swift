@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ErrandSpec", targets: ["ErrandSpec"]),
         .library(name: "HTMLExtract", targets: ["HTMLExtract"]),
         .library(name: "ErrandMCP", targets: ["ErrandMCP"]),
+        .library(name: "ErrandProbe", targets: ["ErrandProbe"]),
         .executable(name: "errand", targets: ["errand"]),
     ],
     dependencies: [
@@ -50,7 +51,25 @@ let package = Package(
             name: "HTMLExtract",
             dependencies: ["CLibXML2"]
         ),
-        // The Tool protocol, the registry, the agent loop (Runner), run events, limits and the journal.
+        // What a server supports, found with a dozen tiny requests (`errand probe`).
+        .target(
+            name: "ErrandProbe",
+            dependencies: [
+                "ResponsesAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // Child processes on swift-subprocess: process groups, teardown, waiting for an exit without reaping. Command
+        // tools and MCP servers both start their children here.
+        .target(
+            name: "ErrandProcess",
+            dependencies: [.product(name: "Subprocess", package: "swift-subprocess")]
+        ),
+        // Run/ (RunState: every rule; RunLoop: the I/O), Journal/ (events, store, policy), Tools/ (protocol, registry,
+        // executor), Batch/ (manifests, results), Output/ (JSON shapes and words for runs, journals and batches).
         .target(
             name: "ErrandCore",
             dependencies: [
@@ -65,7 +84,7 @@ let package = Package(
         .target(
             name: "ErrandTools",
             dependencies: [
-                "ErrandCore", "ResponsesAPI", "HTMLExtract",
+                "ErrandCore", "ErrandProcess", "ResponsesAPI", "HTMLExtract",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -78,7 +97,7 @@ let package = Package(
         .target(
             name: "ErrandMCP",
             dependencies: [
-                "ErrandCore", "ErrandTools", "ResponsesAPI",
+                "ErrandCore", "ErrandProcess", "ResponsesAPI",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,6 +131,7 @@ let package = Package(
                 "ResponsesAPI",
                 "ErrandCore",
                 "ErrandSpec",
+                "ErrandProbe",
                 "ErrandTesting",
                 "ErrandTools",
                 "ErrandMCP",
@@ -141,6 +161,10 @@ let package = Package(
             name: "ResponsesAPITests",
             dependencies: ["ResponsesAPI", "ErrandTesting"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "ErrandProbeTests",
+            dependencies: ["ErrandProbe", "ResponsesAPI", "ErrandTesting"]
         ),
         .testTarget(
             name: "ErrandCoreTests",

@@ -1,5 +1,5 @@
 import ErrandCore
-import ErrandTools
+import ErrandProcess
 import Foundation
 import Logging
 import MCP
@@ -62,18 +62,57 @@ public struct MCPServerConfiguration: Sendable, Hashable {
     }
 }
 
-/// An MCP server that could not be started, initialised or asked for its tools.
+/// An MCP server that could not be started, initialised or asked for its tools. Shaped as the other errors of Errand
+/// (``ResponsesAPI/ResponsesError``, ``ErrandCore/CoreError``): a kind that can grow, a one-line message naming the
+/// server, the lower-level error when there is one, and the end of what the server wrote to stderr.
 public struct MCPStartError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this is.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case spawn = "could not be started", noAnswer = "did not answer", exited = "exited", allowTools = "does not offer the allowed tools"
+            case cancelled = "cancelled"
+        }
+        private let base: Base
+
+        /// Its command could not be started.
+        public static let spawn = Kind(base: .spawn)
+        /// It did not answer `initialize` and `tools/list` within its start-up timeout.
+        public static let noAnswer = Kind(base: .noAnswer)
+        /// It exited, or failed the handshake.
+        public static let exited = Kind(base: .exited)
+        /// `allow_tools` names tools it does not offer.
+        public static let allowTools = Kind(base: .allowTools)
+        /// The run was cancelled while it started.
+        public static let cancelled = Kind(base: .cancelled)
+
+        /// The kind in words.
+        public var description: String { base.rawValue }
+    }
+
+    /// What kind of failure this is.
+    public var kind: Kind
     /// The server's name.
     public var server: String
-    /// What went wrong.
-    public var reason: String
+    /// What went wrong, in one line.
+    public var message: String
     /// The end of what the server wrote to stderr.
     public var stderrTail: String
+    /// The lower-level error, when there is one.
+    public var underlying: (any Error)?
 
+    /// Creates an error.
+    public init(_ kind: Kind, server: String, _ message: String, stderrTail: String = "", underlying: (any Error)? = nil) {
+        self.kind = kind
+        self.server = server
+        self.message = message
+        self.stderrTail = stderrTail
+        self.underlying = underlying
+    }
+
+    /// The message, naming the server, and the end of its stderr.
     public var description: String {
         let tail = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
-        return "MCP server '\(server)' did not start: \(reason)" + (tail.isEmpty ? " (it wrote nothing to stderr)" : "; its stderr ends with:\n\(tail)")
+        return "MCP server '\(server)' did not start: \(message)" + (tail.isEmpty ? " (it wrote nothing to stderr)" : "; its stderr ends with:\n\(tail)")
     }
 }
 
@@ -99,9 +138,9 @@ public final class MCPServer: Sendable {
     public let serverInfo: String
 
     private let client: Client
-    private let child: ChildProcess
+    private let child: ServerProcess
 
-    private init(configuration: MCPServerConfiguration, client: Client, child: ChildProcess, tools: [MCPToolInfo], serverInfo: String) {
+    private init(configuration: MCPServerConfiguration, client: Client, child: ServerProcess, tools: [MCPToolInfo], serverInfo: String) {
         self.configuration = configuration
         self.client = client
         self.child = child
@@ -113,11 +152,11 @@ public final class MCPServer: Sendable {
     /// Starts the server, initialises it and lists its tools, within the start-up timeout; on failure the process is
     /// stopped and the error names the server and the end of its stderr.
     public static func start(_ configuration: MCPServerConfiguration, logger: Logger) async throws -> MCPServer {
-        let child: ChildProcess
+        let child: ServerProcess
         do {
-            child = try await ChildProcess.spawn(configuration)
+            child = try await ServerProcess.spawn(configuration)
         } catch {
-            throw MCPStartError(server: configuration.name, reason: "\(error)", stderrTail: "")
+            throw MCPStartError(.spawn, server: configuration.name, "\(error)", underlying: error)
         }
         let client = Client(name: "errand", version: "0.1")
         var serverLogger = logger
@@ -145,8 +184,8 @@ public final class MCPServer: Sendable {
                 let missing = allowed.filter { !names.contains($0) }
                 if !missing.isEmpty {
                     throw MCPStartError(
-                        server: configuration.name,
-                        reason: "allow_tools names \(missing.joined(separator: ", ")), which it does not offer (it offers \(offered.map(\.name).joined(separator: ", ")))",
+                        .allowTools, server: configuration.name,
+                        "allow_tools names \(missing.joined(separator: ", ")), which it does not offer (it offers \(offered.map(\.name).joined(separator: ", ")))",
                         stderrTail: child.stderrTail)
                 }
                 offered = offered.filter { allowed.contains($0.name) }
@@ -156,16 +195,19 @@ public final class MCPServer: Sendable {
             await client.disconnect()
             await child.stop()
             if let error = error as? MCPStartError { throw error }
-            let reason: String
+            let (kind, reason): (MCPStartError.Kind, String)
             switch error {
             case is DeadlineExceeded:
+                kind = .noAnswer
                 reason = "no answer to initialize and tools/list within \(configuration.startTimeout) (check that its command starts an MCP server on stdio, or raise start_timeout_seconds if it is slow to start)"
             case is CancellationError:
+                kind = .cancelled
                 reason = "the run was cancelled while it started"
             default:
+                kind = .exited
                 reason = child.exitDescription.map { "it exited (\($0)); run its command by hand to see why" } ?? Self.describe(error)
             }
-            throw MCPStartError(server: configuration.name, reason: reason, stderrTail: child.stderrTail)
+            throw MCPStartError(kind, server: configuration.name, reason, stderrTail: child.stderrTail, underlying: error)
         }
     }
 

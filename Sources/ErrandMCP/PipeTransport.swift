@@ -1,4 +1,4 @@
-import ErrandTools
+import ErrandProcess
 import Foundation
 import Logging
 import MCP

@@ -8,32 +8,32 @@ import ResponsesAPI
 /// aside), and each task's overrides of the spec. The CLI parses flags, prepares a plan, starts the MCP servers, and
 /// hands ``tasks(mcp:)`` to ``ErrandCore/Runner/runBatch(_:concurrency:folder:options:onEvent:)``; a queue of workers
 /// reuses the same plan.
-public struct BatchPlan: Sendable {
+package struct BatchPlan: Sendable {
     /// The spec every task runs with.
-    public let spec: AgentSpec
+    package let spec: AgentSpec
     /// The tasks, in the file's order.
-    public let entries: [BatchTasks.Entry]
+    package let entries: [BatchTasks.Entry]
     /// The overrides every task starts from (the command's flags).
-    public let overrides: SpecOverrides
+    package let overrides: SpecOverrides
     /// The provider.
-    public let provider: Provider
+    package let provider: Provider
     /// How many tasks run at once.
-    public let concurrency: Int
+    package let concurrency: Int
     /// The client's configuration: one connection per running task, and the batch's rate limits.
-    public let clientConfiguration: ResponsesClientConfiguration
+    package let clientConfiguration: ResponsesClientConfiguration
     /// The batch's manifest (and folder).
-    public private(set) var manifest: BatchManifest
+    package private(set) var manifest: BatchManifest
     /// The environment `${VAR}`s and API keys are read from.
-    public let environment: [String: String]
+    package let environment: [String: String]
 
     /// The batch's folder.
-    public var folder: URL { manifest.folder }
+    package var folder: URL { manifest.folder }
 
     /// Reads nothing but prepares everything: the provider (flags, then spec, then environment), the concurrency
     /// (`concurrency`, else the provider's suggestion), the folder (`folder`, else one derived from the spec's and the
     /// tasks file's paths under `journals`) and its manifest, refusing tasks changed since their journals were written
     /// unless `restartChanged`.
-    public static func prepare(
+    package static func prepare(
         spec: AgentSpec, specFile: URL, tasksFile: URL, entries: [BatchTasks.Entry], overrides: SpecOverrides = SpecOverrides(),
         concurrency: Int? = nil, rateLimits: RateLimits = RateLimits(), journals: RunStore, folder: URL? = nil, restartChanged: Bool = false,
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -55,7 +55,7 @@ public struct BatchPlan: Sendable {
 
     /// A client configuration for `concurrency` tasks at once: a connection for each (so that no task waits for a
     /// connection another holds while it streams), and the batch's rate limits over all of them.
-    public static func clientConfiguration(concurrency: Int, rateLimits: RateLimits = RateLimits()) -> ResponsesClientConfiguration {
+    package static func clientConfiguration(concurrency: Int, rateLimits: RateLimits = RateLimits()) -> ResponsesClientConfiguration {
         var configuration = ResponsesClientConfiguration()
         configuration.maxConnectionsPerHost = max(1, concurrency)
         configuration.rateLimits = rateLimits
@@ -63,7 +63,7 @@ public struct BatchPlan: Sendable {
     }
 
     /// A task's digest: its line's fields, so that a changed line is noticed.
-    public static func digest(_ entry: BatchTasks.Entry) -> String {
+    package static func digest(_ entry: BatchTasks.Entry) -> String {
         BatchManifest.digest([
             .string(entry.task), entry.model.map(JSONValue.string) ?? .null, entry.workspace.map { .string($0.path) } ?? .null,
             entry.maxTurns.map { .number(Double($0)) } ?? .null,
@@ -71,7 +71,7 @@ public struct BatchPlan: Sendable {
     }
 
     /// `base` with a task's own `model`, `max_turns` and `workspace` over it.
-    public static func overrides(_ base: SpecOverrides, for entry: BatchTasks.Entry) -> SpecOverrides {
+    package static func overrides(_ base: SpecOverrides, for entry: BatchTasks.Entry) -> SpecOverrides {
         var overrides = base
         if let model = entry.model { overrides.model = model }
         if let maxTurns = entry.maxTurns { overrides.maxTurns = maxTurns }
@@ -81,7 +81,7 @@ public struct BatchPlan: Sendable {
 
     /// The tasks as the runner takes them, each with its agent (the spec with the task's overrides and the started
     /// MCP servers' tools). A task whose agent cannot be made is named in the error.
-    public func tasks(mcp: MCPServers = .none) throws(SpecError) -> [BatchTask] {
+    package func tasks(mcp: MCPServers = .none) throws(SpecError) -> [BatchTask] {
         var tasks: [BatchTask] = []
         for entry in entries {
             do {
@@ -95,7 +95,7 @@ public struct BatchPlan: Sendable {
     }
 
     /// Records how this run of the batch ended in its manifest.
-    public mutating func record(_ summary: BatchSummary, interrupted: Bool) throws(CoreError) {
+    package mutating func record(_ summary: BatchSummary, interrupted: Bool) throws(CoreError) {
         try manifest.record(summary, interrupted: interrupted)
     }
 }

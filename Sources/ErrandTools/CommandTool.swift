@@ -1,4 +1,5 @@
 import ErrandCore
+import ErrandProcess
 import Foundation
 import ResponsesAPI
 import Subprocess

@@ -27,7 +27,7 @@ public final class ResponsesClient: Sendable {
     public let provider: Provider
     /// Retries, timeouts and resumption.
     public let configuration: ResponsesClientConfiguration
-    let transport: any ResponsesTransport
+    package let transport: any ResponsesTransport
     let logger: Logger
     private let ownedTransport: AsyncHTTPClientTransport?
     /// The pacing every request of this client goes through.
@@ -324,7 +324,7 @@ public final class ResponsesClient: Sendable {
     }
 
     /// The HTTP request for an endpoint: the provider's headers, the key, and the body.
-    func httpRequest(
+    package func httpRequest(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: ByteBuffer? = nil, acceptStream: Bool = false
     ) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: provider.url(path, query: query))
@@ -340,7 +340,7 @@ public final class ResponsesClient: Sendable {
         return request
     }
 
-    func connectionError(_ error: any Error, doing what: String) -> ResponsesError {
+    package func connectionError(_ error: any Error, doing what: String) -> ResponsesError {
         let timedOut: Bool
         if let http = error as? HTTPClientError {
             timedOut = http == .connectTimeout || http == .readTimeout || http == .deadlineExceeded

@@ -160,7 +160,7 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Replaces every occurrence of `secret` in the texts this error shows.
-    mutating func redact(_ secret: String?) {
+    package mutating func redact(_ secret: String?) {
         guard let secret, secret.count >= 4 else { return }
         message = message.replacingOccurrences(of: secret, with: "[redacted]")
         if var body = providerError {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ErrandSpec
 import Foundation
+import ErrandProbe
 import ResponsesAPI
 
 /// `errand probe`: what a server supports, found with a dozen tiny requests before any run.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ErrandCore
 import ErrandSpec
 import Foundation
 import Logging
@@ -93,22 +94,18 @@ struct Respond: AsyncParsableCommand {
         let seen = Seen()
         let timeout = self.timeout
         let outcome = await SignalScope.run(notice: "errand: interrupted (Ctrl-C again to quit at once)") { () async throws -> Response in
-            try await withThrowingTaskGroup(of: Response?.self) { group in
-                group.addTask { try await send(request, with: client) { id in seen.responseID.withLock { $0 = id } } }
-                if let timeout {
-                    group.addTask {
-                        try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                        seen.timedOut.withLock { $0 = true }
-                        return nil
-                    }
+            let (result, late) = await withTimeLimit(timeout.map { .milliseconds(Int64($0 * 1000)) }) {
+                do {
+                    return Result<Response, any Error>.success(try await send(request, with: client) { id in seen.responseID.withLock { $0 = id } })
+                } catch {
+                    return .failure(error)
                 }
-                defer { group.cancelAll() }
-                while let next = try await group.next() {
-                    if let response = next { return response }
-                    group.cancelAll()
-                }
+            }
+            if late, case .failure = result {
+                seen.timedOut.withLock { $0 = true }
                 throw CancellationError()
             }
+            return try result.get()
         }
         do {
             return try outcome.result.get()

@@ -6,7 +6,7 @@ import Testing
 
 /// Runs whose turns go through background mode: the response id is journaled as soon as the server gives it, a
 /// resumed run fetches that response instead of paying for the turn again, and a run that stops early cancels it.
-@Suite struct BackgroundRunTests {
+@Suite(.timeLimit(.minutes(3))) struct BackgroundRunTests {
     private func lines(_ url: URL) throws -> [JSONValue] {
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
     }
@@ -49,8 +49,8 @@ import Testing
                 let journal = try temporaryDirectory().appendingPathComponent("run.jsonl")
                 let agent = Agent(model: "m", tools: try registry([Echo()]), settings: ModelSettings(background: true), streaming: streaming)
                 let first = Task { await runner.run(agent, input: "go", journal: journal, runID: "run-bg") }
-                while !((try? String(contentsOf: journal, encoding: .utf8)) ?? "").contains("background_response") {
-                    try await Task.sleep(for: .milliseconds(5))
+                try await waitUntil("the background id in the journal", pollEvery: .milliseconds(5)) {
+                    ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").contains("background_response")
                 }
                 first.cancel()
                 _ = await first.value
@@ -79,8 +79,8 @@ import Testing
             let journal = try temporaryDirectory().appendingPathComponent("run.jsonl")
             let agent = Agent(model: "m", settings: ModelSettings(background: true), streaming: false)
             let first = Task { await runner.run(agent, input: "go", journal: journal) }
-            while !((try? String(contentsOf: journal, encoding: .utf8)) ?? "").contains("background_response") {
-                try await Task.sleep(for: .milliseconds(5))
+            try await waitUntil("the background id in the journal", pollEvery: .milliseconds(5)) {
+                ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").contains("background_response")
             }
             first.cancel()
             let stopped = await first.value
@@ -99,8 +99,9 @@ import Testing
     }
 
     @Test func aRunTimeoutCancelsItsBackgroundTurnAndSaysSo() async throws {
+        // Two seconds leave the create time to return its id on a loaded machine; the turn itself never ends.
         try await withRunner([ScriptedTurn(output: [.message("too late")], backgroundPolls: 100_000)]) { runner, server in
-            let agent = Agent(model: "m", settings: ModelSettings(background: true), limits: RunLimits(timeout: .milliseconds(300)), streaming: false)
+            let agent = Agent(model: "m", settings: ModelSettings(background: true), limits: RunLimits(timeout: .seconds(2)), streaming: false)
             let result = await runner.run(agent, input: "go")
             #expect(result.status == .timedOut)
             #expect(result.error?.contains("time limit") == true)

@@ -18,7 +18,7 @@ import Darwin
 /// side effect run exactly once and the same answer as a run without faults.
 ///
 /// Each case prints one line (fault, point, outcome), the rows of the matrix in the note.
-@Suite(.serialized) struct FaultMatrixTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FaultMatrixTests {
     /// Where in the run a fault strikes: the request of turn 1 (before any tool), 2 (after the parallel calls), 3.
     enum Point: Int, Sendable, CaseIterable, CustomStringConvertible {
         case turn1 = 0, turn2, turn3

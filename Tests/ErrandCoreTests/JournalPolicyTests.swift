@@ -6,7 +6,7 @@ import Testing
 
 /// What a journal keeps and how hard it tries to keep it: fsync under `power`, tool output as the policy says, and
 /// secrets never written.
-@Suite struct JournalPolicyTests {
+@Suite(.timeLimit(.minutes(3))) struct JournalPolicyTests {
     /// Prints what it is given, as a tool that read a secret from a file or the environment would.
     struct Say: Tool {
         struct Arguments: Decodable { var text: String }

@@ -6,7 +6,7 @@ import Testing
 
 /// The journal is the run: a run cut after any step resumes from its journal and ends exactly as the whole run did,
 /// through the one transition function.
-@Suite struct JournalResumeTests {
+@Suite(.timeLimit(.minutes(3))) struct JournalResumeTests {
     /// Two parallel calls, then one, then an answer cut by the token cap (so that `incompleteReason` is compared too).
     static let script: [ScriptedTurn] = [
         .calls(.call("echo", ["text": "a"], id: "c1"), .call("add", ["a": 2, "b": 3], id: "c2")),

@@ -5,7 +5,7 @@ import ResponsesAPI
 import Testing
 
 /// The agent loop over loopback HTTP against the scripted server.
-@Suite struct RunnerTests {
+@Suite(.timeLimit(.minutes(3))) struct RunnerTests {
     @Test func aThreeTurnToolLoopChainedByPreviousResponseID() async throws {
         let turns: [ScriptedTurn] = [
             .calls(.call("echo", ["text": "hello"], id: "call_echo")),

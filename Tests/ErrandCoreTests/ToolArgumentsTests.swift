@@ -5,7 +5,7 @@ import ResponsesAPI
 import Testing
 
 /// Liberal in what is accepted: the argument shapes models and servers that do not enforce strict mode send.
-@Suite struct ToolArgumentsTests {
+@Suite(.timeLimit(.minutes(3))) struct ToolArgumentsTests {
     /// read_file's strict schema: `path` required; `offset` and `limit` optional, so required-and-nullable.
     static let readFile = JSONSchema.object([
         "path": .string("A path"), "offset": .integer().optional(), "limit": .integer().optional(),

@@ -8,7 +8,7 @@ import Tracing
 
 /// A run's spans, as an application that bootstraps a tracer sees them: one for the run, one per model call, one per
 /// tool call, with the run id, the turn, the tool, the token counts and the outcome.
-@Suite struct TracingTests {
+@Suite(.timeLimit(.minutes(3))) struct TracingTests {
     @Test func aRunMakesSpansForItselfItsModelCallsAndItsToolCalls() async throws {
         let turns: [ScriptedTurn] = [
             .calls(.call("echo", ["text": "a"], id: "c1"), .call("fail", [:], id: "c2")),

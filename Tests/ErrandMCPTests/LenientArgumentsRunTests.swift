@@ -9,7 +9,7 @@ import Testing
 /// A model that does not follow strict mode leaves optional fields out. Every kind of tool still gets the call: a
 /// built-in tool, a command tool from a manifest, an MCP server's tool and a closure tool registered in Swift.
 extension MCPTests {
-    @Suite struct LenientArgumentsRunTests {
+    @Suite(.timeLimit(.minutes(5))) struct LenientArgumentsRunTests {
         @Test func everyKindOfToolAcceptsCallsWithOptionalFieldsLeftOut() async throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-lenient-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

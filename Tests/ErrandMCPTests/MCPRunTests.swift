@@ -10,7 +10,7 @@ import Testing
 /// MCP servers and hosted tools in the same loop as local tools, from a spec, against the scripted model server over
 /// loopback HTTP.
 extension MCPTests {
-    @Suite struct MCPRunTests {
+    @Suite(.timeLimit(.minutes(5))) struct MCPRunTests {
         func writeSpec(_ json: String) throws -> URL {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-mcp-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -7,7 +7,7 @@ import Testing
 /// A real MCP server over stdio (the fixture, written with the same SDK): start, list, call, failures, and no child
 /// process left behind. Serialized: each test checks that every server process it made is gone.
 extension MCPTests {
-    @Suite struct MCPServerTests {
+    @Suite(.timeLimit(.minutes(5))) struct MCPServerTests {
         @Test func startListCallAndStop() async throws {
             let servers = try await MCPServers.start([fixtureConfiguration()], logger: quietLogger)
             let pid = try #require(servers.processIDs.first)
@@ -164,7 +164,7 @@ let pythonTimeServer: String? = {
 }()
 
 extension MCPTests {
-    @Suite struct ReferenceServerTests {
+    @Suite(.timeLimit(.minutes(5))) struct ReferenceServerTests {
         @Test(.enabled(if: pythonTimeServer != nil, "mcp-server-time is not installed: `python3 -m pip install mcp-server-time` (.ci/run does) to run this test"))
         func theReferenceTimeServerFromPyPI() async throws {
             let configuration = MCPServerConfiguration(

@@ -38,4 +38,4 @@ let quietLogger = Logger(label: "errand.tests") { _ in SwiftLogNoOpLogHandler() 
 
 /// Every suite that starts MCP servers, one test at a time: each checks that no server process it made is left, and
 /// the list of live server processes is shared.
-@Suite(.serialized) struct MCPTests {}
+@Suite(.serialized, .timeLimit(.minutes(5))) struct MCPTests {}

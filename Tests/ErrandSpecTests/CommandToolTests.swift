@@ -8,7 +8,7 @@ import ResponsesAPI
 import Testing
 
 /// Command tools from manifests: the shipped ones on real files, and every way a command can go wrong.
-@Suite struct CommandToolTests {
+@Suite(.timeLimit(.minutes(5))) struct CommandToolTests {
     let root: URL
     let manifests: URL
 
@@ -128,8 +128,10 @@ import Testing
         let (message, _) = try await failure(tool, [:])
         #expect(message.contains("stubborn timed out after"))
         #expect(clock.now - start < .seconds(15), "SIGTERM ignored, SIGKILL a second later: long before the 30 s sleep ends")
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(ProcessList.processes(withCommandLineContaining: tag).isEmpty, "the shell and its sleep are gone")
+        // Within moments, long before the 30 s sleep would have ended by itself.
+        try await waitUntil("the shell and its sleep to be gone", timeout: .seconds(5), pollEvery: .milliseconds(50)) {
+            ProcessList.processes(withCommandLineContaining: tag).isEmpty
+        }
     }
 
     @Test func aCommandThatLeavesAChildHoldingItsPipesReturnsWhenItExits() async throws {
@@ -144,8 +146,10 @@ import Testing
         let (output, _) = try await call(tool, [:])
         #expect(output == "started\n")
         #expect(clock.now - start < .seconds(15), "not held by the background child's 30 s sleep")
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(ProcessList.processes(withCommandLineContaining: tag).isEmpty, "the background child was killed with the group")
+        // Within moments, long before the 30 s sleep would have ended by itself.
+        try await waitUntil("the background child to be killed with the group", timeout: .seconds(5), pollEvery: .milliseconds(50)) {
+            ProcessList.processes(withCommandLineContaining: tag).isEmpty
+        }
     }
 
     @Test func aFloodIsCut() async throws {

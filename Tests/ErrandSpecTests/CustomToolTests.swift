@@ -6,7 +6,7 @@ import ResponsesAPI
 import Testing
 
 /// The README's example: a Swift program registers its own tool next to a spec's built-ins and runs the agent.
-@Suite struct CustomToolTests {
+@Suite(.timeLimit(.minutes(3))) struct CustomToolTests {
     // The README example, as it is there.
     struct Dice: Tool {
         struct Arguments: Decodable { var sides: Int }

@@ -6,7 +6,7 @@ import ResponsesAPI
 import Testing
 
 /// Every `settings` key of a spec reaches the request body under the name the API gives it, over loopback.
-@Suite struct SettingsTests {
+@Suite(.timeLimit(.minutes(3))) struct SettingsTests {
     static let allSettings = #"""
         {"name": "settings", "model": "m", "tools": ["read_file"],
          "settings": {"temperature": 0.3, "top_p": 0.8, "max_output_tokens": 300, "store": true, "metadata": {"team": "a"},

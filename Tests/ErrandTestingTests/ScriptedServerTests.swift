@@ -7,7 +7,7 @@ import ResponsesAPI
 import Testing
 
 /// The scripted server's own contract, checked with a plain HTTP client (not the Responses client it serves).
-@Suite struct ScriptedServerTests {
+@Suite(.timeLimit(.minutes(3))) struct ScriptedServerTests {
     private func post(_ server: ScriptedResponsesServer, _ path: String, _ body: JSONValue?) async throws -> (Int, JSONValue?) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.port)\(path)")
         request.method = body == nil ? .GET : .POST

@@ -8,7 +8,7 @@ import ResponsesAPI
 import Testing
 
 /// fetch_url over loopback against a local page server; the tests allow 127.0.0.1 explicitly.
-@Suite struct FetchURLTests {
+@Suite(.timeLimit(.minutes(3))) struct FetchURLTests {
     static let article = """
         <html><head><title>Tides | Harbour News</title></head><body><nav><a href="/">Home</a> <a href="/sport">Sport</a></nav>
         <article><h1>Tides</h1><p>The tide came in faster than anyone on the pier expected, and the boats rose with it, one after another.</p>

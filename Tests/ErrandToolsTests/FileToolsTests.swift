@@ -6,7 +6,7 @@ import ResponsesAPI
 import Testing
 
 /// The file tools, called as the runner calls them (JSON arguments through the registry), on a real folder.
-@Suite struct FileToolsTests {
+@Suite(.timeLimit(.minutes(3))) struct FileToolsTests {
     let root: URL
     let outside: URL
 

@@ -15,7 +15,7 @@ import Darwin
 /// A folder of the workspace swapped for a symbolic link to the outside, over and over, by a thread of its own, while
 /// the file tools read, list, search and write through it. The path is inside when the tool checks it; the swap races
 /// the open. Nothing outside may ever be read, listed, matched or written.
-@Suite(.serialized) struct SandboxRaceTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SandboxRaceTests {
     static let iterations = 1500
 
     let root: URL

@@ -5,7 +5,7 @@ import Testing
 
 /// Background mode and answers that are not done yet, over loopback: polling, stream resumption decided from what the
 /// server said, and cancelling on the server when the caller gives up.
-@Suite struct BackgroundTests {
+@Suite(.timeLimit(.minutes(3))) struct BackgroundTests {
     static let poem = "The moon rose slow over quiet water, and every ripple kept a little of its light."
 
     @Test func aBackgroundCreateIsPolledFromQueuedThroughInProgressToCompleted() async throws {
@@ -110,7 +110,7 @@ import Testing
         try await withScripted([ScriptedTurn(output: [.message("later")], backgroundPolls: 10_000)], configuration: configuration) { client, server in
             let queued = try await client.create(CreateResponseRequest(model: "m", input: "x", background: true), waitUntilDone: false)
             let task = Task { try await client.waitUntilDone(queued.id) }
-            while !server.requests.contains(where: { $0.method == "GET" }) { try await Task.sleep(for: .milliseconds(5)) }
+            try await waitUntil("the first poll", pollEvery: .milliseconds(5)) { server.requests.contains { $0.method == "GET" } }
             task.cancel()
             await #expect(throws: CancellationError.self) { _ = try await task.value }
             #expect(!server.requests.contains { $0.endpoint.hasSuffix("/cancel") })

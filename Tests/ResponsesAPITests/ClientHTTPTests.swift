@@ -6,7 +6,7 @@ import Testing
 @testable import ResponsesAPI
 
 /// The client over real loopback HTTP against the scripted server.
-@Suite struct ClientHTTPTests {
+@Suite(.timeLimit(.minutes(5))) struct ClientHTTPTests {
     static let poem = "The moon rose slow over quiet water, and every ripple kept a little of its light."
 
     // MARK: JSON and streams
@@ -486,7 +486,7 @@ import Testing
     @Test func cancellingTheWaitCancelsTheBackgroundResponse() async throws {
         try await withScripted([ScriptedTurn(output: [.message("never")], backgroundPolls: 10_000)]) { client, server in
             let task = Task { try await client.createInBackground(CreateResponseRequest(model: "m", input: "x"), polling: .every(.milliseconds(10))) }
-            while !server.requests.contains(where: { $0.method == "GET" }) { try await Task.sleep(for: .milliseconds(10)) }
+            try await waitUntil("the first poll", pollEvery: .milliseconds(10)) { server.requests.contains { $0.method == "GET" } }
             task.cancel()
             await #expect(throws: CancellationError.self) { _ = try await task.value }
             #expect(server.requests.contains { $0.method == "POST" && $0.endpoint.hasSuffix("/cancel") })
@@ -579,7 +579,7 @@ import Testing
 }
 
 /// What a streamed request says when something other than an event stream, or an unreadable event, comes back.
-@Suite struct StreamAnswerTests {
+@Suite(.timeLimit(.minutes(3))) struct StreamAnswerTests {
     static let sse = """
         event: response.created
         data: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","output":[]}}

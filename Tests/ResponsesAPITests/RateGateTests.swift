@@ -5,7 +5,7 @@ import Testing
 
 /// The pacing a client's requests go through: per-minute caps over a sliding window, and a wait a server asked for
 /// that holds every request.
-@Suite struct RateGateTests {
+@Suite(.timeLimit(.minutes(3))) struct RateGateTests {
     func elapsed(_ body: () async throws -> Void) async rethrows -> Duration {
         let start = ContinuousClock.now
         try await body()

@@ -6,10 +6,7 @@ import Synchronization
 
 /// Client settings with waits made short, so retry and resume tests run fast without skipping any rule.
 func fastConfiguration(maxRetries: Int = 2, idleTimeout: Duration = .seconds(10)) -> ResponsesClientConfiguration {
-    ResponsesClientConfiguration(
-        retry: RetryPolicy(maxRetries: maxRetries, initialDelay: .milliseconds(10), maxDelay: .milliseconds(40), jitter: 0.25, maxRetryAfter: .seconds(5)),
-        connectTimeout: .seconds(2), responseTimeout: .seconds(10), idleTimeout: idleTimeout,
-        polling: PollPolicy(initialInterval: .milliseconds(5), multiplier: 2, maxInterval: .milliseconds(40)))
+    .loopbackTests(maxRetries: maxRetries, idleTimeout: idleTimeout)
 }
 
 /// Runs `body` with a scripted server and a client pointed at it, and shuts both down.

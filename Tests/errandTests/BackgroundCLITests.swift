@@ -12,7 +12,7 @@ import Darwin
 /// Background mode, `--input` and `errand probe` from the command line, against the scripted server over loopback.
 /// One process at a time: a dozen debug binaries starting at once load a 2-core machine enough to upset the timing of
 /// other suites.
-@Suite(.serialized) struct BackgroundCLITests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct BackgroundCLITests {
     let folder: URL
     let journals: URL
     let spec: URL
@@ -31,14 +31,15 @@ import Darwin
 
     static let environment = ["OPENAI_API_KEY": "sk-test"]
 
-    func errand(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        await (try Launched(arguments, environment: Self.environment)).wait()
+    /// Runs errand with a key.
+    func errand(_ arguments: [String]) async throws -> ErrandResult {
+        try await runErrand(arguments, environment: Self.environment)
     }
 
-    func waitFor(_ what: String, seconds: Int = 30, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try #require(condition(), "timed out waiting for \(what)")
+    /// The text of the one journal in `journals` (empty until there is one).
+    func journalText() -> String {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: journals.path)) ?? []
+        return files.first.flatMap { try? String(contentsOf: journals.appendingPathComponent($0), encoding: .utf8) } ?? ""
     }
 
     // MARK: respond
@@ -86,7 +87,8 @@ import Darwin
             var arguments = ["respond", "--background", "--base-url", server.baseURL, "--model", "m", "hi"]
             if !streamed { arguments.append("--no-stream") }
             let running = try Launched(arguments, environment: Self.environment)
-            try await waitFor("the create") { !server.createRequests.isEmpty }
+            try await waitUntil("the create") { !server.createRequests.isEmpty }
+            // Time for the create's answer, with the response's id, to reach errand: the server cannot tell when it has.
             try await Task.sleep(for: .milliseconds(300))
             kill(running.process.processIdentifier, SIGINT)
             let result = await running.wait()
@@ -158,11 +160,7 @@ import Darwin
         ]
         try await ScriptedResponsesServer.withServer(turns) { server in
             let running = try Launched(["run", spec.path, "word?", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: Self.environment)
-            func journalText() -> String {
-                let files = (try? FileManager.default.contentsOfDirectory(atPath: journals.path)) ?? []
-                return files.first.flatMap { try? String(contentsOf: journals.appendingPathComponent($0), encoding: .utf8) } ?? ""
-            }
-            try await waitFor("the background id in the journal") { journalText().contains("background_response") }
+            try await waitUntil("the background id in the journal") { journalText().contains("background_response") }
             kill(running.process.processIdentifier, SIGKILL)
             let killed = await running.wait()
             #expect(killed.status == SIGKILL)
@@ -186,8 +184,8 @@ import Darwin
         try await ScriptedResponsesServer.withServer([ScriptedTurn(output: [.message("later")], backgroundPolls: 100_000)]) { server in
             let running = try Launched(
                 ["run", spec.path, "word?", "--detach", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: Self.environment)
-            try await waitFor("the create") { !server.createRequests.isEmpty }
-            try await Task.sleep(for: .milliseconds(300))
+            // Interrupted once the run holds the background response's id (it is journaled as soon as it is known).
+            try await waitUntil("the background id in the journal") { journalText().contains("background_response") }
             kill(running.process.processIdentifier, SIGINT)
             let result = await running.wait()
             #expect(result.status == 130, "\(result.stderr)")

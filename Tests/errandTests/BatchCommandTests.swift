@@ -12,7 +12,7 @@ import Darwin
 
 /// `errand batch` over loopback: mixed outcomes at a concurrency bound, a kill -9 and a rerun that runs nothing twice,
 /// a 429 that holds every task, Ctrl-C, changed tasks, and the progress line only on a terminal.
-@Suite(.serialized) struct BatchCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct BatchCommandTests {
     let folder: URL
     let journals: URL
 
@@ -44,8 +44,9 @@ import Darwin
         try file(name, lines.map(\.jsonString).joined(separator: "\n") + "\n")
     }
 
-    func errand(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        await (try Launched(arguments, environment: ["OPENAI_API_KEY": "sk-test"])).wait()
+    /// Runs errand with a key.
+    func errand(_ arguments: [String]) async throws -> ErrandResult {
+        try await runErrand(arguments, environment: ["OPENAI_API_KEY": "sk-test"])
     }
 
     /// Every stdout line as JSON (failing the test on a line that is not).
@@ -63,12 +64,6 @@ import Darwin
 
     var logLines: [String] {
         ((try? String(contentsOf: folder.appendingPathComponent("log.txt"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
-
-    func waitFor(_ what: String, seconds: Int = 30, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        try #require(condition(), "timed out waiting for \(what)")
     }
 
     // MARK: Mixed outcomes
@@ -204,7 +199,7 @@ import Darwin
         try await ScriptedResponsesServer.withServer(responder: responder) { server in
             let arguments = ["batch", spec.path, tasks.path, "--concurrency", "4", "--journal-dir", journals.path, "--base-url", server.baseURL]
             let first = try Launched(arguments, environment: ["OPENAI_API_KEY": "k"])
-            try await waitFor("some tasks to finish and others to run") { logLines.count >= 9 }
+            try await waitUntil("some tasks to finish and others to run", pollEvery: .milliseconds(10)) { logLines.count >= 9 }
             kill(first.process.processIdentifier, SIGKILL)
             let killed = await first.wait()
             let reported = try jsonLines(killed.stdout).filter { $0["type"] == "task" }
@@ -274,7 +269,7 @@ import Darwin
             let running = try Launched(
                 ["batch", spec.path, tasks.path, "--max-requests-per-minute", "2", "--journal-dir", journals.path, "--base-url", server.baseURL],
                 environment: ["OPENAI_API_KEY": "k"])
-            try await waitFor("two requests") { server.createRequests.count == 2 }
+            try await waitUntil("two requests", pollEvery: .milliseconds(10)) { server.createRequests.count == 2 }
             try await Task.sleep(for: .seconds(1))
             #expect(server.createRequests.count == 2, "the third request waits for the minute to pass")
             kill(running.process.processIdentifier, SIGINT)
@@ -302,7 +297,7 @@ import Darwin
         try await ScriptedResponsesServer.withServer(responder: responder) { server in
             let arguments = ["batch", spec.path, tasks.path, "--concurrency", "3", "--journal-dir", journals.path, "--base-url", server.baseURL]
             let running = try Launched(arguments, environment: ["OPENAI_API_KEY": "k"])
-            try await waitFor("three tasks waiting on their second turn") { server.createRequests.count == 6 }
+            try await waitUntil("three tasks waiting on their second turn", pollEvery: .milliseconds(10)) { server.createRequests.count == 6 }
             let interruptedAt = ContinuousClock.now
             kill(running.process.processIdentifier, SIGINT)
             let stopped = await running.wait()
@@ -371,17 +366,18 @@ import Darwin
         try await ScriptedResponsesServer.withServer(responder: responder) { server in
             let output = folder.appendingPathComponent("out/results.jsonl")
             let terminal = try PseudoTerminal()
-            let process = Process()
-            process.executableURL = CLITests.binary
-            process.arguments = ["batch", spec.path, tasks.path, "--concurrency", "1", "--output", output.path, "--journal-dir", journals.path, "--base-url", server.baseURL]
-            process.environment = ["OPENAI_API_KEY": "k", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-            process.standardError = terminal.follower
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
+            let running = try Launched(
+                ["batch", spec.path, tasks.path, "--concurrency", "1", "--output", output.path, "--journal-dir", journals.path, "--base-url", server.baseURL],
+                environment: ["OPENAI_API_KEY": "k"], standardOutput: FileHandle.nullDevice, standardError: terminal.follower)
             terminal.closeFollower()
-            let screen = await terminal.readAll()
-            while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(process.terminationStatus == 0, "\(screen)")
+            // Reading ends when errand closes the terminal; a time limit that cancels the test kills errand to get there.
+            let screen = await withTaskCancellationHandler {
+                await terminal.readAll()
+            } onCancel: {
+                kill(running.process.processIdentifier, SIGKILL)
+            }
+            try await waitUntil("errand to exit after closing the terminal", pollEvery: .milliseconds(10)) { !running.process.isRunning }
+            #expect(running.process.terminationStatus == 0, "\(screen)")
             #expect(screen.contains("done ·") && screen.contains("running"), "a progress line: \(screen.debugDescription)")
             #expect(screen.contains("ETA"))
             #expect(screen.contains("\r"), "redrawn in place, not scrolled")

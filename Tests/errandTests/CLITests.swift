@@ -4,52 +4,14 @@ import ResponsesAPI
 import Testing
 
 /// The `errand` binary, run as a user runs it, against the scripted server.
-@Suite struct CLITests {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static var binary: URL {
-        // The test bundle and the executable are built side by side.
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("errand")
-    }
-
-    /// Runs the binary on a thread of its own: waiting on a child blocks, and the cooperative pool must stay free for
-    /// the scripted server in this process that the child talks to.
-    func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Swift.Result { try Self.runBlocking(arguments, environment: environment, stdin: stdin) })
-            }
-        }
-    }
-
-    private static func runBlocking(_ arguments: [String], environment: [String: String], stdin: String?) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+@Suite(.timeLimit(.minutes(5))) struct CLITests {
+    /// Runs the binary. Standard input is a pipe that holds `stdin` (or nothing) and is then closed.
+    func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> ErrandResult {
+        try await runErrand(arguments, environment: environment, stdin: stdin ?? "")
     }
 
     @Test func theBinaryIsBuilt() {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "expected errand at \(Self.binary.path)")
+        #expect(FileManager.default.isExecutableFile(atPath: ErrandBinary.url.path), "expected errand at \(ErrandBinary.url.path)")
     }
 
     @Test func respondStreamsTheAnswer() async throws {

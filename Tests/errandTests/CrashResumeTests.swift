@@ -19,7 +19,7 @@ import Darwin
 /// interrupted call again) and keys its effect on `ERRAND_CALL_ID`, which stays the same when the call runs again.
 /// Seeds: `ERRAND_CRASH_SEEDS` (8 by default; the figure is 200: `ERRAND_CRASH_SEEDS=200 swift test --filter
 /// CrashResumeTests`).
-@Suite(.serialized) struct CrashResumeTests {
+@Suite(.serialized, .timeLimit(.minutes(15))) struct CrashResumeTests {
     static let seeds: [UInt64] = {
         let count = Int(ProcessInfo.processInfo.environment["ERRAND_CRASH_SEEDS"] ?? "") ?? 8
         return (1...UInt64(max(1, count))).map { $0 }
@@ -74,7 +74,7 @@ import Darwin
         try await ScriptedResponsesServer.withServer(Array(repeating: ScriptedTurn.respond(Self.turn(for:)), count: 200)) { server in
             var attempts = 0, kills = 0
             var killedAfter: [String] = []
-            var final: (status: Int32, stdout: String, stderr: String)?
+            var final: ErrandResult?
             while final == nil, attempts < 40 {
                 attempts += 1
                 // A run exists once its journal's first line (run_started) is whole; a kill before that leaves an empty

@@ -10,8 +10,10 @@ import Testing
 ///
 /// It checks Errand's conformance, not the model's judgement: the small model's tool call is obtained with an
 /// assistant prefill (`<tool_call>` and the start of the JSON), as llama.cpp turns that markup into `function_call`
-/// items. Each test prints what it saw, for the record.
-@Suite(.serialized, .enabled(if: Live.isConfigured, "set ERRAND_LIVE_BASE_URL and ERRAND_LIVE_MODEL to run the live suite (see the README)"))
+/// items. Each test prints what it saw, for the record. A small model on a CPU answers slowly: each test has 20 minutes.
+@Suite(
+    .serialized, .enabled(if: Live.isConfigured, "set ERRAND_LIVE_BASE_URL and ERRAND_LIVE_MODEL to run the live suite (see the README)"),
+    .timeLimit(.minutes(20)))
 struct LiveTests {
     let folder: URL
 
@@ -21,11 +23,12 @@ struct LiveTests {
         try "The secret word is teapot.\n".write(to: folder.appendingPathComponent("work/notes.txt"), atomically: true, encoding: .utf8)
     }
 
-    func errand(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        await (try Launched(arguments, environment: Live.environment)).wait()
+    /// Runs errand with the live server's key.
+    func errand(_ arguments: [String]) async throws -> ErrandResult {
+        try await runErrand(arguments, environment: Live.environment)
     }
 
-    func show(_ title: String, _ result: (status: Int32, stdout: String, stderr: String)) {
+    func show(_ title: String, _ result: ErrandResult) {
         print("──── live: \(title) (exit \(result.status))\n\(result.stdout)\(result.stderr.isEmpty ? "" : "[stderr]\n\(result.stderr)")")
     }
 

@@ -11,7 +11,7 @@ import Darwin
 
 /// The run core from the command line: no tool runs twice after a kill, resume checks the agent, follow-ups, the list
 /// of runs, the provider rule, and a journal that cannot be written.
-@Suite(.serialized) struct RunCoreCLITests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RunCoreCLITests {
     let folder: URL
     let journals: URL
 
@@ -37,14 +37,9 @@ import Darwin
         return file
     }
 
-    func errand(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        await (try Launched(arguments, environment: ["OPENAI_API_KEY": "sk-test"].merging(environment) { $1 })).wait()
-    }
-
-    func waitFor(_ what: String, seconds: Int = 30, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try #require(condition(), "timed out waiting for \(what)")
+    /// Runs errand with a key, and `environment` over it.
+    func errand(_ arguments: [String], environment: [String: String] = [:]) async throws -> ErrandResult {
+        try await runErrand(arguments, environment: ["OPENAI_API_KEY": "sk-test"].merging(environment) { $1 })
     }
 
     var logLines: Int {
@@ -64,7 +59,7 @@ import Darwin
         let turns: [ScriptedTurn] = [.calls(.call("append", ["line": "sent the invoice"], id: "call_append")), .message("Done.")]
         try await ScriptedResponsesServer.withServer(turns) { server in
             let running = try Launched(["run", agent.path, "Send it.", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "k"])
-            try await waitFor("the command to run") { logLines == 1 }
+            try await waitUntil("the command to run") { logLines == 1 }
             kill(running.process.processIdentifier, SIGKILL)
             _ = await running.wait()
             if let pid = Int32(((try? String(contentsOf: folder.appendingPathComponent("work/pid.txt"), encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) {
@@ -91,7 +86,7 @@ import Darwin
         let slow = ScriptedTurn.message("too late").delayed(by: .seconds(60))
         try await ScriptedResponsesServer.withServer([RunCommandTests.readNotes, slow]) { server in
             let running = try Launched(["run", agent.path, "word?", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "k"])
-            try await waitFor("the second request") { server.createRequests.count == 2 }
+            try await waitUntil("the second request") { server.createRequests.count == 2 }
             kill(running.process.processIdentifier, SIGKILL)
             _ = await running.wait()
             _ = try spec("reader.json", #"{"name": "reader", "model": "m2", "instructions": "Be brief.", "tools": ["read_file", "list_directory"], "workspace": {"root": "work"}}"#)
@@ -192,15 +187,15 @@ import Darwin
                 Issue.record("running as root without setpriv: cannot make a folder errand cannot write")
                 return
             }
-            prefix = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CLITests.binary.path]
+            prefix = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ErrandBinary.url.path]
         }
         try await ScriptedResponsesServer.withServer([.message("never")]) { server in
             let arguments = ["run", agent.path, "hi", "--journal-dir", locked.path, "--base-url", server.baseURL]
-            let result: (status: Int32, stdout: String, stderr: String)
+            let result: ErrandResult
             if prefix.isEmpty {
                 result = try await errand(arguments)
             } else {
-                result = await (try Launched(Array(prefix.dropFirst()) + arguments, environment: ["OPENAI_API_KEY": "k"], executable: prefix[0])).wait()
+                result = try await runErrand(Array(prefix.dropFirst()) + arguments, environment: ["OPENAI_API_KEY": "k"], executable: URL(fileURLWithPath: prefix[0]))
             }
             #expect(result.status == 1, "\(result.stderr)")
             #expect(result.stderr.contains("cannot create the journal at \(locked.path)/run-"), "\(result.stderr)")

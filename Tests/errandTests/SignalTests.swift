@@ -11,7 +11,7 @@ import Darwin
 
 /// Ctrl-C and SIGTERM at each step of a run, as real processes: an orderly stop, the journal written when there is a
 /// run, exit 130 (SIGINT) or 143 (SIGTERM), and no child process left.
-@Suite(.serialized) struct SignalTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct SignalTests {
     enum Phase: String, CaseIterable, Sendable {
         case modelCall, mcpServersStarting, commandToolCall, mcpToolCall
     }
@@ -30,7 +30,7 @@ import Darwin
         let journals = folder.appendingPathComponent("journals")
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("work"), withIntermediateDirectories: true)
         let tag = "signal-\(UUID().uuidString.prefix(8))"
-        let fixture = CLITests.binary.deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+        let fixture = ErrandBinary.fixture
         try #"""
             {"name": "sleeper", "description": "Sleep a while.", "parameters": {"type": "object", "properties": {}},
              "command": ["sh", "-c", "sleep 60; echo \#(tag)"], "timeout_seconds": 120}
@@ -50,7 +50,6 @@ import Darwin
         try await ScriptedResponsesServer.withServer([turn, .message("never")]) { server in
             let running = try Launched(
                 ["run", spec.path, "go", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "k"])
-            let deadline = ContinuousClock.now + .seconds(30)
             func ready() -> Bool {
                 switch test.phase {
                 case .modelCall: !server.createRequests.isEmpty
@@ -61,9 +60,8 @@ import Darwin
                 }
             }
             // Checked every 100 ms: listing processes reads /proc, which is not free on a loaded machine.
-            while !ready(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-            try #require(ready(), "\(test): never got to the step")
-            try await Task.sleep(for: .milliseconds(300))
+            try await waitUntil("\(test): the run to get to the step", pollEvery: .milliseconds(100)) { ready() }
+            try await Task.sleep(for: .milliseconds(300))  // well into the step
             kill(running.process.processIdentifier, test.signal)
             let result = await running.wait()
             #expect(result.status == (test.signal == SIGINT ? 130 : 143), "\(test): \(result.stderr)")
@@ -83,7 +81,7 @@ import Darwin
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-signal-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let tag = "twice-\(UUID().uuidString.prefix(8))"
-        let fixture = CLITests.binary.deletingLastPathComponent().appendingPathComponent("errand-mcp-fixture").path
+        let fixture = ErrandBinary.fixture
         let spec = folder.appendingPathComponent("agent.json")
         try #"{"name": "twice", "model": "m", "tools": [{"mcp": {"name": "fx", "command": ["\#(fixture)", "--tag", "\#(tag)"], "allow_tools": ["slow"]}}]}"#
             .write(to: spec, atomically: true, encoding: .utf8)
@@ -91,22 +89,23 @@ import Darwin
             let running = try Launched(
                 ["run", spec.path, "go", "--journal-dir", folder.appendingPathComponent("j").path, "--base-url", server.baseURL],
                 environment: ["OPENAI_API_KEY": "k"])
-            let deadline = ContinuousClock.now + .seconds(30)
-            while server.createRequests.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-            try await Task.sleep(for: .milliseconds(300))
+            try await waitUntil("the first request") { !server.createRequests.isEmpty }
+            try await Task.sleep(for: .milliseconds(300))  // the call to the slow tool under way
             kill(running.process.processIdentifier, SIGINT)
             try await Task.sleep(for: .milliseconds(50))
             kill(running.process.processIdentifier, SIGINT)
             let result = await running.wait()
             #expect(result.status == 130, "\(result.stderr)")
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(ProcessList.processes(withCommandLineContaining: tag).isEmpty, "killed, not orphaned")
+            // Killed, not orphaned: gone within moments of errand's exit (an orphan in its 60 s call would still be there).
+            try await waitUntil("the MCP server to be gone (killed, not orphaned)", timeout: .seconds(2), pollEvery: .milliseconds(50)) {
+                ProcessList.processes(withCommandLineContaining: tag).isEmpty
+            }
         }
     }
 }
 
 /// Spans reach an OpenTelemetry collector when `OTEL_EXPORTER_OTLP_ENDPOINT` says where one is.
-@Suite struct TelemetryTests {
+@Suite(.timeLimit(.minutes(5))) struct TelemetryTests {
     @Test(arguments: ["http/protobuf", "http/json"])
     func spansArriveAtAnOTLPReceiver(_ format: String) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-otel-\(UUID().uuidString)")
@@ -118,12 +117,12 @@ import Darwin
         let ok = PageServer.Page(status: 200, headers: ["Content-Type": contentType], body: format == "http/json" ? Data("{}".utf8) : Data())
         try await PageServer.withServer(["/v1/traces": ok]) { collector in
             try await ScriptedResponsesServer.withServer([RunCommandTests.readNotes, .message("teapot")]) { server in
-                let result = await (try Launched(
+                let result = try await runErrand(
                     ["run", spec.path, "word?", "--journal-dir", folder.appendingPathComponent("j").path, "--base-url", server.baseURL],
                     environment: [
                         "OPENAI_API_KEY": "k", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.baseURL, "OTEL_EXPORTER_OTLP_PROTOCOL": format,
                         "OTEL_SERVICE_NAME": "errand-test",
-                    ])).wait()
+                    ])
                 #expect(result.status == 0, "\(result.stderr)")
             }
             let posts = collector.received.filter { $0.method == "POST" && $0.path == "/v1/traces" }
@@ -146,9 +145,9 @@ import Darwin
         try #"{"name": "plain", "model": "m"}"#.write(to: spec, atomically: true, encoding: .utf8)
         try await PageServer.withServer([:]) { collector in
             try await ScriptedResponsesServer.withServer([.message("hi")]) { server in
-                let result = await (try Launched(
+                let result = try await runErrand(
                     ["run", spec.path, "hi", "--journal-dir", folder.appendingPathComponent("j").path, "--base-url", server.baseURL],
-                    environment: ["OPENAI_API_KEY": "k", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.baseURL, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])).wait()
+                    environment: ["OPENAI_API_KEY": "k", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.baseURL, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])
                 #expect(result.status == 0, "\(result.stderr)")
                 #expect(result.stderr.contains("errand exports over HTTP only"))
             }

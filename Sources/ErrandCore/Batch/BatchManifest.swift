@@ -5,16 +5,16 @@ import ResponsesAPI
 /// notice a task that changed since its journal was written), and how each run of the batch ended. Running the same
 /// batch again reads it back, so that finished tasks are not run twice and a changed task is not resumed as if it
 /// were the same.
-public struct BatchManifest: Sendable {
+package struct BatchManifest: Sendable {
     /// The manifest file.
-    public let url: URL
+    package let url: URL
     /// The batch's folder (journals and manifest).
-    public var folder: URL { url.deletingLastPathComponent() }
+    package var folder: URL { url.deletingLastPathComponent() }
     private var object: [String: JSONValue]
 
     /// The folder of the batch that runs `tasks` with `spec`, under `journals`: `batches/<tasks name>-<digest of both
     /// paths>`, so that the same command finds the same folder again.
-    public static func folder(journals: URL, spec: URL, tasks: URL) -> URL {
+    package static func folder(journals: URL, spec: URL, tasks: URL) -> URL {
         let key = spec.standardizedFileURL.path + "\n" + tasks.standardizedFileURL.path
         let digest = StableDigest.hex(key.utf8).prefix(8)
         let name = tasks.deletingPathExtension().lastPathComponent
@@ -24,7 +24,7 @@ public struct BatchManifest: Sendable {
     /// The journal file of a task in a batch's folder: its id, with characters unsafe in a file name replaced, and a
     /// digest of the id added when anything was replaced or the id has capitals (so that two ids never share a file,
     /// on a case-insensitive disk too).
-    public static func journalName(forTask id: String) -> String {
+    package static func journalName(forTask id: String) -> String {
         var safe = String(String.UnicodeScalarView(id.unicodeScalars.map { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "-" || scalar == "_" || scalar == ".") ? scalar : "_"
         }))
@@ -34,12 +34,12 @@ public struct BatchManifest: Sendable {
     }
 
     /// The journal of task `id` in `folder`.
-    public static func journal(forTask id: String, in folder: URL) -> URL {
+    package static func journal(forTask id: String, in folder: URL) -> URL {
         folder.appendingPathComponent("\(journalName(forTask: id)).jsonl")
     }
 
     /// A task's digest: what makes it this task (its line's fields, as canonical JSON).
-    public static func digest(_ fields: [JSONValue]) -> String {
+    package static func digest(_ fields: [JSONValue]) -> String {
         StableDigest.hex(JSONValue.array(fields).jsonString.utf8)
     }
 
@@ -47,7 +47,7 @@ public struct BatchManifest: Sendable {
     /// changed since: with `restartChanged` the journal of a changed task is set aside (`<name>.replaced-<time>.jsonl.old`)
     /// so that it starts again; without, the batch is refused, naming the tasks. Then writes the manifest for this run.
     /// `tasks` are the ids and digests in the file's order.
-    public static func prepare(
+    package static func prepare(
         folder: URL, spec: URL, tasksFile: URL, tasks: [(id: String, digest: String)], restartChanged: Bool, now: Date = Date()
     ) throws(CoreError) -> BatchManifest {
         let url = folder.appendingPathComponent("batch.json")
@@ -94,7 +94,7 @@ public struct BatchManifest: Sendable {
     }
 
     /// The tasks whose journals were set aside because their line changed.
-    public let changed: [String]
+    package let changed: [String]
 
     private init(url: URL, object: [String: JSONValue], changed: [String]) {
         self.url = url
@@ -103,10 +103,10 @@ public struct BatchManifest: Sendable {
     }
 
     /// The runs of the batch so far, oldest first, as `runs` in the manifest.
-    public var runs: [JSONValue] { object["runs"]?.arrayValue ?? [] }
+    package var runs: [JSONValue] { object["runs"]?.arrayValue ?? [] }
 
     /// Adds this run's outcome to the manifest's `runs` and writes it.
-    public mutating func record(_ summary: BatchSummary, interrupted: Bool, at time: Date = Date()) throws(CoreError) {
+    package mutating func record(_ summary: BatchSummary, interrupted: Bool, at time: Date = Date()) throws(CoreError) {
         object["runs"] = .array(runs + [[
             "finished_at": .string(ISO8601DateFormatter().string(from: time)), "tasks": .number(Double(summary.total)),
             "completed": .number(Double(summary.completed)), "finished": .number(Double(summary.finished)), "interrupted": .bool(interrupted),

@@ -26,7 +26,7 @@ public final class Journal: Sendable {
     private let syncs = Mutex(0)
 
     /// How many times the journal asked the system to flush to disk (`fsync` of a line or of the folder).
-    public var syncCount: Int { syncs.withLock { $0 } }
+    package var syncCount: Int { syncs.withLock { $0 } }
 
     /// Opens (or creates) the journal at `url` for appending, creating its folder.
     public init(url: URL, policy: JournalPolicy = JournalPolicy()) throws(CoreError) {

@@ -3,58 +3,58 @@ import ResponsesAPI
 
 /// A run in words, for people: the one renderer of run events (live), journal events (`errand runs show`), run ends
 /// and batch lines. Every line is one line: text from a model, a tool or a provider is squashed and shortened.
-public enum RunText {
+package enum RunText {
     /// `text` on one line, at most `limit` characters.
-    public static func short(_ text: String, _ limit: Int) -> String { OneLine.squash(text, limit: limit) }
+    package static func short(_ text: String, _ limit: Int) -> String { OneLine.squash(text, limit: limit) }
 
     /// `1 turn`, `2 turns`.
-    public static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+    package static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     /// A duration in seconds as `12 ms` or `1.5 s`.
-    public static func milliseconds(_ seconds: Double) -> String {
+    package static func milliseconds(_ seconds: Double) -> String {
         seconds < 1 ? "\(Int((seconds * 1000).rounded())) ms" : String(format: "%.1f s", seconds)
     }
 
     /// `path` relative to the current folder when it is inside it.
-    public static func relative(_ path: String) -> String {
+    package static func relative(_ path: String) -> String {
         let here = FileManager.default.currentDirectoryPath + "/"
         return path.hasPrefix(here) ? String(path.dropFirst(here.count)) : path
     }
 
     /// `12:05`, or `1:02:03` past an hour.
-    public static func clock(_ duration: Duration) -> String {
+    package static func clock(_ duration: Duration) -> String {
         let seconds = Int(duration.seconds.rounded())
         return seconds < 3600 ? String(format: "%d:%02d", seconds / 60, seconds % 60) : String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
     }
 
     /// `950`, `12.3k`, `1.20M`.
-    public static func tokens(_ count: Int) -> String {
+    package static func tokens(_ count: Int) -> String {
         count < 10_000 ? "\(count)" : count < 1_000_000 ? String(format: "%.1fk", Double(count) / 1000) : String(format: "%.2fM", Double(count) / 1_000_000)
     }
 
     // MARK: Steps
 
     /// A finished tool call: `↳ read_file {"path":…} ✓ 3 ms`.
-    public static func toolCall(_ record: ToolCallRecord, arguments: Int = 60, output: Int = 70) -> String {
+    package static func toolCall(_ record: ToolCallRecord, arguments: Int = 60, output: Int = 70) -> String {
         let outcome = record.isError ? "✗ \(short(record.output, output))" : "✓"
         return "↳ \(record.name) \(short(record.arguments, arguments)) \(outcome) \(milliseconds(record.duration))"
     }
 
     /// A tool the provider ran.
-    public static func hostedCall(_ summary: String, limit: Int = 110) -> String { "↳ [provider] \(short(summary, limit))" }
+    package static func hostedCall(_ summary: String, limit: Int = 110) -> String { "↳ [provider] \(short(summary, limit))" }
 
     /// A hosted MCP server's approval request and its answer.
-    public static func approval(_ summary: String, approved: Bool, limit: Int = 90) -> String {
+    package static func approval(_ summary: String, approved: Bool, limit: Int = 90) -> String {
         "↳ [provider] \(short(summary, limit)) \(approved ? "approved" : "refused")"
     }
 
     /// The fallback to replaying the history.
-    public static func fallback(_ reason: String, httpStatus: Int? = nil) -> String {
+    package static func fallback(_ reason: String, httpStatus: Int? = nil) -> String {
         "⚠ \(httpStatus.map { "HTTP \($0): " } ?? "")\(short(reason, 300))"
     }
 
     /// `3 turns, 2 tool calls, 1200 tokens`.
-    public static func facts(turns: Int, toolCalls: Int, tokens: Int) -> String {
+    package static func facts(turns: Int, toolCalls: Int, tokens: Int) -> String {
         "\(count(turns, "turn")), \(count(toolCalls, "tool call")), \(tokens) tokens"
     }
 
@@ -63,7 +63,7 @@ public enum RunText {
     /// The lines that say how a run ended, for stderr: `✓ completed: …` (when `completed` lines are wanted), or why it
     /// did not complete, with `--resume` offered exactly when a resume would go on with it (``RunResult/Status/canResume``);
     /// and an incomplete answer's reason.
-    public static func end(_ result: RunResult, sayCompleted: Bool = true) -> [String] {
+    package static func end(_ result: RunResult, sayCompleted: Bool = true) -> [String] {
         var lines: [String] = []
         let journal = result.journal.map { " · journal \(relative($0.path))" } ?? ""
         if result.status == .completed {
@@ -81,7 +81,7 @@ public enum RunText {
     // MARK: Journals
 
     /// A journal's steps in words, one a line, with the time since the run started.
-    public static func transcript(_ records: [JournalRecord]) -> [String] {
+    package static func transcript(_ records: [JournalRecord]) -> [String] {
         guard let first = records.first else { return [] }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -101,7 +101,7 @@ public enum RunText {
     }
 
     /// One journal event in words, or `nil` for one not shown (a tool's start: its end says it all).
-    public static func step(_ event: JournalEvent) -> String? {
+    package static func step(_ event: JournalEvent) -> String? {
         switch event {
         case .runStarted(let e):
             return "task: \(short(RunStore.task(of: e.input), 100))"
@@ -140,7 +140,7 @@ public enum RunText {
     }
 
     /// The runs of a folder as a table: run, agent, status, turns, tokens, started, task.
-    public static func runsTable(_ runs: [RunStore.Summary]) -> [String] {
+    package static func runsTable(_ runs: [RunStore.Summary]) -> [String] {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
@@ -159,7 +159,7 @@ public enum RunText {
     // MARK: Batches
 
     /// One task of a batch as a readable line.
-    public static func batchTask(_ finished: BatchResult) -> String {
+    package static func batchTask(_ finished: BatchResult) -> String {
         let result = finished.result
         let mark = result.status == .completed ? "✓" : "✗"
         let origin = finished.origin == .started ? "" : " (\(finished.origin.rawValue))"
@@ -168,7 +168,7 @@ public enum RunText {
     }
 
     /// A batch's summary as a readable line.
-    public static func batchSummary(_ summary: BatchSummary, folder: URL) -> String {
+    package static func batchSummary(_ summary: BatchSummary, folder: URL) -> String {
         let others = summary.byStatus.filter { $0.key != .completed && $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { "\($0.value) \($0.key.rawValue)" }
         let notRun = summary.notRun > 0 ? ["\(summary.notRun) not run"] : []

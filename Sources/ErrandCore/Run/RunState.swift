@@ -5,9 +5,9 @@ import ResponsesAPI
 /// only code that changes it, one ``JournalEvent`` at a time, and ``decide(limits:)`` says what the run should do next.
 /// The live loop decides, records the event that results, and applies it; a resume reads the journal's events and
 /// applies the same function, so there is no second copy of the rules.
-public struct RunState: Sendable, Hashable {
+package struct RunState: Sendable, Hashable {
     /// What the run should do next.
-    public enum Decision: Sendable, Hashable {
+    package enum Decision: Sendable, Hashable {
         /// Send the next request (or send the last one again: a fallback, a crash before its response).
         case send
         /// Fetch the background response the server was working on for the unanswered request.
@@ -33,65 +33,65 @@ public struct RunState: Sendable, Hashable {
     /// call. A call whose id repeats one already in the run is re-qualified with its turn (`call_0-t2`), consistently in
     /// the call and its output, in replays, continuations and resumes alike (it is computed from the journal). The
     /// journal and the tool keep the id the server gave; a chained request answers the server's own ids.
-    public struct Call: Sendable, Hashable {
+    package struct Call: Sendable, Hashable {
         /// The call as the server gave it.
-        public var call: FunctionCall
+        package var call: FunctionCall
         /// The id that is unique in the run: the server's, unless it repeats an earlier one.
-        public var wireID: String
+        package var wireID: String
 
         /// Creates a call; `wireID` defaults to the server's id.
-        public init(_ call: FunctionCall, wireID: String? = nil) {
+        package init(_ call: FunctionCall, wireID: String? = nil) {
             self.call = call
             self.wireID = wireID ?? call.callID
         }
 
         /// The wire id when it differs from the server's, as journal records keep it.
-        public var requalifiedID: String? { wireID == call.callID ? nil : wireID }
+        package var requalifiedID: String? { wireID == call.callID ? nil : wireID }
     }
 
     /// The run's id.
-    public private(set) var runID: String
+    package private(set) var runID: String
     /// The agent's name, as journaled.
-    public private(set) var agent = "agent"
+    package private(set) var agent = "agent"
     /// The model, as journaled.
-    public private(set) var model = ""
+    package private(set) var model = ""
     /// How the run started: its instructions, tools and digest.
-    public private(set) var started: JournalEvent.RunStarted?
+    package private(set) var started: JournalEvent.RunStarted?
 
     /// How the run carries state, as it started: the agent's mode is the run's from then on (the journal keeps it).
-    public var mode: StateMode { started?.mode ?? .auto }
+    package var mode: StateMode { started?.mode ?? .auto }
     /// The turn of the last request sent; a request sent again (after a fallback or a crash) keeps its number.
-    public private(set) var turn = 0
+    package private(set) var turn = 0
     /// Whether the history is replayed each turn (stateless) rather than chained with `previous_response_id`.
-    public private(set) var replaysHistory = false
+    package private(set) var replaysHistory = false
     /// The `tool_choice` of the next request.
-    public private(set) var toolChoice: ToolChoice?
+    package private(set) var toolChoice: ToolChoice?
     private var resetToolChoice = true
 
     /// Token usage summed over the responses.
-    public private(set) var usage = Usage()
+    package private(set) var usage = Usage()
     /// Every output item, in order.
-    public private(set) var items: [OutputItem] = []
+    package private(set) var items: [OutputItem] = []
     /// Every finished tool call, turn by turn, each turn in the order the model asked for the calls.
-    public private(set) var toolCalls: [ToolCallRecord] = []
+    package private(set) var toolCalls: [ToolCallRecord] = []
     /// The conversation so far, as a replayed request sends it (what the next request adds is in ``pendingInput``).
-    public private(set) var history: [InputItem] = []
+    package private(set) var history: [InputItem] = []
     /// The last response's id, which the next chained request names.
-    public private(set) var previousResponseID: String?
+    package private(set) var previousResponseID: String?
     /// The last response's id, for the result.
-    public private(set) var lastResponseID: String?
+    package private(set) var lastResponseID: String?
 
     /// The last request, until its response arrives.
-    public private(set) var openRequest: JournalEvent.RequestSent?
+    package private(set) var openRequest: JournalEvent.RequestSent?
     /// The last request sent, answered or not: sent again when a resumed run's last response had failed.
     private var lastRequest: JournalEvent.RequestSent?
     /// Whether the next request is the last one sent again.
     private var resend = false
     /// The background response the server named for the open request.
-    public private(set) var backgroundResponseID: String?
+    package private(set) var backgroundResponseID: String?
 
     /// The last response's function calls, in the order the model asked for them.
-    public private(set) var calls: [Call] = []
+    package private(set) var calls: [Call] = []
     /// The finished calls of the last response, by wire id.
     private var outputs: [String: ToolCallRecord] = [:]
     /// The calls of the last response that started, by wire id.
@@ -99,7 +99,7 @@ public struct RunState: Sendable, Hashable {
     /// Every `call_id` the run's requests have carried or will carry, to keep them unique.
     private var usedCallIDs: Set<String> = []
     /// Approval requests of the last response not yet answered.
-    public private(set) var openApprovals: [HostedToolCall] = []
+    package private(set) var openApprovals: [HostedToolCall] = []
     /// Replies to approval requests, and input added to a finished run, for the next request.
     private var added: [InputItem] = []
     /// What the last response ended with, once it arrived.
@@ -109,7 +109,7 @@ public struct RunState: Sendable, Hashable {
     private var segmentCalls = 0
 
     /// How the run ended, once it has.
-    public private(set) var finished: JournalEvent.RunFinished?
+    package private(set) var finished: JournalEvent.RunFinished?
 
     private struct Answer: Sendable, Hashable {
         var status: ResponseStatus
@@ -119,12 +119,12 @@ public struct RunState: Sendable, Hashable {
     }
 
     /// An empty state for the run `runID`; apply its `run_started` first.
-    public init(runID: String) {
+    package init(runID: String) {
         self.runID = runID
     }
 
     /// The state a journal's events lead to.
-    public init(replaying records: [JournalRecord]) throws(CoreError) {
+    package init(replaying records: [JournalRecord]) throws(CoreError) {
         guard case .runStarted? = records.first?.event else {
             throw CoreError(.notAJournal, "not a run journal: it does not begin with run_started")
         }
@@ -135,7 +135,7 @@ public struct RunState: Sendable, Hashable {
     // MARK: The transition
 
     /// Applies one event. The only code that changes the state.
-    public mutating func apply(_ event: JournalEvent) {
+    package mutating func apply(_ event: JournalEvent) {
         switch event {
         case .runStarted(let e):
             started = e
@@ -166,43 +166,13 @@ public struct RunState: Sendable, Hashable {
             if openRequest?.turn == e.turn { backgroundResponseID = e.responseID }
 
         case .responseReceived(let e):
-            let response = e.response
-            openRequest = nil
-            resend = false
-            backgroundResponseID = nil
-            turn = e.turn
-            if let used = response.usage { usage = usage + used }
-            items += response.output
-            calls = response.functionCalls.map { call in Call(call, wireID: uniqueCallID(call.callID, turn: e.turn)) }
-            history += replayable(response.output)
-            lastResponseID = response.id
-            previousResponseID = response.id.isEmpty ? nil : response.id
-            outputs = [:]
-            startedCalls = []
-            openApprovals = response.output.compactMap { item in
-                if case .hostedToolCall(let call) = item, call.type == "mcp_approval_request" { call } else { nil }
-            }
-            answer = Answer(
-                status: response.status, text: response.outputText,
-                incompleteReason: response.status == .incomplete ? response.incompleteDetails?.reason ?? "unknown" : nil,
-                failure: response.status == .failed
-                    ? "the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")" : nil)
-            if (!calls.isEmpty || !openApprovals.isEmpty) && resetToolChoice { toolChoice = toolChoice.map(Self.relaxed) }
+            receive(e)
 
         case .toolStarted(let e):
             startedCalls.insert(e.wireCallID ?? wireID(forServerID: e.callID, turn: e.turn, among: startedCalls))
 
         case .toolFinished(let record):
-            let id = record.wireCallID ?? wireID(forServerID: record.callID, turn: record.turn, among: Set(outputs.keys))
-            outputs[id] = record
-            startedCalls.insert(id)
-            // Records arrive as calls finish; they are kept in the order the model asked for the calls.
-            let key = (record.turn, rank(record, turn: record.turn))
-            var position = toolCalls.count
-            while position > 0, (toolCalls[position - 1].turn, rank(toolCalls[position - 1], turn: toolCalls[position - 1].turn)) > key {
-                position -= 1
-            }
-            toolCalls.insert(record, at: position)
+            finishCall(record)
 
         case .hostedCall:
             break
@@ -231,23 +201,69 @@ public struct RunState: Sendable, Hashable {
             break
 
         case .runResumed:
-            // A run stopped early (a cancel, its time limit, a failure) is taken up again where it stopped.
-            if let end = finished, end.status.canResume {
-                finished = nil
-                // A response that failed (`response.failed`, an `error` event) answered nothing: its request goes again.
-                if answer?.failure != nil, let last = lastRequest {
-                    answer = nil
-                    calls = []
-                    outputs = [:]
-                    startedCalls = []
-                    openApprovals = []
-                    openRequest = last
-                    previousResponseID = last.previousResponseID
-                }
-            }
+            resume()
 
         case .runFinished(let e):
             finished = e
+        }
+    }
+
+    /// A response arrived: its output joins the items and the history, its calls (under their wire ids) and approval
+    /// requests are what the run answers next, and its status is the answer so far.
+    private mutating func receive(_ e: JournalEvent.ResponseReceived) {
+        let response = e.response
+        openRequest = nil
+        resend = false
+        backgroundResponseID = nil
+        turn = e.turn
+        if let used = response.usage { usage = usage + used }
+        items += response.output
+        calls = response.functionCalls.map { call in Call(call, wireID: uniqueCallID(call.callID, turn: e.turn)) }
+        history += replayable(response.output)
+        lastResponseID = response.id
+        previousResponseID = response.id.isEmpty ? nil : response.id
+        outputs = [:]
+        startedCalls = []
+        openApprovals = response.output.compactMap { item in
+            if case .hostedToolCall(let call) = item, call.type == "mcp_approval_request" { call } else { nil }
+        }
+        answer = Answer(
+            status: response.status, text: response.outputText,
+            incompleteReason: response.status == .incomplete ? response.incompleteDetails?.reason ?? "unknown" : nil,
+            failure: response.status == .failed
+                ? "the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")" : nil)
+        if (!calls.isEmpty || !openApprovals.isEmpty) && resetToolChoice { toolChoice = toolChoice.map(Self.relaxed) }
+    }
+
+    /// A call ended: its output is kept under its wire id, and its record takes its place among the run's calls, in
+    /// the order the model asked for them (records arrive as calls finish).
+    private mutating func finishCall(_ record: ToolCallRecord) {
+        let id = record.wireCallID ?? wireID(forServerID: record.callID, turn: record.turn, among: Set(outputs.keys))
+        outputs[id] = record
+        startedCalls.insert(id)
+        // Records arrive as calls finish; they are kept in the order the model asked for the calls.
+        let key = (record.turn, rank(record, turn: record.turn))
+        var position = toolCalls.count
+        while position > 0, (toolCalls[position - 1].turn, rank(toolCalls[position - 1], turn: toolCalls[position - 1].turn)) > key {
+            position -= 1
+        }
+        toolCalls.insert(record, at: position)
+    }
+
+    /// The run was resumed: a run stopped early (a cancel, its time limit, a failure) is taken up again where it stopped.
+    private mutating func resume() {
+        if let end = finished, end.status.canResume {
+            finished = nil
+            // A response that failed (`response.failed`, an `error` event) answered nothing: its request goes again.
+            if answer?.failure != nil, let last = lastRequest {
+                answer = nil
+                calls = []
+                outputs = [:]
+                startedCalls = []
+                openApprovals = []
+                openRequest = last
+                previousResponseID = last.previousResponseID
+            }
         }
     }
 
@@ -309,7 +325,7 @@ public struct RunState: Sendable, Hashable {
     /// time limit and cancellation aside, which the loop's driver watches). `safeToRepeat` says whether a tool (by
     /// name) may run again when a crash interrupted its call: such calls run again; the others are settled as
     /// interrupted and the model is told.
-    public func decide(limits: RunLimits, safeToRepeat: (String) -> Bool = { _ in false }) -> Decision {
+    package func decide(limits: RunLimits, safeToRepeat: (String) -> Bool = { _ in false }) -> Decision {
         if finished != nil { return .done }
         if openRequest != nil {
             // A request without its response (a resumed run): fetch the background response, or send it again.
@@ -359,11 +375,11 @@ public struct RunState: Sendable, Hashable {
     /// Whether the run has ended for good: it completed or hit a turn or call limit, so a resume returns its recorded
     /// result instead of going on. A run that has not ended, or that stopped early (cancelled, out of time, failed),
     /// is taken up again.
-    public var isSettled: Bool { finished.map { !$0.status.canResume } ?? false }
+    package var isSettled: Bool { finished.map { !$0.status.canResume } ?? false }
 
     /// Refuses a continuation (more input for a finished run) when the run has not ended, or ended in the middle of a
     /// turn: such a run is resumed instead.
-    public func checkContinuable() throws(CoreError) {
+    package func checkContinuable() throws(CoreError) {
         guard let end = finished else {
             throw CoreError(.continuation, "the run \(runID) has not ended; resume it instead (--resume \(runID))")
         }
@@ -376,28 +392,28 @@ public struct RunState: Sendable, Hashable {
 
     /// Whether a refusal of `previous_response_id` for the request in flight makes the run replay its history from now
     /// on: only in `auto` mode, and only for a request that was chained.
-    public var fallsBackWhenChainRefused: Bool {
+    package var fallsBackWhenChainRefused: Bool {
         mode == .auto && !replaysHistory && openRequest?.previousResponseID != nil
     }
 
     /// The end of the run as it stands, with `status`.
-    public func finish(_ status: RunResult.Status, text: String = "", message: String? = nil, incompleteReason: String? = nil) -> JournalEvent.RunFinished {
+    package func finish(_ status: RunResult.Status, text: String = "", message: String? = nil, incompleteReason: String? = nil) -> JournalEvent.RunFinished {
         JournalEvent.RunFinished(
             status: status, finalText: text, usage: usage, lastResponseID: lastResponseID, turns: turn, toolCallCount: toolCalls.count,
             message: message, incompleteReason: incompleteReason)
     }
 
     /// The last response's calls that have no output yet.
-    public var unansweredCalls: [Call] { calls.filter { outputs[$0.wireID] == nil } }
+    package var unansweredCalls: [Call] { calls.filter { outputs[$0.wireID] == nil } }
 
     // MARK: The next request
 
     /// The turn number of the next request: the same as the last one when it is sent again.
-    public var nextTurn: Int { openRequest != nil || resend ? turn : turn + 1 }
+    package var nextTurn: Int { openRequest != nil || resend ? turn : turn + 1 }
 
     /// What the next request adds to the conversation: input added to a finished run, approval replies, and the last
     /// response's call outputs in the order of the calls, under their wire ids (as a replayed history carries them).
-    public var pendingInput: [InputItem] { pending(wireIDs: true) }
+    package var pendingInput: [InputItem] { pending(wireIDs: true) }
 
     private func pending(wireIDs: Bool) -> [InputItem] {
         added + calls.compactMap { slot in
@@ -408,7 +424,7 @@ public struct RunState: Sendable, Hashable {
     /// The input and `previous_response_id` of the next request: the whole history when replaying; else what is
     /// pending, chained to the last response and answering the server's own call ids (a request sent again after a
     /// crash carries what it carried then).
-    public var nextInput: (input: [InputItem], previousResponseID: String?) {
+    package var nextInput: (input: [InputItem], previousResponseID: String?) {
         if replaysHistory { return (history + pendingInput, nil) }
         if let open = openRequest, !open.stateless { return (open.input ?? [], open.previousResponseID) }
         guard let previousResponseID else { return (history + pendingInput, nil) }
@@ -416,7 +432,7 @@ public struct RunState: Sendable, Hashable {
     }
 
     /// The result of the run as it stands.
-    public func result(journal: URL?) -> RunResult {
+    package func result(journal: URL?) -> RunResult {
         let end = finished
         return RunResult(
             runID: runID, status: end?.status ?? .failed, finalText: end?.finalText ?? "", items: items, toolCalls: toolCalls,

@@ -182,45 +182,14 @@ public struct Runner: Sendable {
     }
 
     private func driveUnderLimit(_ loop: RunLoop) async -> RunResult {
-        enum Outcome: Sendable {
-            case finished(RunLoop)
-            case timerFired
-            case timerStopped
-        }
         let timeout = loop.agent.limits.timeout
-        var final = await withTaskGroup(of: Outcome.self) { group -> RunLoop in
-            group.addTask {
-                var loop = loop
-                await loop.run()
-                return .finished(loop)
-            }
-            if let timeout {
-                group.addTask {
-                    do {
-                        try await Task.sleep(for: timeout)
-                        return .timerFired
-                    } catch {
-                        return .timerStopped
-                    }
-                }
-            }
-            var timedOut = false
-            while let outcome = await group.next() {
-                switch outcome {
-                case .finished(var loop):
-                    group.cancelAll()
-                    if timedOut, loop.state.finished == nil {
-                        loop.end(.timedOut, "the run reached its time limit of \(timeout.map { "\($0)" } ?? "?")")
-                    }
-                    return loop
-                case .timerFired:
-                    timedOut = true
-                    group.cancelAll()
-                case .timerStopped:
-                    break
-                }
-            }
+        var (final, timedOut) = await withTimeLimit(timeout) {
+            var loop = loop
+            await loop.run()
             return loop
+        }
+        if timedOut, final.state.finished == nil {
+            final.end(.timedOut, "the run reached its time limit of \(timeout.map { "\($0)" } ?? "?")")
         }
         if final.state.finished == nil {
             if Task.isCancelled { final.end(.cancelled, "the run was stopped before it finished") } else { final.end(.failed, "the run stopped without a reason") }

@@ -6,9 +6,9 @@ import Tracing
 
 /// A short digest that is the same on every machine and every run (unlike `Hasher`): 64-bit FNV-1a, in hex. For
 /// noticing change (an agent's tools, a batch task's line) and naming files; not for security.
-public enum StableDigest {
+package enum StableDigest {
     /// The digest of `bytes`, as lower-case hex (up to 16 digits).
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    package static func hex(_ bytes: some Sequence<UInt8>) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)

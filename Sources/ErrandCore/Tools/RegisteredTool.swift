@@ -49,7 +49,7 @@ public struct RegisteredTool: Sendable {
             do {
                 decoded = try decoder.decode(T.Arguments.self, from: JSONEncoder().encode(arguments))
             } catch let error as DecodingError {
-                throw ToolArgumentsError(message: Self.explain(error))
+                throw ToolError(.invalidArguments, Self.explain(error), underlying: error)
             }
             return try await tool.call(arguments: decoded, context: context)
         }

@@ -50,7 +50,3 @@ public enum ToolArguments {
         return .success(SchemaValidator.fillingOmittedNullables(value, schema: schema))
     }
 }
-/// Arguments that do not fit the tool's parameters.
-struct ToolArgumentsError: Error {
-    var message: String
-}

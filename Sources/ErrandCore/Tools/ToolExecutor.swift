@@ -81,7 +81,7 @@ struct ToolExecutor: Sendable {
             return (output.text, false)
         } catch is DeadlineExceeded {
             return ("error: \(call.name) timed out after \(timeout) and was stopped.", true)
-        } catch let error as ToolArgumentsError {
+        } catch let error as ToolError where error.kind == .invalidArguments {
             return ("error: invalid arguments for \(call.name): \(error.message).", true)
         } catch let error as ToolError {
             return ("error: \(error.message)", true)

@@ -1,10 +1,11 @@
 import ErrandTesting
 import Foundation
+import ErrandProbe
 import ResponsesAPI
 import Testing
 
 /// `ProviderProbe` against every scripted dialect, over loopback: what it reports must be what the dialect does.
-@Suite struct ProbeTests {
+@Suite(.timeLimit(.minutes(3))) struct ProbeTests {
     struct Case: Sendable, CustomStringConvertible {
         var name: String
         var dialect: ScriptedDialect

@@ -1,4 +1,4 @@
-import ErrandTools
+import ErrandProcess
 import Foundation
 import Subprocess
 import Synchronization
@@ -12,7 +12,7 @@ import Darwin
 /// A server's child process: a ``LongLivedChild`` (swift-subprocess; its own process group, so that Ctrl-C at the
 /// terminal reaches errand, which then stops it in order, and so that whatever it starts is stopped with it), with the
 /// end of its stderr kept and its exit noticed the moment it happens.
-final class ChildProcess: Sendable {
+final class ServerProcess: Sendable {
     let pid: pid_t
     let child: LongLivedChild
     private let tail: Tail
@@ -43,12 +43,12 @@ final class ChildProcess: Sendable {
     }
 
     /// Starts the server's program; throws when it cannot be started.
-    static func spawn(_ configuration: MCPServerConfiguration) async throws -> ChildProcess {
+    static func spawn(_ configuration: MCPServerConfiguration) async throws -> ServerProcess {
         let tail = Tail()
         let child = LongLivedChild(
             executable: configuration.executable, arguments: configuration.arguments, environment: configuration.environment,
             directory: configuration.workingDirectory.path, stderr: tail.append)
-        let process = ChildProcess(pid: try await child.pid, child: child, tail: tail)
+        let process = ServerProcess(pid: try await child.pid, child: child, tail: tail)
         let watcher = Task {
             let status = try? await child.exit.value
             let callbacks = process.state.withLock { state in

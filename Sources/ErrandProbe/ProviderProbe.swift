@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import ResponsesAPI
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -10,15 +11,15 @@ import NIOHTTP1
 ///
 /// Capabilities that depend on the model's judgement (whether it calls a tool when asked to) are "could not tell" when
 /// the model did not do it, rather than "no": the server may support them and the model may have chosen otherwise.
-public struct ProviderProbe: Sendable {
+package struct ProviderProbe: Sendable {
     /// The names of the capabilities, in the order they are reported.
-    public static let capabilityNames = [
+    package static let capabilityNames = [
         "responses", "json", "streaming", "usage", "max_output_tokens", "max_tokens", "stateful", "store", "function_calling",
         "tool_choice_required", "tool_choice_named", "parallel_calls", "strict_schemas", "background", "stream_resumption",
     ]
 
     /// The requests the probe sends, in words, to show before sending them.
-    public static let plan = [
+    package static let plan = [
         "POST /responses: a JSON answer, capped at 16 output tokens (max_output_tokens)",
         "POST /responses: the same cap as max_tokens",
         "POST /responses with stream: true",
@@ -33,20 +34,20 @@ public struct ProviderProbe: Sendable {
     ]
 
     /// One capability: supported, not supported, or `nil` for could not tell; and the evidence.
-    public struct Finding: Sendable, Hashable {
+    package struct Finding: Sendable, Hashable {
         /// `true`, `false`, or `nil` (could not tell).
-        public var supported: Bool?
+        package var supported: Bool?
         /// What was seen: a status code, the server's message, what the answer held.
-        public var evidence: String
+        package var evidence: String
 
         /// Creates a finding.
-        public init(_ supported: Bool?, _ evidence: String) {
+        package init(_ supported: Bool?, _ evidence: String) {
             self.supported = supported
             self.evidence = evidence
         }
 
         /// `yes`, `no` or `could not tell`.
-        public var verdict: String {
+        package var verdict: String {
             switch supported {
             case true?: "yes"
             case false?: "no"
@@ -56,22 +57,22 @@ public struct ProviderProbe: Sendable {
     }
 
     /// What the probe found.
-    public struct Report: Sendable {
+    package struct Report: Sendable {
         /// The server's base URL.
-        public var baseURL: String
+        package var baseURL: String
         /// The model asked.
-        public var model: String
+        package var model: String
         /// Each capability, by name (see ``ProviderProbe/capabilityNames``).
-        public var findings: [String: Finding]
+        package var findings: [String: Finding]
         /// How the server's answers differ from the spec, one sentence each.
-        public var drift: [String]
+        package var drift: [String]
         /// The `provider` block to paste into a spec.
-        public var provider: JSONValue
+        package var provider: JSONValue
         /// How many HTTP requests the probe sent.
-        public var requests: Int
+        package var requests: Int
 
         /// The report as one JSON object: each capability `{"supported", "evidence"}`, then `drift` and `provider`.
-        public var jsonValue: JSONValue {
+        package var jsonValue: JSONValue {
             var object: [String: JSONValue] = [:]
             for name in ProviderProbe.capabilityNames {
                 let finding = findings[name] ?? Finding(nil, "not probed")
@@ -92,7 +93,7 @@ public struct ProviderProbe: Sendable {
     let preset: String?
 
     /// A probe of the server `client` talks to, asking `model`; `preset` names the provider preset in the suggested block.
-    public init(client: ResponsesClient, model: String, preset: String? = nil) {
+    package init(client: ResponsesClient, model: String, preset: String? = nil) {
         self.client = client
         self.model = model
         self.preset = preset
@@ -100,7 +101,7 @@ public struct ProviderProbe: Sendable {
 
     /// Sends the probe's requests one after the other, calling `progress` before each, and reports what it found.
     /// Never throws: a failure is evidence.
-    public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async -> Report {
+    package func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async -> Report {
         var run = ProbeRun(client: client, model: model, progress: progress)
         await run.all()
         var provider: [String: JSONValue] = [:]
