@@ -191,7 +191,7 @@ struct Respond: AsyncParsableCommand {
         }
         switch response.status {
         case .failed:
-            printError("errand: the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")")
+            printError("errand: the response failed: \(response.error.map { "\($0.code ?? "error"): \(OneLine.squash($0.message, limit: ResponsesError.providerTextLimit))" } ?? "no reason given")")
             throw ExitCode(1)
         case .cancelled:
             printError("errand: the response was cancelled on the server")
@@ -199,7 +199,7 @@ struct Respond: AsyncParsableCommand {
         case .incomplete:
             printError("errand: the answer is incomplete (\(response.incompleteDetails?.reason ?? "no reason given"))")
         default:
-            if let refusal = response.refusal { printError("errand: the model refused: \(refusal)") }
+            if let refusal = response.refusal { printError("errand: the model refused: \(OneLine.squash(refusal, limit: 300))") }
         }
     }
 

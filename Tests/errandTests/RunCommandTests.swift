@@ -89,6 +89,27 @@ import Testing
         }
     }
 
+    @Test func aGatewaysMultiLineAnswerIsPrintedOnOneLine() async throws {
+        // LiteLLM refuses previous_response_id for a model group without state with a blank line and a second paragraph.
+        var dialect = ScriptedDialect.spec
+        dialect.keepsState = false
+        dialect.previousResponseRefusal = "litellm.BadRequestError: previous_response_id is not supported\n\nReceived Model Group=qwen\nAvailable Model Group Fallbacks=None"
+        try await ScriptedResponsesServer.withServer([Self.readNotes, .message("the word")], dialect: dialect) { server in
+            let result = try await errand(["run", spec.path, "word?", "--journal-dir", journals.path], server: server)
+            #expect(result.status == 0)
+            let warning = try #require(result.stderr.split(separator: "\n").first { $0.contains("⚠") })
+            #expect(warning.contains("previous_response_id is not supported Received Model Group=qwen Available Model Group Fallbacks=None"))
+            #expect(!result.stderr.contains("\n\n"))
+        }
+        try await ScriptedResponsesServer.withServer([.error(status: 400, message: "upstream failed\n\nTraceback (most recent call last):\n  File x")]) { server in
+            let result = try await errand(["run", spec.path, "word?", "--journal-dir", journals.path], server: server)
+            #expect(result.status == 1)
+            let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
+            #expect(lines.count == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("upstream failed Traceback (most recent call last): File x"))
+        }
+    }
+
     @Test func aProviderFailureExitsOne() async throws {
         try await ScriptedResponsesServer.withServer([.error(status: 429, message: "You exceeded your current quota.", type: "insufficient_quota", code: "insufficient_quota", headers: ["x-should-retry": "false"])]) { server in
             let result = try await errand(["run", spec.path, "word?", "--journal-dir", journals.path], server: server)

@@ -231,7 +231,7 @@ package struct RunState: Sendable, Hashable {
             status: response.status, text: response.outputText,
             incompleteReason: response.status == .incomplete ? response.incompleteDetails?.reason ?? "unknown" : nil,
             failure: response.status == .failed
-                ? "the response failed: \(response.error.map { "\($0.code ?? "error"): \($0.message)" } ?? "no reason given")" : nil)
+                ? "the response failed: \(response.error.map { "\($0.code ?? "error"): \(OneLine.squash($0.message, limit: ResponsesError.providerTextLimit))" } ?? "no reason given")" : nil)
         if (!calls.isEmpty || !openApprovals.isEmpty) && resetToolChoice { toolChoice = toolChoice.map(Self.relaxed) }
     }
 
