@@ -17,6 +17,15 @@ public struct BatchTasks: Sendable {
         public var workspace: URL?
         /// The turn limit, instead of the spec's.
         public var maxTurns: Int?
+
+        /// Creates a task.
+        public init(id: String, task: String, model: String? = nil, workspace: URL? = nil, maxTurns: Int? = nil) {
+            self.id = id
+            self.task = task
+            self.model = model
+            self.workspace = workspace
+            self.maxTurns = maxTurns
+        }
     }
 
     /// The tasks, in the file's order.

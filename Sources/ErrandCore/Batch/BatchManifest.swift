@@ -9,7 +9,7 @@ package struct BatchManifest: Sendable {
     /// The manifest file.
     package let url: URL
     /// The batch's folder (journals and manifest).
-    package var folder: URL { url.deletingLastPathComponent() }
+    package let folder: URL
     private var object: [String: JSONValue]
 
     /// The folder of the batch that runs `tasks` with `spec`, under `journals`: `batches/<tasks name>-<digest of both
@@ -88,7 +88,7 @@ package struct BatchManifest: Sendable {
         object["tasks_file"] = .string(tasksFile.standardizedFileURL.path)
         object["tasks"] = .object(known.merging(tasks.map { ($0.id, JSONValue.string($0.digest)) }) { _, new in new })
         object["runs"] = object["runs"] ?? []
-        let manifest = BatchManifest(url: url, object: object, changed: changed)
+        let manifest = BatchManifest(folder: folder, object: object, changed: changed)
         try manifest.write()
         return manifest
     }
@@ -96,8 +96,9 @@ package struct BatchManifest: Sendable {
     /// The tasks whose journals were set aside because their line changed.
     package let changed: [String]
 
-    private init(url: URL, object: [String: JSONValue], changed: [String]) {
-        self.url = url
+    private init(folder: URL, object: [String: JSONValue], changed: [String]) {
+        self.folder = folder
+        self.url = folder.appendingPathComponent("batch.json")
         self.object = object
         self.changed = changed
     }
