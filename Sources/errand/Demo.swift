@@ -91,7 +91,10 @@ struct Demo: AsyncParsableCommand {
         let pitch = readme.first { !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix("[") }
         let types = (outputs["call_types"] ?? "").split(separator: "\n").compactMap { line -> String? in
             guard let code = line.split(separator: ":", maxSplits: 2).last else { return nil }
-            return code.split(separator: " ").dropFirst(2).first.map { String($0.prefix { $0.isLetter || $0.isNumber }) }
+            // `public struct Name`, `public final class Name`: the name is the word after the keyword.
+            let words = code.split(separator: " ")
+            guard let keyword = words.firstIndex(where: { ["struct", "class", "enum", "protocol"].contains($0) }), keyword + 1 < words.count else { return nil }
+            return String(words[keyword + 1].prefix { $0.isLetter || $0.isNumber })
         }
         var text = "From what I read here:\n\n"
         if let title {
