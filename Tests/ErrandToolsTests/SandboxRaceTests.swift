@@ -44,6 +44,7 @@ import Darwin
     func whileSwapping(_ body: (_ swapCount: () -> Int) async throws -> Void) async throws -> Int {
         let stop = Atomic<Bool>(false)
         let swaps = Atomic<Int>(0)
+        let stuck = Atomic<Bool>(false)
         let folder = root.appendingPathComponent("d").path
         let parked = root.appendingPathComponent(".parked").path
         let target = outside.path
@@ -55,22 +56,37 @@ import Darwin
                 sched_yield()
                 // write_file may have created a folder `d` in the gap: it goes, the real one comes back.
                 if unlink(folder) != 0 { try? FileManager.default.removeItem(atPath: folder) }
-                while rename(parked, folder) != 0 { try? FileManager.default.removeItem(atPath: folder) }
+                // Bounded: a rename that keeps failing (not a leftover in the way) ends the swapping and fails the test.
+                var attempts = 0
+                while rename(parked, folder) != 0, attempts < 10_000 {
+                    try? FileManager.default.removeItem(atPath: folder)
+                    attempts += 1
+                }
+                if attempts == 10_000 {
+                    stuck.store(true, ordering: .relaxed)
+                    break
+                }
                 swaps.add(1, ordering: .relaxed)
                 // A breath between swaps: the other tests running meanwhile need this core too.
                 usleep(200)
             }
             done.signal()
         }
+        /// Stops the swapper and waits for it, for 30 s at most: a swapper that does not stop fails the test instead of
+        /// holding it.
+        func stopSwapping() {
+            stop.store(true, ordering: .relaxed)
+            #expect(done.wait(timeout: .now() + 30) == .success, "the swapper thread did not stop")
+            let wasStuck = stuck.load(ordering: .relaxed)
+            #expect(!wasStuck, "the real folder could not be renamed back into place")
+        }
         do {
             try await body { swaps.load(ordering: .relaxed) }
         } catch {
-            stop.store(true, ordering: .relaxed)
-            done.wait()
+            stopSwapping()
             throw error
         }
-        stop.store(true, ordering: .relaxed)
-        done.wait()
+        stopSwapping()
         return swaps.load(ordering: .relaxed)
     }
 
