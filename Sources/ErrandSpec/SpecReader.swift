@@ -68,7 +68,7 @@ public struct SpecError: Error, Sendable, CustomStringConvertible {
     /// One line per problem, or the setup failure in one line.
     public var description: String {
         if kind == .invalid { return problems.map(\.description).joined(separator: "\n") }
-        let cause = underlying.map { ($0 as? any CustomStringConvertible)?.description ?? "\($0)" } ?? "unknown cause"
+        let cause = underlying.map { "\($0)" } ?? "unknown cause"
         return context.map { "\($0): \(cause)" } ?? cause
     }
 }

@@ -6,20 +6,23 @@ public enum OneLine {
     public static func squash(_ text: String, limit: Int? = nil) -> String {
         var line = ""
         line.reserveCapacity(min(text.utf8.count, (limit ?? Int.max / 2) + 1))
+        var count = 0  // characters in `line`, kept as it grows: String.count walks the whole string
         var space = false
         for character in text {
             if character.isWhitespace {
-                space = !line.isEmpty
+                space = count > 0
                 continue
             }
             if space {
                 line.append(" ")
+                count += 1
                 space = false
             }
             line.append(character)
-            if let limit, line.count > limit { break }
+            count += 1
+            if let limit, count > limit { break }
         }
-        guard let limit, line.count > limit else { return line }
+        guard let limit, count > limit else { return line }
         return String(line.prefix(max(0, limit - 1))) + "…"
     }
 }

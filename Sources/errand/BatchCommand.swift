@@ -84,7 +84,7 @@ struct Batch: AsyncParsableCommand {
                 concurrency: concurrency, rateLimits: RateLimits(maxRequestsPerMinute: maxRequestsPerMinute, maxTokensPerMinute: maxTokensPerMinute),
                 journals: RunStore.standard(folder: journalDir), folder: batchDir.map { URL(fileURLWithPath: $0) }, restartChanged: restartChanged)
         } catch {
-            throw failure(error)
+            throw reportFailure(error)
         }
         let sink: OutputSink
         do {
@@ -132,7 +132,7 @@ struct Batch: AsyncParsableCommand {
         do {
             summary = try outcome.result.get()
         } catch {
-            throw failure(error, otherwise: outcome.exitCode ?? 1)
+            throw reportFailure(error, otherwise: outcome.exitCode ?? 1)
         }
         summary.elapsedSeconds = ((ContinuousClock.now - started).seconds * 1000).rounded() / 1000
         sink.write((humanReadable ? RunText.batchSummary(summary, folder: plan.folder) : summary.jsonValue(folder: plan.folder).jsonString) + "\n")

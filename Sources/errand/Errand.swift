@@ -79,7 +79,7 @@ func writeOut(_ text: String) {
 /// Prints why a command could not set up or run, and gives the exit code to throw: 2 for a spec, manifest or tasks
 /// file with problems and for an agent that cannot be set up from its spec (a bad provider, a missing workspace, a
 /// changed batch), `otherwise` for anything else (a provider or MCP server failure, 1 unless a signal says more).
-func failure(_ error: any Error, otherwise: Int32 = 1) -> ExitCode {
+func reportFailure(_ error: any Error, otherwise: Int32 = 1) -> ExitCode {
     switch error {
     case let error as ExitCode:
         return error

@@ -57,7 +57,9 @@ struct Respond: AsyncParsableCommand {
 
     func validate() throws {
         if let maxOutputTokens, maxOutputTokens < 1 { throw ValidationError("--max-output-tokens must be positive") }
-        if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let timeout, !(timeout > 0 && timeout <= 604_800) {
+            throw ValidationError("--timeout must be a number of seconds above 0 and at most 604800 (a week)")
+        }
         if detach, timeout != nil { throw ValidationError("--detach does not wait, so --timeout has nothing to limit") }
         if input == "-", prompt == ["-"] { throw ValidationError("stdin can give the --input items or the prompt, not both") }
     }

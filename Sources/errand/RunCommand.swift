@@ -38,7 +38,7 @@ struct ProviderOptions: ParsableArguments {
         do {
             return try Provider.resolve(preset: provider, baseURL: baseURL, environment: environment)
         } catch {
-            throw failure(SpecError(setup: error))
+            throw reportFailure(SpecError(setup: error))
         }
     }
 }
@@ -71,7 +71,9 @@ struct OverrideOptions: ParsableArguments {
     func validate() throws {
         if let state, StateMode(rawValue: state) == nil { throw ValidationError("--state must be auto, stateful or stateless, not '\(state)'") }
         if let maxTurns, maxTurns < 1 { throw ValidationError("--max-turns must be at least 1") }
-        if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let timeout, !(timeout > 0 && timeout <= 604_800) {
+            throw ValidationError("--timeout must be a number of seconds above 0 and at most 604800 (a week), as limits.timeout_seconds")
+        }
     }
 
     var overrides: SpecOverrides {
@@ -99,7 +101,7 @@ func loadSpec(_ path: String) throws -> AgentSpec {
     do {
         return try AgentSpec.load(URL(fileURLWithPath: path))
     } catch {
-        throw failure(error)
+        throw reportFailure(error)
     }
 }
 
@@ -177,7 +179,7 @@ struct Run: AsyncParsableCommand {
         do {
             provider = try spec.provider(overrides: overrides.overrides, environment: environment)
         } catch {
-            throw failure(error)
+            throw reportFailure(error)
         }
         if !overrides.allowHost.isEmpty, !spec.toolNames.contains("fetch_url") {
             printError("errand: --allow-host has no effect: \(spec.name) has no fetch_url tool")
@@ -235,7 +237,7 @@ struct Run: AsyncParsableCommand {
             printError("errand: \(error)")
             throw ExitCode(error.kind == .resume || error.kind == .continuation || error.kind == .notAJournal ? 2 : 1)
         } catch {
-            throw failure(error, otherwise: outcome.exitCode ?? 1)
+            throw reportFailure(error, otherwise: outcome.exitCode ?? 1)
         }
         display.finish(result)
         switch result.status {

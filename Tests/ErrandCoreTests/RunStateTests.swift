@@ -302,6 +302,19 @@ import Testing
         #expect(ids.outputs == ids.calls)
     }
 
+    @Test func aJournalWithoutWireIDsMatchesARepeatInsideOneResponseToEachCall() throws {
+        // Two calls with one id in one response, journaled (before wire ids) under the server's id alone: each line
+        // answers its own call, so neither is run again and both outputs are replayed.
+        var state = Self.state([Self.started(.stateless), Self.sent(1, stateless: true), Self.response(1, calls: [("call_9", "echo"), ("call_9", "echo")])])
+        #expect(state.calls.map(\.wireID) == ["call_9", "call_9-t1"])
+        state.apply(Self.toolFinished(1, "call_9", output: "first"))
+        state.apply(Self.toolFinished(1, "call_9", output: "second"))
+        #expect(state.decide(limits: RunLimits()) == .send)
+        let outputs = try JSONValue(encoding: state.nextInput.input).arrayValue?.filter { $0["type"] == "function_call_output" }
+        #expect(outputs?.compactMap { $0["call_id"]?.stringValue } == ["call_9", "call_9-t1"])
+        #expect(outputs?.compactMap { $0["output"]?.stringValue } == ["first", "second"])
+    }
+
     @Test func aJournalWithoutWireIDsStillMatchesItsCalls() {
         // Journals written before wire ids name the server's id alone; the first call with that id takes the record.
         let state = Self.state(Self.repeating + [Self.toolStarted(2, "call_0")])

@@ -44,7 +44,7 @@ import Testing
     @Test(arguments: cases)
     func theProbeReportsWhatTheServerDoes(_ test: Case) async throws {
         try await ScriptedResponsesServer.withServer(Array(repeating: ScriptedModel.turn(test.dialect), count: 40), dialect: test.dialect) { server in
-            try await ResponsesClient.withClient(provider: server.provider, configuration: fastConfiguration(maxRetries: 0)) { client in
+            try await ResponsesClient.withClient(provider: server.provider, configuration: .loopbackTests(maxRetries: 0)) { client in
                 let report = await ProviderProbe(client: client, model: "probe-model").run()
                 if ProcessInfo.processInfo.environment["ERRAND_SHOW_PROBE"] != nil { print(test.name, report.jsonValue.jsonString) }
                 for name in ProviderProbe.capabilityNames {
@@ -76,10 +76,10 @@ import Testing
     }
 
     @Test func aServerThatIsNotThereIsOneFindingNotThirteen() async throws {
-        let (port, descriptor) = try reserveRefusingPort()
+        let (port, descriptor) = try FaultyListener.reserveRefusingPort()
         defer { close(descriptor) }
         let provider = Provider(name: "nowhere", baseURL: "http://127.0.0.1:\(port)/v1")
-        try await ResponsesClient.withClient(provider: provider, configuration: fastConfiguration(maxRetries: 0)) { client in
+        try await ResponsesClient.withClient(provider: provider, configuration: .loopbackTests(maxRetries: 0)) { client in
             let report = await ProviderProbe(client: client, model: "m").run()
             #expect(report.requests == 1)
             #expect(report.findings["responses"]?.supported == nil)
@@ -91,7 +91,7 @@ import Testing
         // A web server that is not a Responses API: POST /v1/responses is a 404 page.
         try await PageServer.withServer(["/": .html("<p>hello</p>")]) { pages in
             let provider = Provider(name: "web", baseURL: pages.baseURL + "/v1")
-            try await ResponsesClient.withClient(provider: provider, configuration: fastConfiguration(maxRetries: 0)) { client in
+            try await ResponsesClient.withClient(provider: provider, configuration: .loopbackTests(maxRetries: 0)) { client in
                 let report = await ProviderProbe(client: client, model: "m").run()
                 #expect(report.findings["responses"]?.supported == false)
                 #expect(report.findings["responses"]?.evidence.contains("HTTP 404") == true)

@@ -137,6 +137,12 @@ import Testing
         #expect(missing.stderr.contains("cannot read the spec"))
         let usage = try await errand(["run", spec.path, "task", "--state", "sometimes"])
         #expect(usage.status == 2)
+        // A time limit too large for a Duration is refused, not a crash (it trapped converting to Int64).
+        for arguments in [["run", spec.path, "task", "--timeout", "1e300"], ["respond", "--base-url", "http://127.0.0.1:9/v1", "--timeout", "1e300", "hi"]] {
+            let huge = try await errand(arguments)
+            #expect(huge.status == 2, "\(arguments[0]): \(huge.stderr)")
+            #expect(huge.stderr.contains("--timeout must be a number of seconds above 0 and at most 604800"), "\(arguments[0]): \(huge.stderr)")
+        }
     }
 
     @Test func validateToolsAndSchema() async throws {

@@ -54,7 +54,7 @@ package struct BatchManifest: Sendable {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw CoreError(.batch, "cannot make the batch folder \(folder.path)", underlying: error)
+            throw CoreError(.batch, "cannot make the batch folder \(folder.path) (check its parent's permissions, or choose another --batch-dir or --journal-dir)", underlying: error)
         }
         var object: [String: JSONValue] = [:]
         if FileManager.default.fileExists(atPath: url.path) {
@@ -80,7 +80,7 @@ package struct BatchManifest: Sendable {
             do {
                 try FileManager.default.moveItem(at: journal(forTask: id, in: folder), to: aside)
             } catch {
-                throw CoreError(.batch, "cannot set aside the journal of task '\(id)'", underlying: error)
+                throw CoreError(.batch, "cannot set aside the journal of task '\(id)' (check the batch folder's permissions)", underlying: error)
             }
         }
         object["version"] = 1
@@ -122,7 +122,7 @@ package struct BatchManifest: Sendable {
             try Data((JSONValue.object(object).jsonString + "\n").utf8).write(to: url, options: .atomic)
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
         } catch {
-            throw CoreError(.batch, "cannot write \(url.path)", underlying: error)
+            throw CoreError(.batch, "cannot write the batch manifest \(url.path) (check the folder's permissions and free space)", underlying: error)
         }
     }
 }

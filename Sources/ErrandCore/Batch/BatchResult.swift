@@ -1,6 +1,5 @@
 import Foundation
 import ResponsesAPI
-import Synchronization
 
 /// How one task of a batch ended.
 public struct BatchResult: Sendable {

@@ -1,6 +1,5 @@
 import Foundation
 import ResponsesAPI
-import Synchronization
 
 /// One task of a batch: an id (unique in the batch, and the name of its journal), the agent to run and its input.
 public struct BatchTask: Sendable {

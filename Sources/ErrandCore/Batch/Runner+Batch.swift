@@ -1,6 +1,5 @@
 import Foundation
 import ResponsesAPI
-import Synchronization
 
 extension Runner {
     /// Runs many tasks, up to `concurrency` at once, all through this runner's client (one connection pool, one rate

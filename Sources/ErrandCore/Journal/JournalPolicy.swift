@@ -1,6 +1,5 @@
 import Foundation
 import ResponsesAPI
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc

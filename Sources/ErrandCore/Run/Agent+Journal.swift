@@ -1,8 +1,5 @@
 import Foundation
-import Logging
 import ResponsesAPI
-import Synchronization
-import Tracing
 
 extension Agent {
     /// The `run_started` event of a run of this agent on `input`.

@@ -180,13 +180,12 @@ struct RunLoop: Sendable {
     /// and its end after, so that a crash in between is known for what it is: a call a resume must not simply repeat.
     private mutating func runTools(_ calls: [RunState.Call]) async throws(CoreError) {
         let turn = state.turn
-        let pending = calls
-        guard !pending.isEmpty else { return }
+        guard !calls.isEmpty else { return }
         let limit = max(1, agent.limits.maxToolConcurrency)
         let executor = ToolExecutor(agent: agent, runID: state.runID, logger: logger)
-        if pending.count == 1 {
+        if calls.count == 1 {
             // One call needs no task group (and its extra hop).
-            let slot = pending[0]
+            let slot = calls[0]
             try start(slot, turn: turn)
             try finish(await executor.execute(slot, turn: turn))
             return
@@ -194,9 +193,9 @@ struct RunLoop: Sendable {
         var failure: CoreError?
         await withTaskGroup(of: ToolCallRecord.self) { group in
             var next = 0
-            func start() -> Bool {
-                guard next < pending.count, failure == nil else { return false }
-                let slot = pending[next]
+            func startNext() -> Bool {
+                guard next < calls.count, failure == nil else { return false }
+                let slot = calls[next]
                 next += 1
                 do throws(CoreError) {
                     try self.start(slot, turn: turn)
@@ -207,7 +206,7 @@ struct RunLoop: Sendable {
                 group.addTask { await executor.execute(slot, turn: turn) }
                 return true
             }
-            while next < min(limit, pending.count), start() {}
+            while next < min(limit, calls.count), startNext() {}
             while let finished = await group.next() {
                 if failure == nil {
                     do throws(CoreError) {
@@ -216,7 +215,7 @@ struct RunLoop: Sendable {
                         failure = error
                     }
                 }
-                _ = start()
+                _ = startNext()
             }
         }
         if let failure { throw failure }

@@ -169,7 +169,7 @@ package struct RunState: Sendable, Hashable {
             receive(e)
 
         case .toolStarted(let e):
-            startedCalls.insert(e.wireCallID ?? wireID(forServerID: e.callID, turn: e.turn, among: startedCalls))
+            startedCalls.insert(e.wireCallID ?? wireID(forServerID: e.callID, turn: e.turn) { startedCalls.contains($0) })
 
         case .toolFinished(let record):
             finishCall(record)
@@ -238,7 +238,7 @@ package struct RunState: Sendable, Hashable {
     /// A call ended: its output is kept under its wire id, and its record takes its place among the run's calls, in
     /// the order the model asked for them (records arrive as calls finish).
     private mutating func finishCall(_ record: ToolCallRecord) {
-        let id = record.wireCallID ?? wireID(forServerID: record.callID, turn: record.turn, among: Set(outputs.keys))
+        let id = record.wireCallID ?? wireID(forServerID: record.callID, turn: record.turn) { outputs[$0] != nil }
         outputs[id] = record
         startedCalls.insert(id)
         // Records arrive as calls finish; they are kept in the order the model asked for the calls.
@@ -274,12 +274,14 @@ package struct RunState: Sendable, Hashable {
         return calls.firstIndex { $0.wireID == id } ?? calls.firstIndex { $0.call.callID == record.callID } ?? Int.max
     }
 
-    /// The wire id of the last response's call with the server's id `serverID` that is not yet in `taken` (a journal
-    /// line names the server's id alone when the two are the same, or when it was written before wire ids existed).
-    private func wireID(forServerID serverID: String, turn: Int, among taken: Set<String>) -> String {
+    /// The wire id of a journal line that names only the server's id: that id itself when a call goes by it and has
+    /// no line yet (the usual case), else the first of the last response's calls with that server id that is not `taken` yet (a journal
+    /// written before wire ids existed).
+    private func wireID(forServerID serverID: String, turn: Int, taken: (String) -> Bool) -> String {
         guard turn == self.turn else { return serverID }
+        if !taken(serverID), calls.contains(where: { $0.wireID == serverID }) { return serverID }
         let matching = calls.filter { $0.call.callID == serverID }
-        return (matching.first { !taken.contains($0.wireID) } ?? matching.first)?.wireID ?? serverID
+        return (matching.first { !taken($0.wireID) } ?? matching.first)?.wireID ?? serverID
     }
 
     /// `id`, or, when the run has used it already (or it is empty), the same id qualified with the turn.

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import ResponsesAPI
-import Synchronization
 import Tracing
 
 /// Runs an agent: calls the model, runs the tools it asks for, sends their outputs back, and loops until the model

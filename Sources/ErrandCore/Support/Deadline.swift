@@ -1,10 +1,8 @@
 import Foundation
-import Logging
 import ResponsesAPI
 import NIOCore
 import NIOPosix
 import Synchronization
-import Tracing
 
 // The one deadline helper of Errand: a NIO timer races an operation. What happens to an operation still running when
 // its time is up depends on who owns it: a tool call is abandoned (``withDeadline(_:_:)``), a run or a request is

@@ -1,8 +1,5 @@
 import Foundation
-import Logging
 import ResponsesAPI
-import Synchronization
-import Tracing
 
 /// A short digest that is the same on every machine and every run (unlike `Hasher`): 64-bit FNV-1a, in hex. For
 /// noticing change (an agent's tools, a batch task's line) and naming files; not for security.

@@ -1,7 +1,5 @@
 import Foundation
-import Logging
 import ResponsesAPI
-import Synchronization
 
 /// A registered tool, its type erased: the definition sent to the model and how to invoke it with JSON arguments.
 public struct RegisteredTool: Sendable {

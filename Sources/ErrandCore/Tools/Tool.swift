@@ -1,7 +1,5 @@
 import Foundation
-import Logging
 import ResponsesAPI
-import Synchronization
 
 /// A tool the model can call, in the spirit of FoundationModels' `Tool`: a name, a description, a parameter schema,
 /// typed arguments and an async `call`.

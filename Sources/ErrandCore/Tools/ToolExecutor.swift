@@ -1,9 +1,6 @@
 import Foundation
 import Logging
 import ResponsesAPI
-import NIOCore
-import NIOPosix
-import Synchronization
 import Tracing
 
 /// Runs one function call and turns whatever happens into the output the model reads: the tool's output, or an error

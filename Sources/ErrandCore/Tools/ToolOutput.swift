@@ -1,7 +1,5 @@
 import Foundation
-import Logging
 import ResponsesAPI
-import Synchronization
 
 /// What a tool gives back to the model: text, or structured JSON (sent as its compact text).
 public enum ToolOutput: Sendable, Hashable, ExpressibleByStringLiteral {

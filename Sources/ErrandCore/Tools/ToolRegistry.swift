@@ -1,7 +1,5 @@
 import Foundation
-import Logging
 import ResponsesAPI
-import Synchronization
 
 /// The tools of an agent, by unique name, in the order they were registered.
 public struct ToolRegistry: Sendable {

@@ -1,7 +1,5 @@
 import Foundation
-import Logging
 import ResponsesAPI
-import Synchronization
 
 /// The folder a run's tools may read (and, when writable, write); nothing outside it.
 public struct Workspace: Sendable, Hashable {
