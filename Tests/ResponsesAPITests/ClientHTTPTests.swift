@@ -420,9 +420,11 @@ import Testing
 
     @Test func anIdleStreamIsResumed() async throws {
         // Margins wide enough for a loaded 2-core machine (CI runs MCP servers and a Python one beside these tests):
-        // events 5 s apart, a 2.5 s idle limit, which the response head must also meet.
-        let turn = ScriptedTurn.message(Self.poem).pacing(.milliseconds(5000))
-        try await withScripted([turn], configuration: fastConfiguration(idleTimeout: .milliseconds(2500))) { client, server in
+        // events 12 s apart, a 5 s idle limit, which the response head must also meet. The resumed stream is not paced,
+        // so the test takes about 5 s. If the head still misses the limit, the client sends the create again, which
+        // the spare turn answers; the resume asserted below must happen on that one too.
+        let turn = ScriptedTurn.message(Self.poem).pacing(.seconds(12))
+        try await withScripted([turn, turn], configuration: fastConfiguration(idleTimeout: .seconds(5))) { client, server in
             let response = try await client.stream(CreateResponseRequest(model: "m", input: "x")).finalResponse()
             #expect(response.outputText == Self.poem)
             #expect(server.requests.contains { $0.method == "GET" && $0.query["starting_after"] == "0" })
