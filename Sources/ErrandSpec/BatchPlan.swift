@@ -35,7 +35,7 @@ package struct BatchPlan: Sendable {
     /// unless `restartChanged`.
     package static func prepare(
         spec: AgentSpec, specFile: URL, tasksFile: URL, entries: [BatchTasks.Entry], overrides: SpecOverrides = SpecOverrides(),
-        concurrency: Int? = nil, rateLimits: RateLimits = RateLimits(), journals: RunStore, folder: URL? = nil, restartChanged: Bool = false,
+        concurrency: Int? = nil, rateLimits: RateLimits = RateLimits(), journals: FileRunStore, folder: URL? = nil, restartChanged: Bool = false,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(SpecError) -> BatchPlan {
         let provider = try spec.provider(overrides: overrides, environment: environment)

@@ -82,7 +82,7 @@ struct Batch: AsyncParsableCommand {
             plan = try BatchPlan.prepare(
                 spec: spec, specFile: URL(fileURLWithPath: self.spec), tasksFile: tasksURL, entries: entries, overrides: overrides.overrides,
                 concurrency: concurrency, rateLimits: RateLimits(maxRequestsPerMinute: maxRequestsPerMinute, maxTokensPerMinute: maxTokensPerMinute),
-                journals: RunStore.standard(folder: journalDir), folder: batchDir.map { URL(fileURLWithPath: $0) }, restartChanged: restartChanged)
+                journals: FileRunStore.standard(folder: journalDir), folder: batchDir.map { URL(fileURLWithPath: $0) }, restartChanged: restartChanged)
         } catch {
             throw reportFailure(error)
         }

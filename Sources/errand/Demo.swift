@@ -43,7 +43,7 @@ struct Demo: AsyncParsableCommand {
         printError("errand demo: the model is the scripted server from ErrandTesting on 127.0.0.1 (no network, no key);")
         let shown = root.path == FileManager.default.currentDirectoryPath ? "this folder" : root.path
         printError("errand demo: the spec, the tools reading \(shown), the loop and the journal are real.\n")
-        let store = RunStore.standard(folder: journalDir, environment: environment)
+        let store = FileRunStore.standard(folder: journalDir, environment: environment)
         let display = RunDisplay(mode: .normal, interactive: false)
         let result = try await ScriptedResponsesServer.withServer(Self.script()) { server in
             try await ResponsesClient.withClient(provider: server.provider, logger: logger) { client in

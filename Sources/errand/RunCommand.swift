@@ -184,7 +184,7 @@ struct Run: AsyncParsableCommand {
         if !overrides.allowHost.isEmpty, !spec.toolNames.contains("fetch_url") {
             printError("errand: --allow-host has no effect: \(spec.name) has no fetch_url tool")
         }
-        let store = RunStore.standard(folder: journalDir, environment: environment)
+        let store = FileRunStore.standard(folder: journalDir, environment: environment)
         let plan: Plan
         do {
             if let resume {

@@ -16,7 +16,7 @@ struct Runs: ParsableCommand {
         @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs).")
         var journalDir: String?
 
-        var store: RunStore { RunStore.standard(folder: journalDir) }
+        var store: FileRunStore { FileRunStore.standard(folder: journalDir) }
     }
 
     /// `errand runs [list]`.
@@ -29,9 +29,9 @@ struct Runs: ParsableCommand {
         var json = false
 
         func run() throws {
-            let runs: [RunStore.Summary]
+            let runs: [RunSummary]
             do {
-                runs = try folder.store.list()
+                runs = try folder.store.listFiles()
             } catch {
                 printError("errand: \(error)")
                 throw ExitCode(1)

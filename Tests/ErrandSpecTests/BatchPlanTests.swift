@@ -20,7 +20,7 @@ import Testing
     }
 
     var tasksFile: URL { folder.appendingPathComponent("tasks.jsonl") }
-    var journals: RunStore { RunStore(folder: folder.appendingPathComponent("runs")) }
+    var journals: FileRunStore { FileRunStore(folder: folder.appendingPathComponent("runs")) }
 
     func plan(_ entries: [BatchTasks.Entry], concurrency: Int? = nil, restartChanged: Bool = false) throws -> BatchPlan {
         try BatchPlan.prepare(

@@ -13,7 +13,7 @@ import Darwin
 /// ``Runner/resume(_:journal:options:onEvent:)`` can go on. A line that cannot be written is an error, never skipped:
 /// the run fails with it rather than leave a journal that no longer tells the run. A new journal is readable and
 /// writable by its owner only (0600): it holds what tools read and what the model said.
-public final class Journal: Sendable {
+public final class Journal: RunJournal {
     /// The file.
     public let url: URL
     private let handle: Mutex<FileHandle?>
@@ -24,6 +24,9 @@ public final class Journal: Sendable {
     /// The secrets to redact, as bytes, each also as JSON escapes it (longest first).
     private let redactions: [([UInt8], [UInt8])]
     private let syncs = Mutex(0)
+
+    public var location: String { url.path }
+    public var fileURL: URL? { url }
 
     /// How many times the journal asked the system to flush to disk (`fsync` of a line or of the folder).
     package var syncCount: Int { syncs.withLock { $0 } }
@@ -178,14 +181,17 @@ public final class Journal: Sendable {
     }
 
     /// Closes the file.
-    public func close() {
+    public func close() async { closeFile() }
+
+    /// Closes the file, from synchronous code.
+    public func closeFile() {
         handle.withLock { handle in
             try? handle?.close()
             handle = nil
         }
     }
 
-    deinit { close() }
+    deinit { closeFile() }
 
     /// Reads a journal's events; a last line cut short by a crash is ignored, any other unreadable line is an error.
     public static func read(_ url: URL) throws(CoreError) -> [JournalRecord] {

@@ -111,14 +111,14 @@ extension BatchSummary {
     }
 }
 
-extension RunStore.Summary {
+extension RunSummary {
     /// One run as `errand runs --json` lists it.
     public var jsonValue: JSONValue {
         [
             "run_id": .string(runID), "agent": .string(agent), "model": .string(model),
             "status": status.map { .string($0.rawValue) } ?? .null, "turns": .number(Double(turns)),
             "total_tokens": .number(Double(totalTokens)), "started": .number(started.timeIntervalSince1970.rounded()),
-            "task": .string(task), "error": error.map(JSONValue.string) ?? .null, "journal": .string(journal.path),
+            "task": .string(task), "error": error.map(JSONValue.string) ?? .null, "journal": .string(journal),
         ]
     }
 }

@@ -104,7 +104,7 @@ package enum RunText {
     package static func step(_ event: JournalEvent) -> String? {
         switch event {
         case .runStarted(let e):
-            return "task: \(short(RunStore.task(of: e.input), 100))"
+            return "task: \(short(RunSummary.task(of: e.input), 100))"
         case .requestSent(let e):
             let how = e.stateless ? "the history replayed" : e.previousResponseID.map { "chained to \($0)" } ?? "the first request"
             return "turn \(e.turn) → request (\(how))"
@@ -127,7 +127,7 @@ package enum RunText {
         case .stateFallback(let e):
             return "turn \(e.turn) \(fallback(e.reason, httpStatus: e.httpStatus))"
         case .inputAdded(let e):
-            return "follow-up: \(short(RunStore.task(of: e.input), 100))"
+            return "follow-up: \(short(RunSummary.task(of: e.input), 100))"
         case .failure(let e):
             return "turn \(e.turn) ✗ \(short(e.message, 300))"
         case .runResumed(let e):
@@ -140,7 +140,7 @@ package enum RunText {
     }
 
     /// The runs of a folder as a table: run, agent, status, turns, tokens, started, task.
-    package static func runsTable(_ runs: [RunStore.Summary]) -> [String] {
+    package static func runsTable(_ runs: [RunSummary]) -> [String] {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd HH:mm"

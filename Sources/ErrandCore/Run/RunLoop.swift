@@ -10,19 +10,19 @@ struct RunLoop: Sendable {
     let agent: Agent
     let client: ResponsesClient
     let logger: Logger
-    var journal: Journal?
+    var journal: (any RunJournal)?
     let emit: @Sendable (RunEvent) -> Void
     var state: RunState
     var options = Runner.ResumeOptions()
 
     /// Journals an event, then applies it: nothing changes the state that is not in the journal first.
-    mutating func record(_ event: JournalEvent) throws(CoreError) {
-        try journal?.append(event, runID: state.runID)
+    mutating func record(_ event: JournalEvent) async throws(CoreError) {
+        try await journal?.append(event, runID: state.runID)
         state.apply(event)
     }
 
     /// Ends the run with `status`, journaling it when the journal still takes lines.
-    mutating func end(_ status: RunResult.Status, _ message: String?) {
+    mutating func end(_ status: RunResult.Status, _ message: String?) async {
         var message = message
         if status == .cancelled || status == .timedOut, let id = state.backgroundResponseID {
             let note = client.configuration.cancelBackgroundOnCancellation
@@ -32,7 +32,7 @@ struct RunLoop: Sendable {
         }
         let end = state.finish(status, message: message)
         do {
-            try record(.runFinished(end))
+            try await record(.runFinished(end))
         } catch {
             state.apply(.runFinished(state.finish(.failed, message: [message, error.description].compactMap { $0 }.joined(separator: "; "))))
         }
@@ -47,7 +47,7 @@ struct RunLoop: Sendable {
                 case .done:
                     return
                 case .finish(let end):
-                    try record(.runFinished(end))
+                    try await record(.runFinished(end))
                     return
                 case .send:
                     try await sendTurn()
@@ -57,7 +57,7 @@ struct RunLoop: Sendable {
                     try await answer(requests)
                 case .settleInterrupted(let records):
                     for record in records {
-                        try self.record(.toolFinished(record))
+                        try await self.record(.toolFinished(record))
                         emit(.toolCallFinished(record))
                     }
                 case .runTools(let calls, let rerun):
@@ -85,7 +85,7 @@ struct RunLoop: Sendable {
         body.input = nil
         body.instructions = nil
         body.tools = nil
-        try record(.requestSent(.init(
+        try await record(.requestSent(.init(
             turn: turn, stateless: state.replaysHistory, previousResponseID: previous, input: state.replaysHistory ? nil : input, request: body)))
         if announce { emit(.turnStarted(turn: turn, stateless: state.replaysHistory)) }
         let background = BackgroundID()
@@ -106,27 +106,27 @@ struct RunLoop: Sendable {
                 span.attributes["errand.function_calls"] = response.functionCalls.count
                 return response
             }
-            try noteBackground(background, turn: turn)
+            try await noteBackground(background, turn: turn)
         } catch let error as ResponsesError where error.isPreviousResponseNotFound && state.fallsBackWhenChainRefused {
             let said = error.providerError.map { OneLine.squash($0.message, limit: 200) } ?? "HTTP \(error.status ?? 0)"
             let reason = "the provider refused previous_response_id (\(said)); replaying the history from now on"
             logger.info("falling back to stateless", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
-            try record(.stateFallback(.init(turn: turn, reason: reason, httpStatus: error.status)))
+            try await record(.stateFallback(.init(turn: turn, reason: reason, httpStatus: error.status)))
             emit(.stateFallback(reason: reason))
             return
         } catch let error as CoreError {
             throw error
         } catch {
-            try noteBackground(background, turn: turn)
+            try await noteBackground(background, turn: turn)
             if Task.isCancelled || error is CancellationError { return }
             let partial = (error as? ResponsesError)?.partialResponse
-            try record(.failure(.init(
+            try await record(.failure(.init(
                 turn: turn, message: "\(error)", httpStatus: (error as? ResponsesError)?.status,
                 response: partial.flatMap { $0.output.isEmpty ? nil : $0 })))
-            try record(.runFinished(state.finish(.failed, message: "\(error)")))
+            try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        try interpret(response, turn: turn)
+        try await interpret(response, turn: turn)
     }
 
     /// Fetches the background response a resumed run's request was waiting for; sends the request again when that
@@ -145,23 +145,23 @@ struct RunLoop: Sendable {
             fetched = nil
         } catch {
             if Task.isCancelled || error is CancellationError { return }
-            try record(.failure(.init(turn: turn, message: "\(error)", httpStatus: (error as? ResponsesError)?.status, response: nil)))
-            try record(.runFinished(state.finish(.failed, message: "\(error)")))
+            try await record(.failure(.init(turn: turn, message: "\(error)", httpStatus: (error as? ResponsesError)?.status, response: nil)))
+            try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        if let fetched { try interpret(fetched, turn: turn) } else { try await sendTurn(announce: false) }
+        if let fetched { try await interpret(fetched, turn: turn) } else { try await sendTurn(announce: false) }
     }
 
     /// Records the response, and the provider's own tool calls in it.
-    private mutating func interpret(_ response: Response, turn: Int) throws(CoreError) {
+    private mutating func interpret(_ response: Response, turn: Int) async throws(CoreError) {
         // The response as the model made it; what the provider echoes of the request is already journaled.
         var made = response
         made.extra = [:]
         made.instructions = nil
-        try record(.responseReceived(.init(turn: turn, response: made)))
+        try await record(.responseReceived(.init(turn: turn, response: made)))
         emit(.turnFinished(turn: turn, responseID: response.id, usage: response.usage))
         for case .hostedToolCall(let call) in response.output where call.type != "mcp_approval_request" {
-            try record(.hostedCall(.init(turn: turn, callID: call.id, name: call.type, message: call.summary)))
+            try await record(.hostedCall(.init(turn: turn, callID: call.id, name: call.type, message: call.summary)))
             emit(.hostedToolCall(turn: turn, call: call))
         }
     }
@@ -170,7 +170,7 @@ struct RunLoop: Sendable {
     private mutating func answer(_ requests: [HostedToolCall]) async throws(CoreError) {
         for request in requests {
             let approved = await agent.approveHostedCall?(request) ?? false
-            try record(.approval(.init(
+            try await record(.approval(.init(
                 turn: state.turn, callID: request.id, summary: request.summary, reply: request.approvalResponse(approve: approved), approved: approved)))
             emit(.hostedApproval(turn: state.turn, request: request, approved: approved))
         }
@@ -186,19 +186,19 @@ struct RunLoop: Sendable {
         if calls.count == 1 {
             // One call needs no task group (and its extra hop).
             let slot = calls[0]
-            try start(slot, turn: turn)
-            try finish(await executor.execute(slot, turn: turn))
+            try await start(slot, turn: turn)
+            try await finish(await executor.execute(slot, turn: turn))
             return
         }
         var failure: CoreError?
         await withTaskGroup(of: ToolCallRecord.self) { group in
             var next = 0
-            func startNext() -> Bool {
+            func startNext() async -> Bool {
                 guard next < calls.count, failure == nil else { return false }
                 let slot = calls[next]
                 next += 1
                 do throws(CoreError) {
-                    try self.start(slot, turn: turn)
+                    try await self.start(slot, turn: turn)
                 } catch {
                     failure = error
                     return false
@@ -206,31 +206,31 @@ struct RunLoop: Sendable {
                 group.addTask { await executor.execute(slot, turn: turn) }
                 return true
             }
-            while next < min(limit, calls.count), startNext() {}
+            while next < min(limit, calls.count), await startNext() {}
             while let finished = await group.next() {
                 if failure == nil {
                     do throws(CoreError) {
-                        try self.finish(finished)
+                        try await self.finish(finished)
                     } catch {
                         failure = error
                     }
                 }
-                _ = startNext()
+                _ = await startNext()
             }
         }
         if let failure { throw failure }
     }
 
     /// Journals and announces a call's start.
-    private mutating func start(_ slot: RunState.Call, turn: Int) throws(CoreError) {
+    private mutating func start(_ slot: RunState.Call, turn: Int) async throws(CoreError) {
         let call = slot.call
-        try record(.toolStarted(.init(turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, wireCallID: slot.requalifiedID)))
+        try await record(.toolStarted(.init(turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, wireCallID: slot.requalifiedID)))
         emit(.toolCallStarted(turn: turn, callID: call.callID, name: call.name, arguments: call.arguments))
     }
 
     /// Journals and announces a call's end.
-    private mutating func finish(_ finished: ToolCallRecord) throws(CoreError) {
-        try record(.toolFinished(finished))
+    private mutating func finish(_ finished: ToolCallRecord) async throws(CoreError) {
+        try await record(.toolFinished(finished))
         emit(.toolCallFinished(finished))
     }
 
@@ -266,7 +266,7 @@ struct RunLoop: Sendable {
     /// Applies the background response the call named, if any. Its line was journaled from the callback the moment
     /// the id arrived (a crash before the response must leave it behind); a line that could not be written ends the
     /// run as any journal failure does.
-    private mutating func noteBackground(_ background: BackgroundID, turn: Int) throws(CoreError) {
+    private mutating func noteBackground(_ background: BackgroundID, turn: Int) async throws(CoreError) {
         if let error = background.journalError.withLock({ $0 }) { throw error }
         guard let id = background.id.withLock({ $0 }) else { return }
         state.apply(.backgroundResponse(.init(turn: turn, responseID: id)))
@@ -274,22 +274,43 @@ struct RunLoop: Sendable {
 
     /// Sends the turn: streamed or one JSON call, polled while the server is not done. A background response's id
     /// goes to the journal as soon as the server gives it, so that a resumed run can fetch the response instead of
-    /// paying for the turn again.
+    /// paying for the turn again: the callback hands it to a writer beside the call (a journal's append may be I/O
+    /// that the callback cannot wait for), and the call returns only once that line is written or has failed.
     private func callModel(_ request: CreateResponseRequest, turn: Int, background: BackgroundID) async throws -> Response {
         let (journal, runID, emit) = (self.journal, state.runID, self.emit)
+        let (ids, writer) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
         let note: @Sendable (String) -> Void = { id in
             let first = background.id.withLock { seen -> Bool in
                 defer { seen = seen ?? id }
                 return seen == nil
             }
             // Journaled at once: a crash before the response must leave the id behind. Applied once the call returns.
-            guard first else { return }
-            do throws(CoreError) {
-                try journal?.append(.backgroundResponse(.init(turn: turn, responseID: id)), runID: runID)
-            } catch {
-                background.journalError.withLock { $0 = error }
+            if first { writer.yield(id) }
+        }
+        let writing = Task {
+            for await id in ids {
+                do throws(CoreError) {
+                    try await journal?.append(.backgroundResponse(.init(turn: turn, responseID: id)), runID: runID)
+                } catch {
+                    background.journalError.withLock { $0 = error }
+                }
             }
         }
+        do {
+            let response = try await sendModelCall(request, note: note, emit: emit)
+            writer.finish()
+            await writing.value
+            return response
+        } catch {
+            writer.finish()
+            await writing.value
+            throw error
+        }
+    }
+
+    private func sendModelCall(
+        _ request: CreateResponseRequest, note: @escaping @Sendable (String) -> Void, emit: @escaping @Sendable (RunEvent) -> Void
+    ) async throws -> Response {
         guard agent.streaming else {
             return try await client.create(request, echoes: false) { response in
                 if !response.id.isEmpty { note(response.id) }

@@ -47,6 +47,24 @@ public struct Runner: Sendable {
         _ agent: Agent, input: ResponseInput, journal: URL? = nil, runID: String? = nil,
         onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) async -> RunResult {
+        let policy = journalPolicy(for: agent)
+        return await run(agent, input: input, runID: runID, opening: journal.map { url in { () throws(CoreError) in try Journal(url: url, policy: policy) } }, onEvent: onEvent)
+    }
+
+    /// Runs `agent` on `input` as ``run(_:input:journal:runID:onEvent:)`` does, journaling into `store` under `runID`.
+    public func run(
+        _ agent: Agent, input: ResponseInput, store: any RunStore, runID: String? = nil, onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
+    ) async -> RunResult {
+        let id = runID ?? Self.makeRunID()
+        let policy = journalPolicy(for: agent)
+        return await run(agent, input: input, runID: id, opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) }, onEvent: onEvent)
+    }
+
+    /// Runs `agent` on `input` with the journal `open` gives (none when `nil`).
+    private func run(
+        _ agent: Agent, input: ResponseInput, runID: String?, opening open: (() async throws(CoreError) -> any RunJournal)?,
+        onEvent: @escaping @Sendable (RunEvent) -> Void
+    ) async -> RunResult {
         let id = runID ?? Self.makeRunID()
         let items: [InputItem]
         switch input {
@@ -55,12 +73,13 @@ public struct Runner: Sendable {
         }
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: nil, emit: onEvent, state: RunState(runID: id))
         do {
-            loop.journal = try journal.map { url throws(CoreError) in try Journal(url: url, policy: journalPolicy(for: agent)) }
-            try loop.record(.runStarted(agent.startEvent(input: items)))
+            if let open { loop.journal = try await open() }
+            try await loop.record(.runStarted(agent.startEvent(input: items)))
         } catch {
             // Nothing ran and nothing could be journaled: the run ends here, and says so as every run ends.
             loop.state.apply(.runFinished(loop.state.finish(.failed, message: error.description)))
-            let result = loop.state.result(journal: journal)
+            await loop.journal?.close()
+            let result = loop.state.result(journal: loop.journal?.fileURL)
             onEvent(.runFinished(result))
             return result
         }
@@ -81,7 +100,7 @@ public struct Runner: Sendable {
     }
 
     /// The agent's journal policy with the client's API key among its secrets.
-    func journalPolicy(for agent: Agent) -> JournalPolicy {
+    public func journalPolicy(for agent: Agent) -> JournalPolicy {
         var policy = agent.journalPolicy
         if let key = client.provider.apiKey?.value, !policy.secrets.contains(key) { policy.secrets.append(key) }
         return policy
@@ -99,19 +118,48 @@ public struct Runner: Sendable {
         try await resume(agent, state: try RunState(replaying: try Journal.read(url)), journal: url, options: options, onEvent: onEvent)
     }
 
+    /// Resumes the run `runID` of `store` (`last` for the one that started last), as ``resume(_:journal:options:onEvent:)`` does.
+    public func resume(
+        _ agent: Agent, runID: String, store: any RunStore, options: ResumeOptions = ResumeOptions(),
+        onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
+    ) async throws(CoreError) -> RunResult {
+        let id = try await store.existingRunID(runID)
+        let state = try RunState(replaying: try await store.existingRecords(id))
+        let policy = journalPolicy(for: agent)
+        return try await resume(
+            agent, state: state, location: store.location, opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) },
+            options: options, onEvent: onEvent)
+    }
+
     /// Resumes the run whose journal at `url` was read into `state` (see ``resume(_:journal:options:onEvent:)``).
     func resume(
         _ agent: Agent, state: RunState, journal url: URL, options: ResumeOptions, onEvent: @escaping @Sendable (RunEvent) -> Void
     ) async throws(CoreError) -> RunResult {
-        try Self.check(agent, against: state, force: options.force, journal: url)
+        let policy = journalPolicy(for: agent)
+        return try await resume(
+            agent, state: state, location: url.lastPathComponent, opening: { () throws(CoreError) in try Journal(url: url, policy: policy) },
+            options: options, onEvent: onEvent, settledJournal: url)
+    }
+
+    /// Resumes the run read into `state`, appending to the journal `open` gives.
+    package func resume(
+        _ agent: Agent, state: RunState, location: String, opening open: () async throws(CoreError) -> any RunJournal, options: ResumeOptions,
+        onEvent: @escaping @Sendable (RunEvent) -> Void, settledJournal: URL? = nil
+    ) async throws(CoreError) -> RunResult {
+        try Self.check(agent, against: state, force: options.force, journal: location)
         if state.isSettled {
-            let result = state.result(journal: url)
+            let result = state.result(journal: settledJournal)
             onEvent(.runFinished(result))
             return result
         }
-        let journal = try Journal(url: url, policy: journalPolicy(for: agent))
+        let journal = try await open()
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: journal, emit: onEvent, state: state, options: options)
-        try loop.record(.runResumed(.init(turn: state.turn)))
+        do {
+            try await loop.record(.runResumed(.init(turn: state.turn)))
+        } catch {
+            await journal.close()
+            throw error
+        }
         onEvent(.runStarted(runID: state.runID, agent: agent.name))
         return await drive(loop)
     }
@@ -123,24 +171,51 @@ public struct Runner: Sendable {
         _ agent: Agent, journal url: URL, with input: ResponseInput, options: ResumeOptions = ResumeOptions(),
         onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) async throws(CoreError) -> RunResult {
-        let state = try RunState(replaying: try Journal.read(url))
-        try Self.check(agent, against: state, force: options.force, journal: url)
+        let policy = journalPolicy(for: agent)
+        return try await continueRun(
+            agent, state: try RunState(replaying: try Journal.read(url)), location: url.lastPathComponent,
+            opening: { () throws(CoreError) in try Journal(url: url, policy: policy) }, with: input, options: options, onEvent: onEvent)
+    }
+
+    /// Continues the run `runID` of `store` as a conversation, as ``continueRun(_:journal:with:options:onEvent:)`` does.
+    public func continueRun(
+        _ agent: Agent, runID: String, store: any RunStore, with input: ResponseInput, options: ResumeOptions = ResumeOptions(),
+        onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
+    ) async throws(CoreError) -> RunResult {
+        let id = try await store.existingRunID(runID)
+        let state = try RunState(replaying: try await store.existingRecords(id))
+        let policy = journalPolicy(for: agent)
+        return try await continueRun(
+            agent, state: state, location: store.location,
+            opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) }, with: input, options: options,
+            onEvent: onEvent)
+    }
+
+    private func continueRun(
+        _ agent: Agent, state: RunState, location: String, opening open: () async throws(CoreError) -> any RunJournal, with input: ResponseInput,
+        options: ResumeOptions, onEvent: @escaping @Sendable (RunEvent) -> Void
+    ) async throws(CoreError) -> RunResult {
+        try Self.check(agent, against: state, force: options.force, journal: location)
         try state.checkContinuable()
         let items: [InputItem]
         switch input {
         case .text(let text): items = [.user(text)]
         case .items(let list): items = list
         }
-        var loop = RunLoop(
-            agent: agent, client: client, logger: logger, journal: try Journal(url: url, policy: journalPolicy(for: agent)), emit: onEvent, state: state,
-            options: options)
-        try loop.record(.inputAdded(.init(input: items)))
+        let journal = try await open()
+        var loop = RunLoop(agent: agent, client: client, logger: logger, journal: journal, emit: onEvent, state: state, options: options)
+        do {
+            try await loop.record(.inputAdded(.init(input: items)))
+        } catch {
+            await journal.close()
+            throw error
+        }
         onEvent(.runStarted(runID: state.runID, agent: agent.name))
         return await drive(loop)
     }
 
     /// Refuses to go on with an agent other than the journaled one, naming what differs.
-    static func check(_ agent: Agent, against state: RunState, force: Bool, journal: URL) throws(CoreError) {
+    static func check(_ agent: Agent, against state: RunState, force: Bool, journal: String) throws(CoreError) {
         guard !force, let started = state.started else { return }
         let now = agent.startEvent(input: [])
         if let fingerprint = started.fingerprint, fingerprint == now.fingerprint { return }
@@ -158,7 +233,7 @@ public struct Runner: Sendable {
         guard !differences.isEmpty else { return }
         throw CoreError(
             .resume,
-            "the agent is not the one that ran \(state.runID) (\(journal.lastPathComponent)): \(differences.joined(separator: "; ")); go on anyway with --force")
+            "the agent is not the one that ran \(state.runID) (\(journal)): \(differences.joined(separator: "; ")); go on anyway with --force")
     }
 
     /// Runs the loop under the run's time limit, in a span of its own (`errand.run`), and journals how it ended.
@@ -188,13 +263,17 @@ public struct Runner: Sendable {
             return loop
         }
         if timedOut, final.state.finished == nil {
-            final.end(.timedOut, "the run reached its time limit of \(timeout.map { "\($0)" } ?? "?")")
+            await final.end(.timedOut, "the run reached its time limit of \(timeout.map { "\($0)" } ?? "?")")
         }
         if final.state.finished == nil {
-            if Task.isCancelled { final.end(.cancelled, "the run was stopped before it finished") } else { final.end(.failed, "the run stopped without a reason") }
+            if Task.isCancelled {
+                await final.end(.cancelled, "the run was stopped before it finished")
+            } else {
+                await final.end(.failed, "the run stopped without a reason")
+            }
         }
-        final.journal?.close()
-        let result = final.state.result(journal: final.journal?.url)
+        await final.journal?.close()
+        let result = final.state.result(journal: final.journal?.fileURL)
         final.emit(.runFinished(result))
         return result
     }
