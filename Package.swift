@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "HTMLExtract", targets: ["HTMLExtract"]),
         .library(name: "ErrandMCP", targets: ["ErrandMCP"]),
         .library(name: "ErrandProbe", targets: ["ErrandProbe"]),
+        .library(name: "ErrandQueue", targets: ["ErrandQueue"]),
         .executable(name: "errand", targets: ["errand"]),
     ],
     dependencies: [
@@ -30,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         // The CLI's OTLP exporter, over HTTP only (the gRPC trait would build grpc-swift for nothing).
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        // The queue's and journals' database: PostgreSQL's wire protocol, a connection pool, LISTEN/NOTIFY.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // TLS to a managed PostgreSQL (sslmode=require); already built for AsyncHTTPClient.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Wire types, SSE decoding, transport, retries and the client for the OpenAI Responses API.
@@ -113,6 +118,18 @@ let package = Package(
             name: "ErrandSpec",
             dependencies: ["ErrandCore", "ErrandTools", "ErrandMCP", "ResponsesAPI"]
         ),
+        // A queue of tasks and every run's journal on PostgreSQL: migrations, submit, leased claims with epoch fencing,
+        // workers, and the operator's views.
+        .target(
+            name: "ErrandQueue",
+            dependencies: [
+                "ErrandCore", "ErrandSpec", "ErrandMCP", "ResponsesAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // A scripted Responses API server on loopback, for tests, benchmarks and the demo.
         .target(
             name: "ErrandTesting",
@@ -132,6 +149,7 @@ let package = Package(
                 "ErrandCore",
                 "ErrandSpec",
                 "ErrandProbe",
+                "ErrandQueue",
                 "ErrandTesting",
                 "ErrandTools",
                 "ErrandMCP",
@@ -190,6 +208,14 @@ let package = Package(
             name: "ErrandMCPTests",
             dependencies: [
                 "ErrandMCP", "ErrandCore", "ErrandSpec", "ErrandTools", "ErrandTesting", "ResponsesAPI", "errand-mcp-fixture",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ErrandQueueTests",
+            dependencies: [
+                "ErrandQueue", "ErrandCore", "ErrandSpec", "ErrandTesting", "ResponsesAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

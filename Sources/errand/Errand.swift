@@ -16,7 +16,7 @@ struct Errand: AsyncParsableCommand {
             manifest, 130 interrupted. Shell completions: errand --generate-completion-script bash|zsh|fish.
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Batch.self, Runs.self, Validate.self, Tools.self, Schema.self, Extract.self, Demo.self, Respond.self, Probe.self]
+        subcommands: [Run.self, Batch.self, Runs.self, Submit.self, Worker.self, Queue.self, Results.self, Validate.self, Tools.self, Schema.self, Extract.self, Demo.self, Respond.self, Probe.self]
     )
 
     /// Parses the arguments, runs the command, and maps failures to the documented exit codes.
@@ -72,8 +72,13 @@ func printError(_ text: String) {
 }
 
 /// Writes to stdout unbuffered, so that streamed text and later lines keep their order.
+/// A reader that went away (`errand queue tasks | head`) ends the command quietly, as SIGPIPE would, instead of a trap.
 func writeOut(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    do {
+        try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+    } catch {
+        Foundation.exit(141)
+    }
 }
 
 /// Prints why a command could not set up or run, and gives the exit code to throw: 2 for a spec, manifest or tasks

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ErrandCore
 import ErrandMCP
+import ErrandQueue
 import ErrandSpec
 import Foundation
 import Logging
@@ -145,6 +146,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs).")
     var journalDir: String?
 
+    @OptionGroup var database: DatabaseOption
+
     @Option(help: ArgumentHelp("A JSON file with the run's first input items ('-' for stdin); a task given too is appended as a last user message.", valueName: "file"))
     var input: String?
 
@@ -164,12 +167,17 @@ struct Run: AsyncParsableCommand {
 
     /// What the command does with the journal.
     private enum Plan: Sendable {
-        case start(runID: String, input: ResponseInput, journal: URL)
-        case resume(URL)
-        case follow(URL, input: ResponseInput)
+        case start(runID: String, input: ResponseInput)
+        case resume(String)
+        case follow(String, input: ResponseInput)
     }
 
     func run() async throws {
+        if journalDir != nil, database.given { throw ValidationError("choose --journal-dir (files) or --database (PostgreSQL), not both") }
+        try await database.withStore(journalDir: journalDir) { store in try await self.run(journalingInto: store) }
+    }
+
+    private func run(journalingInto store: any RunStore) async throws {
         let logger = logging.bootstrap()
         let spec = try loadSpec(self.spec)
         let environment = ProcessInfo.processInfo.environment
@@ -184,16 +192,18 @@ struct Run: AsyncParsableCommand {
         if !overrides.allowHost.isEmpty, !spec.toolNames.contains("fetch_url") {
             printError("errand: --allow-host has no effect: \(spec.name) has no fetch_url tool")
         }
-        let store = FileRunStore.standard(folder: journalDir, environment: environment)
         let plan: Plan
         do {
             if let resume {
-                plan = .resume(try store.existingJournal(resume))
+                let runID = try await store.existingRunID(resume)
+                _ = try await store.existingRecords(runID)
+                plan = .resume(runID)
             } else if let continueRun {
-                plan = .follow(try store.existingJournal(continueRun), input: try readInput())
+                let runID = try await store.existingRunID(continueRun)
+                _ = try await store.existingRecords(runID)
+                plan = .follow(runID, input: try readInput())
             } else {
-                let runID = Runner.makeRunID()
-                plan = .start(runID: runID, input: try readInput(), journal: store.journal(for: runID))
+                plan = .start(runID: Runner.makeRunID(), input: try readInput())
             }
         } catch let error as CoreError {
             printError("errand: \(error)")
@@ -220,12 +230,12 @@ struct Run: AsyncParsableCommand {
                 return try await ResponsesClient.withClient(provider: provider, configuration: configuration, logger: logger) { client in
                     let runner = Runner(client: client, logger: logger)
                     switch plan {
-                    case .start(let runID, let input, let journal):
-                        return await runner.run(agent, input: input, journal: journal, runID: runID, onEvent: display.show)
-                    case .resume(let journal):
-                        return try await runner.resume(agent, journal: journal, options: options, onEvent: display.show)
-                    case .follow(let journal, let input):
-                        return try await runner.continueRun(agent, journal: journal, with: input, options: options, onEvent: display.show)
+                    case .start(let runID, let input):
+                        return await runner.run(agent, input: input, store: store, runID: runID, onEvent: display.show)
+                    case .resume(let runID):
+                        return try await runner.resume(agent, runID: runID, store: store, options: options, onEvent: display.show)
+                    case .follow(let runID, let input):
+                        return try await runner.continueRun(agent, runID: runID, store: store, with: input, options: options, onEvent: display.show)
                     }
                 }
             }

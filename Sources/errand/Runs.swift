@@ -4,7 +4,7 @@ import Foundation
 import ResponsesAPI
 
 /// `errand runs`: the journaled runs, and one run's steps.
-struct Runs: ParsableCommand {
+struct Runs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List journaled runs, or show one run's steps.",
         subcommands: [List.self, Show.self],
@@ -16,11 +16,17 @@ struct Runs: ParsableCommand {
         @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs).")
         var journalDir: String?
 
+        @OptionGroup var database: DatabaseOption
+
         var store: FileRunStore { FileRunStore.standard(folder: journalDir) }
+
+        func validate() throws {
+            if journalDir != nil, database.given { throw ValidationError("choose --journal-dir (files) or --database (PostgreSQL), not both") }
+        }
     }
 
     /// `errand runs [list]`.
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List journaled runs, oldest first.")
 
         @OptionGroup var folder: Folder
@@ -28,11 +34,12 @@ struct Runs: ParsableCommand {
         @Flag(help: "Print one JSON object per run, one a line.")
         var json = false
 
-        func run() throws {
+        func run() async throws {
             let runs: [RunSummary]
+            let location: String
             do {
-                runs = try folder.store.listFiles()
-            } catch {
+                (runs, location) = try await folder.database.withStore(journalDir: folder.journalDir) { store in (try await store.list(), store.location) }
+            } catch let error as CoreError {
                 printError("errand: \(error)")
                 throw ExitCode(1)
             }
@@ -41,7 +48,7 @@ struct Runs: ParsableCommand {
                 return
             }
             guard !runs.isEmpty else {
-                printError("errand: no runs in \(folder.store.folder.path)")
+                printError("errand: no runs in \(location)")
                 return
             }
             for line in RunText.runsTable(runs) { writeOut(line + "\n") }
@@ -49,7 +56,7 @@ struct Runs: ParsableCommand {
     }
 
     /// `errand runs show RUN_ID`.
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a run's steps, one a line.")
 
         @Argument(help: "The run's id, or 'last'.")
@@ -60,11 +67,12 @@ struct Runs: ParsableCommand {
         @Flag(help: "Print the journal's events as they are, one JSON object a line.")
         var json = false
 
-        func run() throws {
+        func run() async throws {
             let records: [JournalRecord]
+            let runID = runID
             do {
-                records = try Journal.read(try folder.store.existingJournal(runID))
-            } catch {
+                records = try await folder.database.withStore(journalDir: folder.journalDir) { store in try await store.existingRecords(runID) }
+            } catch let error as CoreError {
                 printError("errand: \(error)")
                 throw ExitCode(2)
             }

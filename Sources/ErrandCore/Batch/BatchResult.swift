@@ -19,4 +19,11 @@ public struct BatchResult: Sendable {
     public var result: RunResult
     /// How it came to it.
     public var origin: Origin
+
+    /// Creates a task's result.
+    public init(id: String, result: RunResult, origin: Origin) {
+        self.id = id
+        self.result = result
+        self.origin = origin
+    }
 }

@@ -18,11 +18,10 @@ public final class Journal: RunJournal {
     public let url: URL
     private let handle: Mutex<FileHandle?>
     private let failed = Mutex<String?>(nil)
-    private let encoder: JSONEncoder
     /// How lines are written.
     public let policy: JournalPolicy
-    /// The secrets to redact, as bytes, each also as JSON escapes it (longest first).
-    private let redactions: [([UInt8], [UInt8])]
+    /// How events become lines: the policy's tool output, secrets redacted.
+    private let lines: JournalLineEncoder
     private let syncs = Mutex(0)
 
     public var location: String { url.path }
@@ -34,19 +33,7 @@ public final class Journal: RunJournal {
     /// Opens (or creates) the journal at `url` for appending, creating its folder.
     public init(url: URL, policy: JournalPolicy = JournalPolicy()) throws(CoreError) {
         self.policy = policy
-        var secrets: [[UInt8]] = []
-        for secret in policy.secrets where secret.utf8.count >= 8 {
-            // As written, and as JSON escapes it once, twice and three times: a secret inside a tool's arguments is a
-            // JSON string inside a JSON string.
-            var form = secret
-            for _ in 0..<4 {
-                let bytes = Array(form.utf8)
-                if !secrets.contains(bytes) { secrets.append(bytes) }
-                guard let escaped = try? JSONEncoder().encode(form), escaped.count > 2 else { break }
-                form = String(decoding: escaped.dropFirst().dropLast(), as: UTF8.self)
-            }
-        }
-        redactions = secrets.sorted { $0.count > $1.count }.map { ($0, Array("[redacted]".utf8)) }
+        lines = JournalLineEncoder(policy: policy)
         var created = false
         let manager = FileManager.default
         do {
@@ -77,9 +64,6 @@ public final class Journal: RunJournal {
             throw CoreError(.journal, "cannot open the journal at \(url.path): \(Self.describe(error))", underlying: error)
         }
         self.url = url
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        self.encoder = encoder
         if created, policy.durability == .power {
             // The new file's name lives in the folder: without this, a power cut can lose the whole journal.
             let folder = open(url.deletingLastPathComponent().path, O_RDONLY)
@@ -88,26 +72,6 @@ public final class Journal: RunJournal {
                 _ = Foundation.close(folder)
                 syncs.withLock { $0 += 1 }
             }
-        }
-    }
-
-    /// The event as it is journaled: tool output kept as the policy says.
-    /// A tool's output is in two places: its `tool_finished` line and the `function_call_output` of the next request.
-    private func journaled(_ event: JournalEvent) -> JournalEvent {
-        guard policy.toolOutput != .full else { return event }
-        switch event {
-        case .toolFinished(var record):
-            record.output = policy.kept(record.output)
-            return .toolFinished(record)
-        case .requestSent(var request):
-            request.input = request.input?.map { item in
-                guard case .functionCallOutput(var output) = item, case .text(let text) = output.output else { return item }
-                output.output = .text(policy.kept(text))
-                return .functionCallOutput(output)
-            }
-            return .requestSent(request)
-        default:
-            return event
         }
     }
 
@@ -132,36 +96,9 @@ public final class Journal: RunJournal {
         data.withUnsafeBytes { find(needle, in: $0) != nil }
     }
 
-    /// The line with every secret replaced.
-    private func redacted(_ line: Data) -> Data {
-        // Most lines hold no secret: a search over the line's bytes finds that without copying them.
-        guard redactions.contains(where: { Self.occurs($0.0, in: line) }) else { return line }
-        var bytes = [UInt8](line)
-        for (secret, replacement) in redactions {
-            var output: [UInt8] = []
-            var copied = 0
-            bytes.withUnsafeBytes { buffer in
-                while let position = Self.find(secret, in: buffer, from: copied) {
-                    output.append(contentsOf: buffer[copied..<position])
-                    output.append(contentsOf: replacement)
-                    copied = position + secret.count
-                }
-            }
-            guard copied > 0 else { continue }
-            output.append(contentsOf: bytes[copied...])
-            bytes = output
-        }
-        return Data(bytes)
-    }
-
     /// Appends one event as a line; throws when it cannot be encoded or written (a full disk, a folder made read-only).
     public func append(_ event: JournalEvent, runID: String) throws(CoreError) {
-        let data: Data
-        do {
-            data = redacted(try encoder.encode(JournalRecord(runID: runID, event: journaled(event)))) + [0x0A]
-        } catch {
-            throw CoreError(.journal, "cannot encode a \(event.type) line for the journal at \(url.path): \(error)", underlying: error)
-        }
+        let data = try lines.line(event, runID: runID, for: url.path) + [0x0A]
         if let earlier = failed.withLock({ $0 }) { throw CoreError(.journal, earlier) }
         let outcome: Result<Void, any Error> = handle.withLock { handle in
             guard let handle else { return .failure(CoreError(.journal, "the journal at \(url.path) is closed")) }
@@ -227,4 +164,84 @@ public final class Journal: RunJournal {
     }
 
     static func lastSystemError() -> String { String(cString: strerror(errno)) }
+}
+
+/// How a journal's events become lines, for every store alike: one JSON object (a ``JournalRecord``) with tool output
+/// kept as the policy says and every secret redacted, as written and as JSON escapes it.
+package struct JournalLineEncoder: Sendable {
+    /// How lines are written.
+    package let policy: JournalPolicy
+    /// The secrets to redact, as bytes, each also as JSON escapes it (longest first).
+    private let redactions: [([UInt8], [UInt8])]
+
+    /// An encoder for `policy`.
+    package init(policy: JournalPolicy) {
+        self.policy = policy
+        var secrets: [[UInt8]] = []
+        for secret in policy.secrets where secret.utf8.count >= 8 {
+            // As written, and as JSON escapes it once, twice and three times: a secret inside a tool's arguments is a
+            // JSON string inside a JSON string.
+            var form = secret
+            for _ in 0..<4 {
+                let bytes = Array(form.utf8)
+                if !secrets.contains(bytes) { secrets.append(bytes) }
+                guard let escaped = try? JSONEncoder().encode(form), escaped.count > 2 else { break }
+                form = String(decoding: escaped.dropFirst().dropLast(), as: UTF8.self)
+            }
+        }
+        redactions = secrets.sorted { $0.count > $1.count }.map { ($0, Array("[redacted]".utf8)) }
+    }
+
+    /// The event's line (without its newline); `place` names the journal in an error.
+    package func line(_ event: JournalEvent, runID: String, for place: String) throws(CoreError) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        do {
+            return redacted(try encoder.encode(JournalRecord(runID: runID, event: journaled(event))))
+        } catch {
+            throw CoreError(.journal, "cannot encode a \(event.type) line for the journal at \(place): \(error)", underlying: error)
+        }
+    }
+
+    /// The event as it is journaled: tool output kept as the policy says.
+    /// A tool's output is in two places: its `tool_finished` line and the `function_call_output` of the next request.
+    private func journaled(_ event: JournalEvent) -> JournalEvent {
+        guard policy.toolOutput != .full else { return event }
+        switch event {
+        case .toolFinished(var record):
+            record.output = policy.kept(record.output)
+            return .toolFinished(record)
+        case .requestSent(var request):
+            request.input = request.input?.map { item in
+                guard case .functionCallOutput(var output) = item, case .text(let text) = output.output else { return item }
+                output.output = .text(policy.kept(text))
+                return .functionCallOutput(output)
+            }
+            return .requestSent(request)
+        default:
+            return event
+        }
+    }
+
+    /// The line with every secret replaced.
+    private func redacted(_ line: Data) -> Data {
+        // Most lines hold no secret: a search over the line's bytes finds that without copying them.
+        guard redactions.contains(where: { Journal.occurs($0.0, in: line) }) else { return line }
+        var bytes = [UInt8](line)
+        for (secret, replacement) in redactions {
+            var output: [UInt8] = []
+            var copied = 0
+            bytes.withUnsafeBytes { buffer in
+                while let position = Journal.find(secret, in: buffer, from: copied) {
+                    output.append(contentsOf: buffer[copied..<position])
+                    output.append(contentsOf: replacement)
+                    copied = position + secret.count
+                }
+            }
+            guard copied > 0 else { continue }
+            output.append(contentsOf: bytes[copied...])
+            bytes = output
+        }
+        return Data(bytes)
+    }
 }

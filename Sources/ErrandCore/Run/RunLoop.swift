@@ -14,6 +14,8 @@ struct RunLoop: Sendable {
     let emit: @Sendable (RunEvent) -> Void
     var state: RunState
     var options = Runner.ResumeOptions()
+    /// Asked before each step (see ``Runner/stopRequested``).
+    var stopRequested: (@Sendable () -> Bool)?
 
     /// Journals an event, then applies it: nothing changes the state that is not in the journal first.
     mutating func record(_ event: JournalEvent) async throws(CoreError) {
@@ -41,6 +43,10 @@ struct RunLoop: Sendable {
     mutating func run() async {
         let (tools, rerunAll) = (agent.tools, options.rerunInterrupted)
         while !Task.isCancelled {
+            if let stopRequested, stopRequested() {
+                await end(.cancelled, "stopped between steps (its worker is shutting down); resuming the run goes on from here")
+                return
+            }
             let decision = state.decide(limits: agent.limits) { name in rerunAll || tools[name]?.isIdempotent == true }
             do {
                 switch decision {

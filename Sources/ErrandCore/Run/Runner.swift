@@ -20,6 +20,9 @@ public struct Runner: Sendable {
     public let client: ResponsesClient
     /// Where the runner logs.
     public let logger: Logger
+    /// Asked before each step: when it answers `true`, the run stops there, between steps, as cancelled (nothing in
+    /// flight is cut), so that it can be resumed elsewhere at once. A worker that is shutting down sets it.
+    public var stopRequested: (@Sendable () -> Bool)?
 
     /// Creates a runner.
     public init(client: ResponsesClient, logger: Logger = ResponsesClient.quietLogger) {
@@ -257,8 +260,10 @@ public struct Runner: Sendable {
 
     private func driveUnderLimit(_ loop: RunLoop) async -> RunResult {
         let timeout = loop.agent.limits.timeout
+        let stopRequested = self.stopRequested
         var (final, timedOut) = await withTimeLimit(timeout) {
             var loop = loop
+            loop.stopRequested = stopRequested
             await loop.run()
             return loop
         }
