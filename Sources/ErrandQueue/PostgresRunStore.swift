@@ -130,7 +130,21 @@ final class PostgresJournal: RunJournal {
     var location: String { "\(store.location) run \(runID)" }
     var fileURL: URL? { nil }
 
+    /// Appends one step. The write is not cut by the run's cancellation (a file's write is not either): a cancelled
+    /// run still journals how it ended.
     func append(_ event: JournalEvent, runID: String) async throws(CoreError) {
+        let result = await Task { () async -> Result<Void, CoreError> in
+            do throws(CoreError) {
+                try await self.write(event, runID: runID)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }.value
+        try result.get()
+    }
+
+    private func write(_ event: JournalEvent, runID: String) async throws(CoreError) {
         let record = JournalRecord(runID: runID, event: event)
         let line = String(decoding: try encoder.line(event, runID: runID, for: location), as: UTF8.self)
         let seq = next.withLock { $0 }

@@ -64,7 +64,7 @@ public final class QueueWorker: Sendable {
     let configuration: Configuration
     let logger: Logger
     private let running = Mutex<[Int64: Running]>([:])
-    private let prepared = Mutex<[String: Prepared]>([:])
+    private let prepared = Mutex<[String: Task<Prepared, any Error>]>([:])
     private let clients = Mutex<[String: ResponsesClient]>([:])
     private let finishedCount = Mutex(0)
 
@@ -143,7 +143,7 @@ public final class QueueWorker: Sendable {
         try? await queue.database.run("unregistering the worker") { client in
             try await client.query("UPDATE errand_workers SET stopped_at = now() WHERE name = \(self.configuration.name)")
         }
-        for (_, prepared) in prepared.withLock({ $0 }) { await prepared.mcp.stop() }
+        for (_, preparing) in prepared.withLock({ $0 }) { await (try? preparing.value)?.mcp.stop() }
         for (_, client) in clients.withLock({ $0 }) { try? await client.shutdown() }
         try? FileManager.default.removeItem(at: specFolder)
     }
@@ -306,24 +306,34 @@ public final class QueueWorker: Sendable {
         return (agent, client(for: provider))
     }
 
+    /// The stored spec `digest`, made runnable once: the tasks that need it at once wait for the same preparation
+    /// (written into one folder, its MCP servers started once). A preparation that failed is tried again next time.
     private func prepare(_ digest: String, specFolder: URL) async throws -> Prepared {
-        if let found = prepared.withLock({ $0[digest] }) { return found }
+        let preparing = prepared.withLock { prepared in
+            if let task = prepared[digest] { return task }
+            let task = Task { try await self.makePrepared(digest, specFolder: specFolder) }
+            prepared[digest] = task
+            return task
+        }
+        do {
+            return try await preparing.value
+        } catch {
+            prepared.withLock { prepared in _ = prepared.removeValue(forKey: digest) }
+            throw error
+        }
+    }
+
+    private func makePrepared(_ digest: String, specFolder: URL) async throws -> Prepared {
         let text: String? = try await queue.database.run("reading a stored spec") { client in
             var text: String?
             for try await found in try await client.query("SELECT bundle::text FROM errand_specs WHERE digest = \(digest)").decode(String.self) { text = found }
             return text
         }
         guard let text, let bundle = try? JSONValue(parsing: text) else { throw QueueError(.notFound, "the stored spec \(digest.prefix(12)) is missing") }
-        let made = try SpecBundle.materialize(bundle, into: specFolder.appendingPathComponent(String(digest.prefix(16))), environment: configuration.environment)
+        let folder = specFolder.appendingPathComponent("\(digest.prefix(16))-\(UUID().uuidString.prefix(6))")
+        let made = try SpecBundle.materialize(bundle, into: folder, environment: configuration.environment)
         let mcp = try await MCPServers.start(made.spec.mcpServers, logger: logger)
-        let ready = Prepared(bundle: made, mcp: mcp)
-        let (kept, extra) = prepared.withLock { prepared -> (Prepared, MCPServers?) in
-            if let other = prepared[digest] { return (other, mcp) }
-            prepared[digest] = ready
-            return (ready, nil)
-        }
-        if let extra { await extra.stop() }
-        return kept
+        return Prepared(bundle: made, mcp: mcp)
     }
 
     /// One client a provider (by its base URL and key), its pool sized to the worker's concurrency.
