@@ -235,7 +235,10 @@ let package = Package(
         // Runs the built `errand` binary as a user would.
         .testTarget(
             name: "errandTests",
-            dependencies: ["errand", "errand-mcp-fixture", "ErrandTesting", "ResponsesAPI"]
+            dependencies: [
+                "errand", "errand-mcp-fixture", "ErrandTesting", "ResponsesAPI", "ErrandCore", "ErrandQueue",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
     ]
 )

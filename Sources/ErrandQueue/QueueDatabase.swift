@@ -192,7 +192,7 @@ public final class QueueDatabase: Sendable {
     }
 
     /// Runs `operation` with the pool's client, describing any failure as doing `what`.
-    func run<R>(_ what: String, _ operation: (PostgresClient) async throws -> R) async throws(QueueError) -> R {
+    package func run<R>(_ what: String, _ operation: (PostgresClient) async throws -> R) async throws(QueueError) -> R {
         do {
             return try await operation(client)
         } catch let error as QueueError {
