@@ -102,7 +102,7 @@ public struct PostgresRunStore: RunStore {
         }
         var summaries: [RunSummary] = []
         for id in ids.reversed() {
-            guard let records = try await records(runID: id), let summary = RunSummary(records: records, journal: "\(location) run \(id)") else { continue }
+            guard let records = try await records(runID: id), let summary = RunSummary(records: records, journal: location(of: id)) else { continue }
             summaries.append(summary)
         }
         return summaries

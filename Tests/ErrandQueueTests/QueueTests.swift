@@ -55,18 +55,17 @@ struct QueueTests {
         #expect(throws: QueueError.self) { try DatabaseURL("postgresql://ann@db/jobs?sslmode=sometimes") }
     }
 
-    @Test func aServerThatIsNotThereFailsAtOnceAndSaysSo() async throws {
+    @Test func aServerThatIsNotThereFailsWithTheRefusalNotAWait() async throws {
         let port = try FaultyListener.reserveRefusingPort()
         defer { close(port.descriptor) }
-        let clock = ContinuousClock()
-        let start = clock.now
+        // The refusal itself is reported (not the pool's wait running out, which says "within").
         let error = await #expect(throws: QueueError.self) {
-            try await QueueDatabase.with(try DatabaseURL("postgresql://errand:pw-123456@127.0.0.1:\(port.port)/errand")) { _ in }
+            try await QueueDatabase.with(try DatabaseURL("postgresql://errand:pw-123456@127.0.0.1:\(port.port)/errand"), connectTimeout: .seconds(60)) { _ in }
         }
         #expect(error?.kind == .connection)
         #expect(error?.message.contains("connection refused") == true)
+        #expect(error?.message.contains("within") == false)
         #expect(error?.message.contains("pw-123456") == false)
-        #expect(clock.now - start < .seconds(5))
     }
 
     @Test func aMissingDatabaseIsNamed() async throws {

@@ -32,9 +32,14 @@ public protocol RunStore: Sendable {
     func records(runID: String) async throws(CoreError) -> [JournalRecord]?
     /// Every run, oldest first.
     func list() async throws(CoreError) -> [RunSummary]
+    /// Where the run `runID`'s journal is, for people.
+    func location(of runID: String) -> String
 }
 
 extension RunStore {
+    /// The store and the run.
+    public func location(of runID: String) -> String { "\(location) run \(runID)" }
+
     /// The id of an existing run: `runID`, or the run that started last for `last`.
     public func existingRunID(_ runID: String) async throws(CoreError) -> String {
         if runID == "last" {
@@ -119,6 +124,9 @@ public struct FileRunStore: RunStore {
     }
 
     public var location: String { folder.path }
+
+    /// The journal's file name.
+    public func location(of runID: String) -> String { journal(for: runID).lastPathComponent }
 
     /// The journal of the run `runID` (whether or not it exists yet).
     public func journal(for runID: String) -> URL {

@@ -130,7 +130,7 @@ public struct Runner: Sendable {
         let state = try RunState(replaying: try await store.existingRecords(id))
         let policy = journalPolicy(for: agent)
         return try await resume(
-            agent, state: state, location: store.location, opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) },
+            agent, state: state, location: store.location(of: id), opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) },
             options: options, onEvent: onEvent)
     }
 
@@ -189,7 +189,7 @@ public struct Runner: Sendable {
         let state = try RunState(replaying: try await store.existingRecords(id))
         let policy = journalPolicy(for: agent)
         return try await continueRun(
-            agent, state: state, location: store.location,
+            agent, state: state, location: store.location(of: id),
             opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) }, with: input, options: options,
             onEvent: onEvent)
     }
