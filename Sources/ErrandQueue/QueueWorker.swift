@@ -55,6 +55,8 @@ public final class QueueWorker: Sendable {
         public var client = ResponsesClientConfiguration()
         /// The folder the stored specs are written to (a new temporary one when `nil`).
         public var specFolder: URL?
+        /// The window the queue's per-minute limits are counted over (a minute; shorter in tests).
+        package var rateWindow: Duration = .seconds(60)
 
         /// The defaults.
         public init() {}
@@ -67,6 +69,7 @@ public final class QueueWorker: Sendable {
     private let prepared = Mutex<[String: Task<Prepared, any Error>]>([:])
     private let clients = Mutex<[String: ResponsesClient]>([:])
     private let finishedCount = Mutex(0)
+    private let gate: QueueRateGate
 
     private struct Running: Sendable {
         var claim: TaskQueue.Claim
@@ -86,6 +89,7 @@ public final class QueueWorker: Sendable {
         configuration.concurrency = max(1, configuration.concurrency)
         self.configuration = configuration
         self.logger = logger
+        self.gate = QueueRateGate(database: queue.database, queue: queue.name, window: configuration.rateWindow)
     }
 
     /// Tasks this worker has finished (any status).
@@ -343,7 +347,7 @@ public final class QueueWorker: Sendable {
             if let client = clients[key] { return client }
             var configuration = self.configuration.client
             configuration.maxConnectionsPerHost = max(configuration.maxConnectionsPerHost, self.configuration.concurrency)
-            let client = ResponsesClient(provider: provider, configuration: configuration, logger: logger)
+            let client = ResponsesClient(provider: provider, configuration: configuration, logger: logger, sharedGate: gate)
             clients[key] = client
             return client
         }

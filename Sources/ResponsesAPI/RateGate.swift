@@ -15,6 +15,19 @@ public struct RateLimits: Sendable, Hashable {
     }
 }
 
+/// Pacing shared beyond one client, for instance by every worker of a queue through its database: asked before each
+/// request (after the client's own ``RateLimits``), told when a server asks everyone to wait (a 429 or 503 with
+/// `retry-after`) and how many tokens each response used. ``hold(for:)`` and ``record(tokens:)`` must not block:
+/// an implementation that writes somewhere does it in the background.
+public protocol SharedRequestGate: Sendable {
+    /// Waits until a request may go, and counts it.
+    func admit() async throws
+    /// Every request through the gate waits `wait` (a server asked for it).
+    func hold(for wait: Duration)
+    /// Counts the tokens a response used.
+    func record(tokens: Int)
+}
+
 /// The pacing of one client's requests: a wait a server asked for (a 429 or 503 with `retry-after`) holds every
 /// request the client sends, not only the one that was refused; and the per-minute caps of ``RateLimits``.
 final class RateGate: Sendable {

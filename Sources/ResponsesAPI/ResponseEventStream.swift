@@ -238,6 +238,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                     }
                     finished = true
                     if client.gate.countsTokens { client.gate.record(tokens: final.usage?.totalTokens ?? 0) }
+                    client.sharedGate?.record(tokens: final.usage?.totalTokens ?? 0)
                 }
                 pending.append(event)
             }

@@ -32,11 +32,18 @@ public final class ResponsesClient: Sendable {
     private let ownedTransport: AsyncHTTPClientTransport?
     /// The pacing every request of this client goes through.
     let gate: RateGate
+    /// Pacing shared with other clients (a queue's workers), after this client's own.
+    package let sharedGate: (any SharedRequestGate)?
     /// The last tools encoded, reused while requests send the same ones (every turn of a run does).
     private let toolsCache = Mutex<(tools: [ResponseTool], json: Data)?>(nil)
 
     /// Creates a client over its own AsyncHTTPClient; call ``shutdown()`` when done, or use ``withClient(provider:configuration:logger:_:)``.
-    public init(provider: Provider, configuration: ResponsesClientConfiguration = .init(), logger: Logger = ResponsesClient.quietLogger) {
+    ///
+    /// `sharedGate` paces this client together with others (every worker of a queue): it is asked before each request.
+    public init(
+        provider: Provider, configuration: ResponsesClientConfiguration = .init(), logger: Logger = ResponsesClient.quietLogger,
+        sharedGate: (any SharedRequestGate)? = nil
+    ) {
         let transport = AsyncHTTPClientTransport(
             connectTimeout: configuration.connectTimeout, idleTimeout: configuration.idleTimeout,
             maxConnectionsPerHost: configuration.maxConnectionsPerHost)
@@ -46,12 +53,13 @@ public final class ResponsesClient: Sendable {
         self.ownedTransport = transport
         self.logger = logger
         self.gate = RateGate(limits: configuration.rateLimits)
+        self.sharedGate = sharedGate
     }
 
     /// Creates a client over a given transport, which the caller owns.
     public init(
         provider: Provider, configuration: ResponsesClientConfiguration = .init(), transport: any ResponsesTransport,
-        logger: Logger = ResponsesClient.quietLogger
+        logger: Logger = ResponsesClient.quietLogger, sharedGate: (any SharedRequestGate)? = nil
     ) {
         self.provider = provider
         self.configuration = configuration
@@ -59,6 +67,7 @@ public final class ResponsesClient: Sendable {
         self.ownedTransport = nil
         self.logger = logger
         self.gate = RateGate(limits: configuration.rateLimits)
+        self.sharedGate = sharedGate
     }
 
     /// A logger that drops everything: the default, since libraries never bootstrap logging.
@@ -125,6 +134,7 @@ public final class ResponsesClient: Sendable {
             if !response.status.isTerminal { onPending?(response) }
         }
         if gate.countsTokens { gate.record(tokens: response.usage?.totalTokens ?? 0) }
+        sharedGate?.record(tokens: response.usage?.totalTokens ?? 0)
         guard waitUntilDone, !response.status.isTerminal else { return response }
         guard !response.id.isEmpty else {
             throw ResponsesError(
@@ -283,6 +293,7 @@ public final class ResponsesClient: Sendable {
         while true {
             try Task.checkCancellation()
             try await gate.admit()
+            try await sharedGate?.admit()
             let answer: HTTPClientResponse
             do {
                 answer = try await transport.execute(request, timeout: configuration.responseTimeout, streaming: acceptStream)
@@ -317,6 +328,7 @@ public final class ResponsesClient: Sendable {
             if RetryPolicy.requestedDelay(answer.headers, now: Date()) != nil {
                 // The server asked everyone to wait: every request of this client waits, not only this one.
                 gate.block(for: wait)
+                sharedGate?.hold(for: wait)
             } else {
                 try await Task.sleep(for: wait)
             }
