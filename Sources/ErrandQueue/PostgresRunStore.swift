@@ -158,6 +158,7 @@ final class PostgresJournal: RunJournal {
                 return
             } catch {
                 guard error.kind == .connection, clock.now - start < Self.retryWindow, !Task.isCancelled else {
+                    if error.kind != .leaseLost { store.watch?.journalFailed() }
                     throw CoreError(.journal, "cannot journal step \(seq) of \(runID): \(error.message)")
                 }
                 store.database.logger.warning("journal append failed; retrying", metadata: ["run_id": "\(runID)", "error": "\(error.message)"])
@@ -241,6 +242,7 @@ final class LeaseWatch: Sendable {
     private struct State {
         var cancelRequested = false
         var lost = false
+        var journalFailed = false
         var task: Task<Void, Never>?
     }
     private let state = Mutex(State())
@@ -270,6 +272,15 @@ final class LeaseWatch: Sendable {
         task?.cancel()
     }
 
+    /// Cancels the run without a cancellation asked for: a worker's grace period on shutdown is over.
+    func interrupt() {
+        state.withLock { $0.task }?.cancel()
+    }
+
+    /// A step could not be journaled (the database was away too long): the run ended, but not in its journal.
+    func journalFailed() { state.withLock { $0.journalFailed = true } }
+
     var isCancelRequested: Bool { state.withLock { $0.cancelRequested } }
+    var isJournalFailed: Bool { state.withLock { $0.journalFailed } }
     var isLost: Bool { state.withLock { $0.lost } }
 }

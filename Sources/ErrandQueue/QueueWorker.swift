@@ -7,6 +7,12 @@ import PostgresNIO
 import ResponsesAPI
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How a worker stops: gracefully (stop claiming, let each run reach a step boundary, give its tasks back so other
 /// workers resume them at once), or at once (cancel the runs; their leases simply expire).
 public final class WorkerStop: Sendable {
@@ -40,7 +46,7 @@ public final class QueueWorker: Sendable {
         /// The queue it serves.
         public var queue: String = "default"
         /// Its name (unique among workers): by default the host and the process id.
-        public var name: String = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        public var name: String = "\(QueueWorker.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         /// How many tasks it runs at once.
         public var concurrency: Int = 4
         /// How long a claim holds without a heartbeat (renewed every third of it).
@@ -49,6 +55,9 @@ public final class QueueWorker: Sendable {
         public var workspaceRoot: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         /// Where `${VAR}`s and API keys are read from.
         public var environment: [String: String] = ProcessInfo.processInfo.environment
+        /// How long a graceful stop waits for runs to reach a step boundary before it cancels them (they are given back
+        /// either way).
+        public var grace: Duration = .seconds(30)
         /// How often it looks for work when no notification comes (expired leases make no notification).
         public var poll: Duration = .seconds(2)
         /// The client's configuration (its rate limits, timeouts); the pool is sized to the concurrency.
@@ -90,6 +99,13 @@ public final class QueueWorker: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.gate = QueueRateGate(database: queue.database, queue: queue.name, window: configuration.rateWindow)
+    }
+
+    /// The machine's name, from gethostname(2): `ProcessInfo.hostName` can wait seconds on a DNS lookup on macOS.
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "host" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Tasks this worker has finished (any status).
@@ -140,8 +156,23 @@ public final class QueueWorker: Sendable {
                 }
                 _ = await iterator.next()
             }
-            if stop.isImmediate { group.cancelAll() }
+            if stop.isImmediate {
+                group.cancelAll()
+            } else {
+                let pending = running.withLock { $0 }
+                if !pending.isEmpty {
+                    logger.notice("stopping: waiting for runs to reach a step boundary", metadata: ["runs": "\(pending.count)", "grace": "\(configuration.grace)"])
+                }
+            }
+            let grace = Task {
+                try? await Task.sleep(for: configuration.grace)
+                guard !Task.isCancelled else { return }
+                let left = running.withLock { $0 }
+                if !left.isEmpty { logger.warning("the grace period is over; cancelling the runs still going", metadata: ["runs": "\(left.count)"]) }
+                for run in left.values { run.watch.interrupt() }
+            }
             await group.waitForAll()
+            grace.cancel()
         }
         for task in background { task.cancel() }
         try? await queue.database.run("unregistering the worker") { client in
@@ -156,7 +187,7 @@ public final class QueueWorker: Sendable {
 
     private func register() async throws(QueueError) {
         let (name, queueName, concurrency) = (configuration.name, queue.name, configuration.concurrency)
-        let host = ProcessInfo.processInfo.hostName
+        let host = Self.hostName
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         try await queue.database.run("registering the worker") { client in
             try await client.query("INSERT INTO errand_queues (name) VALUES (\(queueName)) ON CONFLICT (name) DO NOTHING")
@@ -235,12 +266,22 @@ public final class QueueWorker: Sendable {
             work.cancel()
         }
         guard let (result, origin) = outcome.withLock({ $0 }) else { return }
+        // What the run did is recorded even when this task was cancelled (an immediate stop returns before this).
+        await Task { await self.record(claim, result: result, origin: origin, watch: watch, stop: stop, logger: log) }.value
+    }
+
+    /// Records how a run ended: gives the task back (a graceful stop), or records its result; nothing when the lease is gone.
+    private func record(
+        _ claim: TaskQueue.Claim, result: RunResult, origin: BatchResult.Origin, watch: LeaseWatch, stop: WorkerStop, logger log: Logger
+    ) async {
         if watch.isLost {
             log.notice("the run was abandoned: another worker holds it now")
             return
         }
         if stop.isImmediate { return }  // the lease expires and another worker resumes it
-        if result.status == .cancelled, !watch.isCancelRequested, stop.isStopping {
+        // Stopped between steps for a shutdown, or ended by a journal that could not be written: the journal says where
+        // the run is, and another attempt resumes it from there.
+        if (result.status == .cancelled && !watch.isCancelRequested && stop.isStopping) || watch.isJournalFailed {
             do throws(QueueError) {
                 try await queue.release(claim)
                 log.info("given back at a step boundary")

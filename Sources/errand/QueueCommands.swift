@@ -370,6 +370,8 @@ struct Worker: AsyncParsableCommand {
     var concurrency: Int = 4
     @Option(help: "How long a claim holds without a heartbeat, in seconds (renewed every third of it).")
     var leaseSeconds: Int = 30
+    @Option(help: "On SIGTERM, how long runs may take to reach a step boundary before they are cancelled, in seconds.")
+    var graceSeconds: Int = 30
     @Option(help: "This worker's name (default: host-pid).")
     var name: String?
     @Option(help: "The folder under which submitted workspaces are found (default: the current folder).")
@@ -379,6 +381,7 @@ struct Worker: AsyncParsableCommand {
     func validate() throws {
         if concurrency < 1 || concurrency > 1000 { throw ValidationError("--concurrency must be between 1 and 1000") }
         if leaseSeconds < 3 || leaseSeconds > 86400 { throw ValidationError("--lease-seconds must be between 3 and 86400") }
+        if graceSeconds < 0 || graceSeconds > 86400 { throw ValidationError("--grace-seconds must be between 0 and 86400") }
     }
 
     func run() async throws {
@@ -387,6 +390,7 @@ struct Worker: AsyncParsableCommand {
         configuration.queue = queue.queue
         configuration.concurrency = concurrency
         configuration.lease = .seconds(leaseSeconds)
+        configuration.grace = .seconds(graceSeconds)
         if let name { configuration.name = name }
         if let workspaceRoot { configuration.workspaceRoot = URL(fileURLWithPath: workspaceRoot).standardizedFileURL }
         let stop = WorkerStop()
@@ -405,7 +409,7 @@ struct Worker: AsyncParsableCommand {
         let settings = configuration
         let name = configuration.name
         do {
-            try await database.with(maxConnections: concurrency + 4) { database in
+            try await database.with(maxConnections: min(concurrency, 16) + 3) { database in
                 let worker = QueueWorker(queue: TaskQueue(database: database, name: settings.queue), configuration: settings, logger: logger)
                 printError("errand: worker \(name) serving queue \(settings.queue) at \(database.url), \(settings.concurrency) at once")
                 try await worker.run(until: stop)

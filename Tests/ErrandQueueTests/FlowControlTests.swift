@@ -34,15 +34,16 @@ struct FlowControlTests {
                 let queue = TaskQueue(database: database)
                 try await queue.configure(maxConcurrency: nil, requestsPerMinute: 4, tokensPerMinute: nil)
                 _ = try await queue.submit(try fixture.submission())
-                // A "minute" of 2 s: at most 4 requests in any 2 s, over both workers.
-                try await runTwoWorkers(queue, fixture, window: .seconds(2))
+                // A "minute" of 3 s: at most 4 requests in any 3 s, over both workers. Arrivals are checked over 2 s,
+                // leaving a second for a request admitted at once to arrive late on a loaded machine.
+                try await runTwoWorkers(queue, fixture, window: .seconds(3))
                 let times = server.requests.filter(\.isCreate).map(\.receivedAt).sorted()
                 #expect(times.count == 12)
                 for (index, start) in times.enumerated() {
-                    let inWindow = times[index...].prefix { $0 - start < .milliseconds(1800) }.count
-                    #expect(inWindow <= 4, "\(inWindow) requests within 1.8 s of request \(index)")
+                    let inWindow = times[index...].prefix { $0 - start < .seconds(2) }.count
+                    #expect(inWindow <= 4, "\(inWindow) requests within 2 s of request \(index)")
                 }
-                #expect(times.last! - times.first! >= .milliseconds(3800), "12 requests at 4 per 2 s take two full windows at least")
+                #expect(times.last! - times.first! >= .milliseconds(5500), "12 requests at 4 per 3 s take two full windows at least")
             }
         }
     }

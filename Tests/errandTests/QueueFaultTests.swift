@@ -37,7 +37,7 @@ struct QueueFaultTests {
                 FileManager.default.createFile(atPath: log.path, contents: nil)
                 let handle = try FileHandle(forWritingTo: log)
                 let launched = try Launched(
-                    ["worker", "--name", name, "--concurrency", "8", "--lease-seconds", "4"], environment: environment, currentDirectory: fixture.folder,
+                    ["worker", "--name", name, "--concurrency", "8", "--lease-seconds", "6"], environment: environment, currentDirectory: fixture.folder,
                     standardOutput: handle, standardError: handle)
                 return (launched, log)
             }
@@ -66,7 +66,7 @@ struct QueueFaultTests {
                 try await waitUntil("a third of the tasks", timeout: .seconds(120)) { try await completed() >= Self.tasks / 3 }
                 // A worker is paused past its lease, then goes on: what it held was taken over; it must not write.
                 kill(two.process.processIdentifier, SIGSTOP)
-                try await Task.sleep(for: .seconds(6))
+                try await Task.sleep(for: .seconds(9))
                 kill(two.process.processIdentifier, SIGCONT)
                 #expect(try await cutOneConnection() == 1)
                 try await waitUntil("every task", timeout: .seconds(180)) { try await completed() == Self.tasks }
@@ -82,7 +82,7 @@ struct QueueFaultTests {
                 let paused = (try? String(contentsOf: twoLog, encoding: .utf8)) ?? ""
                 let abandoned = paused.components(separatedBy: "abandon").count - 1
                 print(
-                    "FLEET | \(Self.tasks) tasks, 3 workers | w1 SIGKILL, w2 SIGSTOP 6 s past a 4 s lease, 2 connections cut | "
+                    "FLEET | \(Self.tasks) tasks, 3 workers | w1 SIGKILL, w2 SIGSTOP 9 s past a 6 s lease, 2 connections cut | "
                         + "\(tasks.filter { $0.attempts > 1 }.count) tasks taken over, w2 abandoned \(abandoned) runs it no longer held")
                 #expect(tasks.count == Self.tasks && tasks.allSatisfy { $0.state == "completed" })
                 #expect(tasks.contains { $0.attempts > 1 }, "some tasks were taken over")
