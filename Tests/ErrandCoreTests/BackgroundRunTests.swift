@@ -99,9 +99,10 @@ import Testing
     }
 
     @Test func aRunTimeoutCancelsItsBackgroundTurnAndSaysSo() async throws {
-        // Two seconds leave the create time to return its id on a loaded machine; the turn itself never ends.
+        // Five seconds leave the create time to return its id on a loaded machine (CI runs worker processes and
+        // PostgreSQL beside these tests); the turn itself never ends.
         try await withRunner([ScriptedTurn(output: [.message("too late")], backgroundPolls: 100_000)]) { runner, server in
-            let agent = Agent(model: "m", settings: ModelSettings(background: true), limits: RunLimits(timeout: .seconds(2)), streaming: false)
+            let agent = Agent(model: "m", settings: ModelSettings(background: true), limits: RunLimits(timeout: .seconds(5)), streaming: false)
             let result = await runner.run(agent, input: "go")
             #expect(result.status == .timedOut)
             #expect(result.error?.contains("time limit") == true)
