@@ -51,6 +51,7 @@ public enum QueueSchema {
                 worker text,
                 lease_until timestamptz,
                 attempts integer NOT NULL DEFAULT 0,
+                expirations integer NOT NULL DEFAULT 0,
                 cancel_requested boolean NOT NULL DEFAULT false,
                 status text,
                 result json,

@@ -12,6 +12,9 @@ public struct TaskQueue: Sendable {
     /// The queue's name (`default` unless named).
     public let name: String
 
+    /// How many times a task's lease may expire before it fails instead of being taken again.
+    static let maxExpirations = 5
+
     /// The notification channel workers listen on; its payload is the queue's name.
     static let channel = "errand_tasks"
 
@@ -95,7 +98,7 @@ public struct TaskQueue: Sendable {
                 try await connection.query("""
                     UPDATE errand_tasks SET run_id = \(task.runID), spec_digest = \(submission.specDigest), task = \(task.line.jsonString)::json,
                         task_digest = \(task.digest), priority = \(priority), state = 'queued', epoch = epoch + 1, worker = NULL, lease_until = NULL,
-                        attempts = 0, cancel_requested = false, status = NULL, result = NULL, error = NULL, started_at = NULL, finished_at = NULL
+                        attempts = 0, expirations = 0, cancel_requested = false, status = NULL, result = NULL, error = NULL, started_at = NULL, finished_at = NULL
                     WHERE batch = \(submission.batch) AND task_id = \(task.id)
                     """, logger: logger)
             }
@@ -139,8 +142,17 @@ public struct TaskQueue: Sendable {
                 slots = min(slots, maximum - running)
             }
             guard slots > 0 else { return [] }
+            // A task whose lease expired that many times (every worker that took it died or hung) is not taken again:
+            // it fails, saying so, instead of taking the fleet down one worker at a time.
+            try await connection.query("""
+                UPDATE errand_tasks SET state = 'failed', status = 'failed', worker = NULL, lease_until = NULL, finished_at = now(),
+                    error = 'its lease expired ' || expirations + 1 || ' times: each worker that took it died or stopped answering; '
+                        || 'see the workers'' logs, then: errand queue retry ' || id
+                WHERE queue = \(queue) AND state = 'running' AND lease_until < now() AND expirations + 1 >= \(Self.maxExpirations)
+                """, logger: logger)
             let rows = try await connection.query("""
-                UPDATE errand_tasks SET state = 'running', epoch = epoch + 1, worker = \(worker),
+                UPDATE errand_tasks SET epoch = epoch + 1, worker = \(worker),
+                    expirations = expirations + CASE WHEN state = 'running' THEN 1 ELSE 0 END, state = 'running',
                     lease_until = now() + make_interval(secs => \(seconds)), attempts = attempts + 1, started_at = coalesce(started_at, now())
                 WHERE id IN (
                     SELECT id FROM errand_tasks
@@ -281,7 +293,8 @@ public struct TaskQueue: Sendable {
                 throw QueueError(.notFound, "there is no task \(id); list them with: errand queue tasks")
             case "failed", "cancelled":
                 try await connection.query("""
-                    UPDATE errand_tasks SET state = 'queued', cancel_requested = false, status = NULL, result = NULL, error = NULL, finished_at = NULL
+                    UPDATE errand_tasks SET state = 'queued', cancel_requested = false, status = NULL, result = NULL, error = NULL, finished_at = NULL,
+                        expirations = 0
                     WHERE id = \(id)
                     """, logger: logger)
                 try await connection.query("SELECT pg_notify(\(Self.channel), \(queue))", logger: logger)
@@ -298,7 +311,8 @@ public struct TaskQueue: Sendable {
             var count = 0
             for try await n in try await client.query("""
                 WITH r AS (
-                    UPDATE errand_tasks SET state = 'queued', cancel_requested = false, status = NULL, result = NULL, error = NULL, finished_at = NULL
+                    UPDATE errand_tasks SET state = 'queued', cancel_requested = false, status = NULL, result = NULL, error = NULL, finished_at = NULL,
+                        expirations = 0
                     WHERE queue = \(queue) AND state = 'failed' AND (\(batch)::text IS NULL OR batch = \(batch)) RETURNING 1)
                 SELECT count(*)::int FROM r
                 """).decode(Int.self) { count = n }

@@ -188,6 +188,27 @@ struct QueueTests {
         }
     }
 
+    @Test func aTaskWhoseLeaseKeepsExpiringFailsInsteadOfTakingTheFleetDown() async throws {
+        let fixture = try QueueFixture(baseURL: "http://127.0.0.1:9/v1", tasks: 1)
+        defer { fixture.remove() }
+        try await withQueueDatabase { database in
+            let queue = TaskQueue(database: database)
+            _ = try await queue.submit(try fixture.submission())
+            // Every worker that takes it dies (its lease runs out): taken five times, then failed, naming why.
+            for attempt in 1...TaskQueue.maxExpirations {
+                #expect(try await queue.claim(worker: "doomed-\(attempt)", limit: 1, lease: .milliseconds(300)).count == 1, "claim \(attempt)")
+                try await Task.sleep(for: .milliseconds(400))
+            }
+            #expect(try await queue.claim(worker: "next", limit: 1, lease: .seconds(30)).isEmpty)
+            let task = try #require(try await queue.tasks().first)
+            #expect(task.state == "failed" && task.attempts == TaskQueue.maxExpirations)
+            #expect(task.error?.contains("lease expired 5 times") == true)
+            // A retry gives it a fresh count.
+            try await queue.retry(task: task.id)
+            #expect(try await queue.claim(worker: "fixed", limit: 1, lease: .seconds(30)).count == 1)
+        }
+    }
+
     @Test func cancelAndRetrySayWhatTheyDidAndRefuseWhatTheyCannot() async throws {
         let fixture = try QueueFixture(baseURL: "http://127.0.0.1:9/v1", tasks: 3)
         defer { fixture.remove() }
