@@ -134,7 +134,16 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Starts the server on ``port`` and waits until it accepts connections, then creates the database `errand`.
-    private func startServer() throws {
+    /// Takes the server down (a clean, fast shutdown, as for a restart or a failover), keeps it down for `downtime`,
+    /// and starts it again on the same port with the same data: an outage, for tests of what survives one. Blocks.
+    public func outage(for downtime: Duration) throws {
+        _ = try tools.runServerTool(
+            tools.pgCtl, ["-D", Self.dataFolder(in: folder).path, "-m", "fast", "-w", "-t", "30", "stop"], in: folder, timeout: .seconds(45))
+        Thread.sleep(forTimeInterval: Double(downtime.components.seconds) + Double(downtime.components.attoseconds) / 1e18)
+        try startServer(creatingDatabase: false)
+    }
+
+    private func startServer(creatingDatabase: Bool = true) throws {
         let deadline = ContinuousClock.now + .seconds(60)
         let options = [
             "-c listen_addresses=127.0.0.1", "-c port=\(port)", "-c unix_socket_directories='\(folder.path)'",
@@ -154,6 +163,7 @@ public final class PostgresCluster: Sendable {
             }
             usleep(100_000)
         }
+        guard creatingDatabase else { return }
         let create = try runPSQL("create database errand", database: "postgres", timeout: .seconds(60))
         guard create.status == 0 else { throw startFailure("could not create the database errand (\(create.summary)):\n\(create.output)") }
     }

@@ -127,3 +127,44 @@ struct WorkerTests {
         }
     }
 }
+
+@Suite(.enabled(if: postgresMissing == nil, "needs PostgreSQL's initdb (apt-get install postgresql): \(postgresMissing ?? "")"))
+struct DatabaseOutageTests {
+    @Test(.timeLimit(.minutes(3)))
+    func theDatabaseGoingAwayMidRunLosesNothingAndRunsNoStepTwice() async throws {
+        // A cluster of its own, taken down for a few seconds while tasks run.
+        let cluster = try await PostgresCluster.onThread { try PostgresCluster.start() }
+        defer { cluster.stop() }
+        try await ScriptedResponsesServer.withServer(responder: markingResponder(steps: 3, pace: .milliseconds(400))) { server in
+            let fixture = try QueueFixture(baseURL: server.provider.baseURL, tasks: 12)
+            defer { fixture.remove() }
+            try await QueueDatabase.with(try DatabaseURL(cluster.url), maxConnections: 12) { database in
+                try await TaskQueue.initialize(database)
+                let queue = TaskQueue(database: database)
+                _ = try await queue.submit(try fixture.submission())
+                let stop = WorkerStop()
+                let worker = QueueWorker(queue: queue, configuration: workerConfiguration(fixture, name: "through-it", concurrency: 6, lease: .seconds(20)))
+                let running = Task { try await worker.run(until: stop) }
+                try await waitUntil("some steps to be marked") { fixture.lines(fixture.ledger).count >= 6 }
+                let before = (try await queue.status().counts["completed"] ?? 0, fixture.lines(fixture.ledger).count)
+                try await PostgresCluster.onThread { try cluster.outage(for: .seconds(3)) }
+                let after = fixture.lines(fixture.ledger).count
+                print("OUTAGE | 3 s down | before: \(before.0) tasks completed, \(before.1) steps marked | steps marked while down or just after: \(after - before.1)")
+                #expect(before.0 < 12, "the outage came while tasks ran")
+                try await waitUntil("every task to complete", timeout: .seconds(120)) {
+                    (try? await queue.status().counts["completed"]) == 12
+                }
+                stop.graceful()
+                try await running.value
+                let ledger = fixture.lines(fixture.ledger)
+                #expect(ledger.count == 36 && Set(ledger).count == 36)
+                let store = PostgresRunStore(database: database)
+                for task in try await queue.tasks() {
+                    let records = try #require(try await store.records(runID: task.runID))
+                    let replayed = try RunState(replaying: records).result(journal: nil)
+                    #expect(replayed.status == .completed && replayed.toolCalls.count == 3, "\(task.taskID)")
+                }
+            }
+        }
+    }
+}
