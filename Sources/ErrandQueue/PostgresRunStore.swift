@@ -175,6 +175,7 @@ final class PostgresJournal: RunJournal {
     /// Whether step `seq` is already this line (its commit went through before the connection was lost).
     private func alreadyWritten(_ line: String, seq: Int) async throws(CoreError) -> Bool {
         let existing: String?
+        let runID = self.runID
         do throws(QueueError) {
             existing = try await store.database.run("checking the journal of \(runID)") { client in
                 var existing: String?

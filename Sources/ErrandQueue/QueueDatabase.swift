@@ -1,3 +1,4 @@
+import ErrandCore
 import Foundation
 import Logging
 import NIOCore
@@ -191,27 +192,39 @@ public final class QueueDatabase: Sendable {
         }
     }
 
-    /// Runs `operation` with the pool's client, describing any failure as doing `what`.
-    package func run<R>(_ what: String, _ operation: (PostgresClient) async throws -> R) async throws(QueueError) -> R {
+    /// How long one statement or transaction may take before it is given up as a connection that stopped answering.
+    static let statementLimit: Duration = .seconds(30)
+
+    /// Runs `operation` with the pool's client, describing any failure as doing `what`. An operation that does not
+    /// answer within ``statementLimit`` (a connection the server dropped without a word) is cancelled and fails as a
+    /// lost connection, so that the caller's retry takes over instead of waiting forever.
+    package func run<R: Sendable>(_ what: String, _ operation: @escaping @Sendable (PostgresClient) async throws -> R) async throws(QueueError) -> R {
+        let client = self.client
         do {
-            return try await operation(client)
+            return try await withDeadline(Self.statementLimit) { try await operation(client) }
         } catch let error as QueueError {
             throw error
+        } catch is DeadlineExceeded {
+            throw QueueError(.connection, "the database did not answer within \(Self.statementLimit) while \(what)")
         } catch {
             throw describe(error, doing: what)
         }
     }
 
-    /// Runs `operation` in one transaction.
-    func transaction<R: Sendable>(_ what: String, _ operation: (PostgresConnection) async throws -> R) async throws(QueueError) -> R {
-        let logger = self.logger
+    /// Runs `operation` in one transaction, under the same limit.
+    func transaction<R: Sendable>(_ what: String, _ operation: @escaping @Sendable (PostgresConnection) async throws -> R) async throws(QueueError) -> R {
+        let (client, logger) = (self.client, self.logger)
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await operation(connection) }
+            return try await withDeadline(Self.statementLimit) {
+                try await client.withTransaction(logger: logger) { connection in try await operation(connection) }
+            }
         } catch let error as PostgresTransactionError {
             if let inner = error.closureError as? QueueError { throw inner }
             throw describe(error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error, doing: what)
         } catch let error as QueueError {
             throw error
+        } catch is DeadlineExceeded {
+            throw QueueError(.connection, "the database did not answer within \(Self.statementLimit) while \(what)")
         } catch {
             throw describe(error, doing: what)
         }

@@ -85,8 +85,8 @@ final class QueueRateGate: SharedRequestGate {
             state.admitted += 1
             return state.admitted % 200 == 0
         }
+        let logger = database.logger
         return try await database.transaction("admitting a request") { connection -> Duration? in
-            let logger = database.logger
             var limits: (Int?, Int?, Date?) = (nil, nil, nil)
             for try await row in try await connection.query(
                 "SELECT requests_per_minute, tokens_per_minute, hold_until FROM errand_queues WHERE name = \(queue) FOR UPDATE", logger: logger

@@ -175,11 +175,15 @@ public final class QueueWorker: Sendable {
             grace.cancel()
         }
         for task in background { task.cancel() }
-        try? await queue.database.run("unregistering the worker") { client in
-            try await client.query("UPDATE errand_workers SET stopped_at = now() WHERE name = \(self.configuration.name)")
+        // Tidying up is bounded: a worker that is stopping must stop, whatever the database or a server does.
+        let (_, late) = await withTimeLimit(.seconds(15)) {
+            _ = try? await self.queue.database.run("unregistering the worker") { client in
+                try await client.query("UPDATE errand_workers SET stopped_at = now() WHERE name = \(self.configuration.name)")
+            }
+            for (_, preparing) in self.prepared.withLock({ $0 }) { await (try? preparing.value)?.mcp.stop() }
+            for (_, client) in self.clients.withLock({ $0 }) { try? await client.shutdown() }
         }
-        for (_, preparing) in prepared.withLock({ $0 }) { await (try? preparing.value)?.mcp.stop() }
-        for (_, client) in clients.withLock({ $0 }) { try? await client.shutdown() }
+        if late { logger.warning("the worker's shutdown did not finish within 15 s; stopping anyway") }
         try? FileManager.default.removeItem(at: specFolder)
     }
 

@@ -35,7 +35,7 @@ public struct TaskQueue: Sendable {
     /// Sets the queue's limits shared by all its workers: how many tasks run at once over all workers, and requests
     /// and tokens a minute over all of them. `nil` leaves a limit off.
     public func configure(maxConcurrency: Int?, requestsPerMinute: Int?, tokensPerMinute: Int?) async throws(QueueError) {
-        try await database.run("setting the queue's limits") { client in
+        _ = try await database.run("setting the queue's limits") { client in
             try await client.query("""
                 INSERT INTO errand_queues (name, max_concurrency, requests_per_minute, tokens_per_minute)
                 VALUES (\(name), \(maxConcurrency), \(requestsPerMinute), \(tokensPerMinute))
