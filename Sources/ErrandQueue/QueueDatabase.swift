@@ -193,7 +193,7 @@ public final class QueueDatabase: Sendable {
     }
 
     /// How long one statement or transaction may take before it is given up as a connection that stopped answering.
-    static let statementLimit: Duration = .seconds(30)
+    static let statementLimit: Duration = .seconds(15)
 
     /// Runs `operation` with the pool's client, describing any failure as doing `what`. An operation that does not
     /// answer within ``statementLimit`` (a connection the server dropped without a word) is cancelled and fails as a
