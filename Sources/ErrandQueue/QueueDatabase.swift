@@ -202,12 +202,8 @@ public final class QueueDatabase: Sendable {
         let client = self.client
         do {
             return try await withDeadline(Self.statementLimit) { try await operation(client) }
-        } catch let error as QueueError {
-            throw error
-        } catch is DeadlineExceeded {
-            throw QueueError(.connection, "the database did not answer within \(Self.statementLimit) while \(what)")
         } catch {
-            throw describe(error, doing: what)
+            throw failure(error, doing: what)
         }
     }
 
@@ -218,16 +214,17 @@ public final class QueueDatabase: Sendable {
             return try await withDeadline(Self.statementLimit) {
                 try await client.withTransaction(logger: logger) { connection in try await operation(connection) }
             }
-        } catch let error as PostgresTransactionError {
-            if let inner = error.closureError as? QueueError { throw inner }
-            throw describe(error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error, doing: what)
-        } catch let error as QueueError {
-            throw error
-        } catch is DeadlineExceeded {
-            throw QueueError(.connection, "the database did not answer within \(Self.statementLimit) while \(what)")
         } catch {
-            throw describe(error, doing: what)
+            throw failure(error, doing: what)
         }
+    }
+
+    /// A statement's failure: its time limit, or the driver's error in words (a ``QueueError`` thrown inside stays as it is).
+    private func failure(_ error: any Error, doing what: String) -> QueueError {
+        if error is DeadlineExceeded {
+            return QueueError(.connection, "the database did not answer within \(Self.statementLimit) while \(what)")
+        }
+        return describe(error, doing: what)
     }
 
     /// A connection failure in words: the driver's text names the system's error deep inside.

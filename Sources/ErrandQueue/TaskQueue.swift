@@ -236,20 +236,14 @@ public struct TaskQueue: Sendable {
     public func cancel(task id: Int64) async throws(QueueError) -> CancelOutcome {
         try await database.transaction("cancelling task \(id)") { connection in
             let logger = database.logger
-            var state: String?
-            for try await found in try await connection.query("SELECT state FROM errand_tasks WHERE id = \(id) FOR UPDATE", logger: logger).decode(String.self) {
-                state = found
-            }
-            switch state {
-            case nil:
-                throw QueueError(.notFound, "there is no task \(id); list them with: errand queue tasks")
+            switch try await Self.lockedState(of: id, connection, logger: logger) {
             case "queued":
                 try await connection.query("UPDATE errand_tasks SET state = 'cancelled', finished_at = now() WHERE id = \(id)", logger: logger)
                 return .cancelled
             case "running":
                 try await connection.query("UPDATE errand_tasks SET cancel_requested = true WHERE id = \(id)", logger: logger)
                 return .requested
-            case let state?:
+            case let state:
                 throw QueueError(.refused, "task \(id) is already \(state); there is nothing to cancel")
             }
         }
@@ -279,18 +273,21 @@ public struct TaskQueue: Sendable {
         }
     }
 
+    /// The task's state, its row locked until the transaction ends; a task that is not there is an error that says
+    /// where to look.
+    private static func lockedState(of id: Int64, _ connection: PostgresConnection, logger: Logger) async throws -> String {
+        for try await state in try await connection.query("SELECT state FROM errand_tasks WHERE id = \(id) FOR UPDATE", logger: logger).decode(String.self) {
+            return state
+        }
+        throw QueueError(.notFound, "there is no task \(id); list them with: errand queue tasks")
+    }
+
     /// Queues a failed or cancelled task again; it resumes from its journal (a run that failed is taken up where it stopped).
     public func retry(task id: Int64) async throws(QueueError) {
         let queue = name
         try await database.transaction("retrying task \(id)") { connection in
             let logger = database.logger
-            var state: String?
-            for try await found in try await connection.query("SELECT state FROM errand_tasks WHERE id = \(id) FOR UPDATE", logger: logger).decode(String.self) {
-                state = found
-            }
-            switch state {
-            case nil:
-                throw QueueError(.notFound, "there is no task \(id); list them with: errand queue tasks")
+            switch try await Self.lockedState(of: id, connection, logger: logger) {
             case "failed", "cancelled":
                 try await connection.query("""
                     UPDATE errand_tasks SET state = 'queued', cancel_requested = false, status = NULL, result = NULL, error = NULL, finished_at = NULL,
@@ -298,7 +295,7 @@ public struct TaskQueue: Sendable {
                     WHERE id = \(id)
                     """, logger: logger)
                 try await connection.query("SELECT pg_notify(\(Self.channel), \(queue))", logger: logger)
-            case let state?:
+            case let state:
                 throw QueueError(.refused, "task \(id) is \(state); only a failed or cancelled task is retried")
             }
         }

@@ -263,10 +263,11 @@ struct RunLoop: Sendable {
     }
 
     /// The id of a background response, as soon as the server gives it (from a stream's callback or a poll's), and
-    /// whether its journal line was written.
+    /// the writing of its journal line, started from the callback the moment the id arrives.
     private final class BackgroundID: Sendable {
         let id = Mutex<String?>(nil)
         let journalError = Mutex<CoreError?>(nil)
+        let writing = Mutex<Task<Void, Never>?>(nil)
     }
 
     /// Applies the background response the call named, if any. Its line was journaled from the callback the moment
@@ -280,36 +281,34 @@ struct RunLoop: Sendable {
 
     /// Sends the turn: streamed or one JSON call, polled while the server is not done. A background response's id
     /// goes to the journal as soon as the server gives it, so that a resumed run can fetch the response instead of
-    /// paying for the turn again: the callback hands it to a writer beside the call (a journal's append may be I/O
-    /// that the callback cannot wait for), and the call returns only once that line is written or has failed.
+    /// paying for the turn again: the callback starts the line's write (a journal's append may be I/O that the
+    /// callback cannot wait for), and the call returns only once that line is written or has failed. A turn with no
+    /// background response starts nothing.
     private func callModel(_ request: CreateResponseRequest, turn: Int, background: BackgroundID) async throws -> Response {
         let (journal, runID, emit) = (self.journal, state.runID, self.emit)
-        let (ids, writer) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
         let note: @Sendable (String) -> Void = { id in
             let first = background.id.withLock { seen -> Bool in
                 defer { seen = seen ?? id }
                 return seen == nil
             }
             // Journaled at once: a crash before the response must leave the id behind. Applied once the call returns.
-            if first { writer.yield(id) }
-        }
-        let writing = Task {
-            for await id in ids {
-                do throws(CoreError) {
-                    try await journal?.append(.backgroundResponse(.init(turn: turn, responseID: id)), runID: runID)
-                } catch {
-                    background.journalError.withLock { $0 = error }
+            guard first, let journal else { return }
+            background.writing.withLock { writing in
+                writing = Task {
+                    do throws(CoreError) {
+                        try await journal.append(.backgroundResponse(.init(turn: turn, responseID: id)), runID: runID)
+                    } catch {
+                        background.journalError.withLock { $0 = error }
+                    }
                 }
             }
         }
         do {
             let response = try await sendModelCall(request, note: note, emit: emit)
-            writer.finish()
-            await writing.value
+            await background.writing.withLock({ $0 })?.value
             return response
         } catch {
-            writer.finish()
-            await writing.value
+            await background.writing.withLock({ $0 })?.value
             throw error
         }
     }
