@@ -35,6 +35,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // TLS to a managed PostgreSQL (sslmode=require); already built for AsyncHTTPClient.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The Responses API's WebSocket mode. Chosen over hummingbird's swift-websocket because a refused upgrade keeps
+        // its HTTP status (401, 404, 426 each mean something different to a user) and because everything it needs
+        // (swift-nio, nio-ssl, nio-extras, nio-transport-services, atomics) is already built for AsyncHTTPClient:
+        // one small target more. swift-nio's NIOWebSocket alone would mean writing the upgrade, masking, pings and
+        // the close handshake again.
+        .package(url: "https://github.com/vapor/websocket-kit.git", from: "2.16.2"),
     ],
     targets: [
         // Wire types, SSE decoding, transport, retries and the client for the OpenAI Responses API.
@@ -46,6 +52,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "WebSocketKit", package: "websocket-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -138,6 +146,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
@@ -230,6 +239,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ]
         ),
         // Runs the built `errand` binary as a user would.

@@ -16,6 +16,7 @@ package struct ProviderProbe: Sendable {
     package static let capabilityNames = [
         "responses", "json", "streaming", "usage", "max_output_tokens", "max_tokens", "stateful", "store", "function_calling",
         "tool_choice_required", "tool_choice_named", "parallel_calls", "strict_schemas", "background", "stream_resumption",
+        "websocket", "websocket_chaining",
     ]
 
     /// The requests the probe sends, in words, to show before sending them.
@@ -23,7 +24,7 @@ package struct ProviderProbe: Sendable {
         "POST /responses: a JSON answer, capped at 16 output tokens (max_output_tokens)",
         "POST /responses: the same cap as max_tokens",
         "POST /responses with stream: true",
-        "POST /responses chained with previous_response_id",
+        "POST /responses giving a word to remember, then one chained with previous_response_id asking for it",
         "GET /responses/{id} of the first answer",
         "POST /responses with a function tool, tool_choice auto",
         "POST /responses with tool_choice required",
@@ -31,6 +32,7 @@ package struct ProviderProbe: Sendable {
         "POST /responses asking for two calls at once (parallel_tool_calls)",
         "POST /responses with background: true, then GET /responses/{id} until it is done",
         "POST /responses streamed (in background mode when it works), then GET /responses/{id}?stream=true&starting_after=N",
+        "WebSocket {base_url}/responses: a response.create giving a word (store: false), then a chained one asking for it",
     ]
 
     /// One capability: supported, not supported, or `nil` for could not tell; and the evidence.
@@ -91,18 +93,21 @@ package struct ProviderProbe: Sendable {
     let model: String
     /// The `preset` to name in the suggested provider block, when the server is one.
     let preset: String?
+    /// Whether the WebSocket mode is probed too.
+    let webSocket: Bool
 
     /// A probe of the server `client` talks to, asking `model`; `preset` names the provider preset in the suggested block.
-    package init(client: ResponsesClient, model: String, preset: String? = nil) {
+    package init(client: ResponsesClient, model: String, preset: String? = nil, webSocket: Bool = true) {
         self.client = client
         self.model = model
         self.preset = preset
+        self.webSocket = webSocket
     }
 
     /// Sends the probe's requests one after the other, calling `progress` before each, and reports what it found.
     /// Never throws: a failure is evidence.
     package func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async -> Report {
-        var run = ProbeRun(client: client, model: model, progress: progress)
+        var run = ProbeRun(client: client, model: model, progress: progress, webSocket: webSocket)
         await run.all()
         var provider: [String: JSONValue] = [:]
         if let preset {
@@ -114,6 +119,11 @@ package struct ProviderProbe: Sendable {
         let output = run.findings["max_output_tokens"]?.supported
         let tokens = run.findings["max_tokens"]?.supported
         provider["max_tokens_field"] = output != true && tokens == true ? "max_tokens" : "max_output_tokens"
+        if run.findings["websocket_chaining"]?.supported == true {
+            provider["transport"] = "websocket"
+        } else if run.findings["websocket"]?.supported == true {
+            provider["transport"] = "auto"
+        }
         var drift: [String] = []
         for line in run.drift where !drift.contains(line) { drift.append(line) }
         return Report(
@@ -127,6 +137,7 @@ private struct ProbeRun {
     let client: ResponsesClient
     let model: String
     let progress: @Sendable (String) -> Void
+    let webSocket: Bool
     var findings: [String: ProviderProbe.Finding] = [:]
     var drift: [String] = []
     var requests = 0
@@ -179,6 +190,12 @@ private struct ProbeRun {
         await functionCalling()
         await background()
         await streamResumption()
+        if webSocket {
+            await webSocketMode()
+        } else {
+            findings["websocket"] = .init(nil, "not probed (--transport http)")
+            findings["websocket_chaining"] = .init(nil, "not probed (--transport http)")
+        }
     }
 
     private mutating func giveUp() {
@@ -307,24 +324,109 @@ private struct ProbeRun {
             "\(exchange.events.count) events (\(deltas) text deltas), ending with \(types.last ?? "nothing")")
     }
 
+    /// A word for the model to remember, different each probe, so that a chained answer naming it can only come
+    /// from the first turn's context.
+    static func secretWord() -> String {
+        let words = ["walnut", "saffron", "harbor", "velvet", "lantern", "quartz", "meadow", "cobalt", "thistle", "juniper"]
+        return words.randomElement()! + String(Int.random(in: 10...99))
+    }
+
+    static let rememberPrompt = "Remember this word for later: %@. Reply with only: ok"
+    static let recallPrompt = "What was the word I asked you to remember? Reply with that word only."
+
+    /// Whether the server keeps the chain, decided from what the model saw: the chained turn asks for a word given
+    /// only in the first turn. An echoed `previous_response_id` alone proves nothing either way (servers that keep the
+    /// chain do not all echo it, and one that echoes it may ignore it).
     private mutating func chaining() async {
-        guard let firstID else {
+        guard firstID != nil else {
             findings["stateful"] = .init(nil, "no response id to chain to")
             return
         }
-        let exchange = await send(.POST, "/responses", body: body([
-            "input": "Now reply with the single word: done", "previous_response_id": .string(firstID), capField: .number(Double(Self.cap)),
+        let word = Self.secretWord()
+        let first = await send(.POST, "/responses", body: body([
+            "input": .string(String(format: Self.rememberPrompt, word)), capField: .number(Double(Self.cap)), "store": true,
         ]))
-        if exchange.ok {
-            if exchange.json?["previous_response_id"]?.stringValue == firstID {
-                findings["stateful"] = .init(true, "previous_response_id was accepted and echoed")
-            } else {
-                findings["stateful"] = .init(nil, "HTTP \(exchange.status), but the answer does not echo previous_response_id; the server may ignore it")
-            }
-        } else {
+        guard first.ok, let id = first.json?["id"]?.stringValue, !id.isEmpty else {
+            findings["stateful"] = .init(nil, "the turn giving the word failed: \(first.evidence)")
+            return
+        }
+        let exchange = await send(.POST, "/responses", body: body([
+            "input": .string(Self.recallPrompt), "previous_response_id": .string(id), capField: .number(Double(Self.cap)),
+        ]))
+        guard exchange.ok else {
             findings["stateful"] = .init(exchange.failure == nil ? false : nil, exchange.evidence)
             noteErrorShape(exchange)
+            return
         }
+        let answer = Self.text(exchange.json)
+        let echoed = exchange.json?["previous_response_id"]?.stringValue == id
+        if answer.lowercased().contains(word) {
+            findings["stateful"] = .init(true, "the chained turn answered '\(Self.short(answer, 40))', the word given only in the turn it chained to\(echoed ? "" : " (previous_response_id is not echoed)")")
+        } else if echoed {
+            findings["stateful"] = .init(nil, "previous_response_id was accepted and echoed, but the answer ('\(Self.short(answer, 40))') does not name the word '\(word)' from the turn it chained to")
+        } else {
+            findings["stateful"] = .init(nil, "HTTP \(exchange.status), but the answer ('\(Self.short(answer, 40))') does not name the word '\(word)' given in the turn it chained to, nor echo previous_response_id; the server may ignore it")
+        }
+    }
+
+    /// The WebSocket mode: a connection, a `response.create` giving a word with `store: false`, and a second turn
+    /// chained on the connection with only the new input, asking for the word.
+    private mutating func webSocketMode() async {
+        progress("WebSocket \(client.provider.responsesWebSocketURL)")
+        let connection: ResponsesConnection
+        do {
+            connection = try await client.openConnection()
+        } catch let error as ResponsesError {
+            // A refused upgrade was an HTTP exchange; an accepted one is counted by the frames that follow.
+            if error.status != nil { requests += 1 }
+            let said = Self.short(error.message, 200)
+            findings["websocket"] = .init(error.isWebSocketUnavailable || error.kind == .httpStatus ? false : nil, said)
+            findings["websocket_chaining"] = .init(nil, "no WebSocket connection")
+            return
+        } catch {
+            findings["websocket"] = .init(nil, Self.short("\(error)", 200))
+            findings["websocket_chaining"] = .init(nil, "no WebSocket connection")
+            return
+        }
+        let word = Self.secretWord()
+        var request = CreateResponseRequest(model: model, input: .text(String(format: Self.rememberPrompt, word)))
+        request.store = false
+        request.maxOutputTokens = Self.cap
+        let first: Response
+        requests += 1
+        do {
+            first = try await connection.send(request)
+            findings["websocket"] = .init(true, "upgrade accepted; response.create answered with \(first.status.rawValue) response \(Self.shortID(first.id))")
+        } catch {
+            findings["websocket"] = .init(false, "upgrade accepted, but response.create failed: \(Self.short("\(error)", 200))")
+            findings["websocket_chaining"] = .init(nil, "no first response to chain to")
+            await connection.close()
+            return
+        }
+        requests += 1
+        var chained = CreateResponseRequest(model: model, input: .text(Self.recallPrompt))
+        chained.store = false
+        chained.previousResponseID = first.id
+        chained.maxOutputTokens = Self.cap
+        do {
+            let second = try await connection.send(chained)
+            let answer = second.outputText
+            if answer.lowercased().contains(word) {
+                findings["websocket_chaining"] = .init(true, "store: false, second turn with only new input answered '\(Self.short(answer, 40))', the word from the first")
+            } else {
+                findings["websocket_chaining"] = .init(nil, "the chained turn was accepted, but its answer ('\(Self.short(answer, 40))') does not name the word '\(word)'")
+            }
+        } catch let error as ResponsesError where error.isPreviousResponseNotFound {
+            findings["websocket_chaining"] = .init(false, Self.short("the connection did not keep the response: \(error)", 200))
+        } catch {
+            findings["websocket_chaining"] = .init(nil, Self.short("\(error)", 200))
+        }
+        await connection.close()
+    }
+
+    /// A response id short enough for one line (some servers' ids run to hundreds of characters).
+    static func shortID(_ id: String) -> String {
+        id.count <= 40 ? id : "\(id.prefix(24))…\(id.suffix(8))"
     }
 
     private mutating func retrieval() async {

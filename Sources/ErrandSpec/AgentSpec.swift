@@ -48,6 +48,10 @@ public struct AgentSpec: Sendable {
     public var state: StateMode
     /// The name of the token cap's field, when the spec sets it.
     public var maxTokensField: CreateResponseRequest.MaxTokensField?
+    /// How runs reach the model (`provider.transport`), when the spec says.
+    public var transport: ResponsesTransportKind? = nil
+    /// The WebSocket mode's URL (`provider.websocket_url`), when it is not the base URL's.
+    public var webSocketURL: String? = nil
     /// The tools, in order.
     public var tools: [ToolEntry]
     /// How the model must choose tools.
@@ -261,7 +265,7 @@ public struct AgentSpec: Sendable {
     }
 
     private static func readProvider(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
-        let keys = ["preset", "base_url", "api_key_env", "headers", "state", "max_tokens_field"]
+        let keys = ["preset", "base_url", "api_key_env", "headers", "state", "max_tokens_field", "transport", "websocket_url"]
         guard let provider = reader.object(root["provider"], at: "provider", allowed: keys) else { return }
         spec.preset = reader.string(provider, "preset", at: "provider", allowed: Provider.presetNames)
         if let url = reader.string(provider, "base_url", at: "provider") {
@@ -276,6 +280,15 @@ public struct AgentSpec: Sendable {
         }
         if let field = reader.string(provider, "max_tokens_field", at: "provider", allowed: ["max_output_tokens", "max_tokens"]) {
             spec.maxTokensField = CreateResponseRequest.MaxTokensField(rawValue: field)
+        }
+        if let transport = reader.string(provider, "transport", at: "provider", allowed: ResponsesTransportKind.allCases.map(\.rawValue)) {
+            spec.transport = ResponsesTransportKind(rawValue: transport)
+        }
+        if let url = reader.string(provider, "websocket_url", at: "provider") {
+            let scheme = URL(string: url)?.scheme?.lowercased()
+            if (scheme == "ws" || scheme == "wss"), URL(string: url)?.host != nil { spec.webSocketURL = url } else {
+                reader.problem("provider.websocket_url", "expected a ws:// or wss:// URL, not '\(url)'")
+            }
         }
     }
 

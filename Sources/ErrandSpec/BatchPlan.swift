@@ -50,13 +50,18 @@ package struct BatchPlan: Sendable {
         }
         return BatchPlan(
             spec: spec, entries: entries, overrides: overrides, provider: provider, concurrency: concurrency,
-            clientConfiguration: clientConfiguration(concurrency: concurrency, rateLimits: rateLimits), manifest: manifest, environment: environment)
+            clientConfiguration: clientConfiguration(concurrency: concurrency, rateLimits: rateLimits, transport: spec.transport(overrides: overrides)),
+            manifest: manifest, environment: environment)
     }
 
     /// A client configuration for `concurrency` tasks at once: a connection for each (so that no task waits for a
     /// connection another holds while it streams), and the batch's rate limits over all of them.
-    package static func clientConfiguration(concurrency: Int, rateLimits: RateLimits = RateLimits()) -> ResponsesClientConfiguration {
+    /// Over WebSocket, each running task holds one connection, given back for the next task when it ends.
+    package static func clientConfiguration(
+        concurrency: Int, rateLimits: RateLimits = RateLimits(), transport: ResponsesTransportKind = .http
+    ) -> ResponsesClientConfiguration {
         var configuration = ResponsesClientConfiguration()
+        configuration.transport = transport
         configuration.maxConnectionsPerHost = max(1, concurrency)
         configuration.rateLimits = rateLimits
         return configuration

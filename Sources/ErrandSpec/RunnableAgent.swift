@@ -27,12 +27,16 @@ public struct SpecOverrides: Sendable {
     public var stream: Bool?
     /// The run's time limit (`limits.timeout_seconds`).
     public var timeout: Duration?
+    /// How runs reach the model (`provider.transport`).
+    public var transport: ResponsesTransportKind?
 
     /// No overrides.
     public init(
         model: String? = nil, preset: String? = nil, baseURL: String? = nil, maxTurns: Int? = nil, workspace: URL? = nil,
-        allowHosts: [String] = [], state: StateMode? = nil, background: Bool? = nil, stream: Bool? = nil, timeout: Duration? = nil
+        allowHosts: [String] = [], state: StateMode? = nil, background: Bool? = nil, stream: Bool? = nil, timeout: Duration? = nil,
+        transport: ResponsesTransportKind? = nil
     ) {
+        self.transport = transport
         self.model = model
         self.preset = preset
         self.baseURL = baseURL
@@ -65,7 +69,13 @@ extension AgentSpec {
         }
         for (name, value) in headers { provider.headers[name] = Self.expand(value, environment: environment) }
         if let maxTokensField { provider.maxTokensField = maxTokensField }
+        if let webSocketURL { provider.webSocketURL = webSocketURL }
         return provider
+    }
+
+    /// How runs of this spec reach the model: the flag, else the spec's `provider.transport`, else HTTP.
+    public func transport(overrides: SpecOverrides = SpecOverrides()) -> ResponsesTransportKind {
+        overrides.transport ?? transport ?? .http
     }
 
     /// Variables that are substituted into MCP servers' env for their paths and names, not as credentials.

@@ -76,6 +76,10 @@ extension AgentSpec {
                         "headers": described(stringMap, "Extra headers; ${VAR} in a value is read from the environment."),
                         "state": ["type": "string", "enum": ["auto", "stateful", "stateless"]],
                         "max_tokens_field": ["type": "string", "enum": ["max_output_tokens", "max_tokens"]],
+                        "transport": described(
+                            ["type": "string", "enum": ["http", "websocket", "auto"]],
+                            "How runs reach the model: http (the default), websocket (one connection per run), or auto (WebSocket where the server accepts it)."),
+                        "websocket_url": described(["type": "string", "pattern": "^wss?://"], "The WebSocket mode's URL, when it is not the base URL's /responses."),
                     ],
                 ],
                 "tools": ["type": "array", "items": tool],

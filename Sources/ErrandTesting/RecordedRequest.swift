@@ -11,21 +11,25 @@ public struct RecordedRequest: Sendable, Hashable {
     public var query: [String: String]
     /// The headers, names lowercased.
     public var headers: [String: String]
-    /// The body as JSON, when it is JSON.
+    /// The body as JSON, when it is JSON. For a create sent over a WebSocket: the frame without its `type`.
     public var body: JSONValue?
+    /// Which WebSocket connection the request came over (1 for the first the server accepted, 2 for the next…), or
+    /// `nil` for HTTP. Such a request has method `POST`, the path of the upgrade request and its headers.
+    public var webSocketConnection: Int?
     /// When the server had read the whole request.
     public var receivedAt: ContinuousClock.Instant
 
     /// Creates a record.
     public init(
         method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: JSONValue? = nil,
-        receivedAt: ContinuousClock.Instant = .now
+        webSocketConnection: Int? = nil, receivedAt: ContinuousClock.Instant = .now
     ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
+        self.webSocketConnection = webSocketConnection
         self.receivedAt = receivedAt
     }
 
@@ -35,7 +39,7 @@ public struct RecordedRequest: Sendable, Hashable {
         return try? body.decode(as: CreateResponseRequest.self)
     }
 
-    /// Whether this is `POST …/responses`.
+    /// Whether this is `POST …/responses` (also a `response.create` sent over a WebSocket).
     public var isCreate: Bool { method == "POST" && path.hasSuffix("/responses") }
 
     /// The path with any `/v1` prefix removed, e.g. `/responses/resp_1/cancel`.

@@ -16,10 +16,19 @@ public enum ScriptedModel {
         .respond { request in answer(request, dialect: dialect) }
     }
 
-    /// The answer to `request`.
-    public static func answer(_ request: RecordedRequest, dialect: ScriptedDialect) -> ScriptedTurn {
+    /// A responder that answers every request from its whole conversation, so that the model remembers what earlier
+    /// turns of a chain said ("Remember this word for later: X", then "What was the word…?").
+    public static func responder(_ dialect: ScriptedDialect) -> @Sendable (ScriptedConversation) -> ScriptedTurn {
+        { conversation in answer(conversation.request, dialect: dialect, history: conversation.items) }
+    }
+
+    /// The answer to `request`; `history` is the conversation it continues, when known.
+    public static func answer(_ request: RecordedRequest, dialect: ScriptedDialect, history: [JSONValue] = []) -> ScriptedTurn {
         let body = request.body ?? [:]
         let prompt = lastUserText(body)
+        if prompt.contains("What was the word I asked you to remember") {
+            return .message(rememberedWord(history) ?? "I do not know which word you mean.")
+        }
         let tools = (body["tools"]?.arrayValue ?? []).filter { $0["type"] == "function" }
         let parallel = body["parallel_tool_calls"]?.boolValue != false
         if !tools.isEmpty, let calls = calls(for: prompt, tools: tools, choice: body["tool_choice"], parallel: parallel, dialect: dialect) {
@@ -106,6 +115,17 @@ public enum ScriptedModel {
     private static func countingLimit(_ prompt: String) -> Int? {
         guard let range = prompt.range(of: "Count from 1 to ") else { return nil }
         return Int(prompt[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// The word an earlier user message asked to remember, from the conversation's items.
+    private static func rememberedWord(_ items: [JSONValue]) -> String? {
+        for item in items.reversed() where item["role"] == "user" {
+            let text = item["content"]?.stringValue ?? (item["content"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined(separator: " ")
+            guard let range = text.range(of: "Remember this word for later: ") else { continue }
+            let word = text[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
+            if !word.isEmpty { return String(word) }
+        }
+        return nil
     }
 
     private static func requestedWord(_ prompt: String) -> String? {

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOWebSocket
 import ResponsesAPI
 import Synchronization
 
@@ -22,6 +23,12 @@ import Synchronization
 ///
 /// For requests that arrive in no set order (many runs at once), a `responder` answers every request the script has
 /// no turn left for, from the whole conversation the request belongs to (``ScriptedConversation``).
+///
+/// The same port speaks the WebSocket mode (``webSocketURL``): each `response.create` frame is answered from the same
+/// script as a streamed `POST /responses`, one event a frame. A connection remembers its most recent response, so a
+/// chain with `store: false` works on it; errors come as `error` frames. ``ScriptedDialect/webSocket`` and
+/// ``ScriptedDialect/webSocketUpgradeStatus`` refuse the upgrade; ``ScriptedTurn/closingWebSocket(code:errorCode:)`` and
+/// ``ScriptedTurn/droppingWebSocket()`` end a connection.
 public final class ScriptedResponsesServer: Sendable {
     private struct Stored {
         var response: JSONValue
@@ -29,6 +36,25 @@ public final class ScriptedResponsesServer: Sendable {
         var input: [JSONValue]
         var backgroundPolls: Int
         var isBackground: Bool
+        /// For a response answered over a WebSocket: the whole conversation up to its output, and how many responses
+        /// that is (the connection may have chained through responses that were not stored).
+        var history: (items: [JSONValue], responses: Int)? = nil
+    }
+
+    /// What a WebSocket connection remembers: its most recent response, which it can chain from whatever `store` said.
+    private struct ConnectionMemory {
+        var id: String
+        var stored: Stored
+    }
+
+    /// How a create is answered.
+    private enum CreateOutcome {
+        /// An answer (an error, a body or a stream); over a WebSocket, the response the connection remembers next.
+        case answer(Plan, remember: ConnectionMemory? = nil)
+        /// A WebSocket closed by the server, after an error frame with `errorCode` when set.
+        case closeWebSocket(code: UInt16, errorCode: String?, delay: Duration)
+        /// A WebSocket cut with no frame.
+        case dropWebSocket(delay: Duration)
     }
 
     private struct State {
@@ -38,6 +64,11 @@ public final class ScriptedResponsesServer: Sendable {
         var factory: ResponseFactory
         var connections: [ObjectIdentifier: any Channel] = [:]
         var creates = 0
+        var shuttingDown = false
+        var webSockets: [Int: WebSocketSession] = [:]
+        var webSocketsOpen: Set<Int> = []
+        var webSocketsOpened = 0
+        var handshakes: [RecordedRequest] = []
     }
 
     private enum Body {
@@ -69,10 +100,23 @@ public final class ScriptedResponsesServer: Sendable {
         Provider(name: "scripted", baseURL: baseURL, apiKey: APIKey("sk-scripted-test-key"))
     }
 
+    /// The WebSocket URL of the Responses API, e.g. `ws://127.0.0.1:49152/v1/responses`.
+    public var webSocketURL: String { "ws://127.0.0.1:\(port)/v1/responses" }
+
+    /// How many WebSocket connections the server has accepted so far.
+    public var webSocketConnectionsOpened: Int { state.withLock { $0.webSocketsOpened } }
+
+    /// How many WebSocket connections are open now.
+    public var openWebSocketConnections: Int { state.withLock { $0.webSocketsOpen.count } }
+
+    /// The upgrade requests of the accepted WebSocket connections, in order, each with its ``RecordedRequest/webSocketConnection``
+    /// number (refused upgrades are in ``requests``, as the `GET`s they stayed).
+    public var webSocketHandshakes: [RecordedRequest] { state.withLock { $0.handshakes } }
+
     /// Every request received so far, in order.
     public var requests: [RecordedRequest] { state.withLock { $0.requests } }
 
-    /// The `POST /responses` requests received so far, in order.
+    /// The `POST /responses` requests received so far, in order, with the `response.create` frames of WebSockets.
     public var createRequests: [RecordedRequest] { requests.filter(\.isCreate) }
 
     /// How many scripted turns are still unused.
@@ -100,6 +144,7 @@ public final class ScriptedResponsesServer: Sendable {
         state.withLock { state in
             state.requests.removeAll()
             state.stored.removeAll()
+            state.handshakes.removeAll()
         }
     }
 
@@ -124,9 +169,11 @@ public final class ScriptedResponsesServer: Sendable {
     public static func start(
         _ turns: [ScriptedTurn] = [], dialect: ScriptedDialect = .spec, responder: (@Sendable (ScriptedConversation) -> ScriptedTurn)? = nil
     ) async throws -> ScriptedResponsesServer {
-        let listener = try await LoopbackListener.bind()
+        let listener = try await LoopbackListener.bind(acceptingWebSockets: { head in
+            dialect.webSocket && dialect.webSocketUpgradeStatus == nil && split(head.uri).0.hasSuffix("/responses")
+        })
         let server = ScriptedResponsesServer(dialect: dialect, turns: turns, channel: listener.channel, port: listener.port, responder: responder)
-        let task = listener.run { await server.serve($0) }
+        let task = listener.runUpgrading { await server.serve($0) }
         server.acceptTask.withLock { $0 = task }
         return server
     }
@@ -139,9 +186,11 @@ public final class ScriptedResponsesServer: Sendable {
         try await withStarted({ try await start(turns, dialect: dialect, responder: responder) }, shutdown: { await $0.shutdown() }, body)
     }
 
-    /// Stops listening and closes every open connection.
+    /// Stops listening and closes every open connection; WebSockets get a close frame (1001) first.
     public func shutdown() async {
+        state.withLock { $0.shuttingDown = true }
         try? await serverChannel.close()
+        await closeWebSockets(code: 1001, grace: .milliseconds(500))
         let open = state.withLock { state in
             defer { state.connections.removeAll() }
             return Array(state.connections.values)
@@ -152,12 +201,57 @@ public final class ScriptedResponsesServer: Sendable {
         await task?.value
     }
 
+    /// Closes every open WebSocket from the server's side: a close frame with `code`, then the connection ends when
+    /// the client answers (or after two seconds). Returns once they are closed.
+    public func closeWebSockets(code: UInt16 = 1001) async {
+        await closeWebSockets(code: code, grace: .seconds(2))
+    }
+
+    /// Cuts every open WebSocket at once: the TCP connection closes, with no close frame.
+    public func dropWebSockets() async {
+        let sessions = state.withLock { state in
+            defer { state.webSockets.removeAll() }
+            return Array(state.webSockets.values)
+        }
+        for session in sessions { await session.abort() }
+    }
+
+    private func closeWebSockets(code: UInt16, grace: TimeAmount) async {
+        let sessions = state.withLock { state in
+            defer { state.webSockets.removeAll() }
+            return Array(state.webSockets.values)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for session in sessions {
+                group.addTask {
+                    await session.close(code: code, grace: grace)
+                    try? await session.channel.closeFuture.get()
+                }
+            }
+        }
+    }
+
     // MARK: Serving
 
-    private func serve(_ connection: HTTPConnection) async {
-        let key = ObjectIdentifier(connection.channel)
-        state.withLock { $0.connections[key] = connection.channel }
+    private func serve(_ pending: PendingConnection) async {
+        let key = ObjectIdentifier(pending.channel)
+        let late = state.withLock { state in
+            state.connections[key] = pending.channel
+            return state.shuttingDown
+        }
         defer { _ = state.withLock { $0.connections.removeValue(forKey: key) } }
+        if late {
+            try? await pending.channel.close()
+            return
+        }
+        switch try? await pending.upgraded.get() {
+        case .http(let connection): await serveHTTP(connection)
+        case .webSocket(let connection, let request): await serveWebSocket(connection, request: request)
+        case nil: try? await pending.channel.close()
+        }
+    }
+
+    private func serveHTTP(_ connection: HTTPConnection) async {
         try? await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var body = ByteBuffer()
@@ -184,12 +278,17 @@ public final class ScriptedResponsesServer: Sendable {
 
     private func record(_ head: HTTPRequestHead, body: ByteBuffer) -> RecordedRequest {
         let (path, query) = Self.split(head.uri)
-        var headers: [String: String] = [:]
-        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        let headers = Self.lowercased(head.headers)
         let json = body.readableBytes > 0 ? try? JSONValue(parsing: Data(body.readableBytesView)) : nil
         let request = RecordedRequest(method: head.method.rawValue, path: path, query: query, headers: headers, body: json)
         state.withLock { $0.requests.append(request) }
         return request
+    }
+
+    private static func lowercased(_ headers: HTTPHeaders) -> [String: String] {
+        var fields: [String: String] = [:]
+        for (name, value) in headers { fields[name.lowercased()] = value }
+        return fields
     }
 
     private static func split(_ uri: String) -> (String, [String: String]) {
@@ -239,6 +338,150 @@ public final class ScriptedResponsesServer: Sendable {
         }
     }
 
+    // MARK: WebSocket mode
+
+    private func serveWebSocket(_ connection: WebSocketConnection, request head: HTTPRequestHead) async {
+        let (path, query) = Self.split(head.uri)
+        let headers = Self.lowercased(head.headers)
+        try? await connection.executeThenClose { inbound, outbound in
+            let session = state.withLock { state in
+                state.webSocketsOpened += 1
+                let session = WebSocketSession(number: state.webSocketsOpened, channel: connection.channel, outbound: outbound)
+                state.webSockets[session.number] = session
+                state.webSocketsOpen.insert(session.number)
+                state.handshakes.append(RecordedRequest(
+                    method: head.method.rawValue, path: path, query: query, headers: headers, webSocketConnection: session.number))
+                return session
+            }
+            defer { _ = state.withLock { $0.webSockets.removeValue(forKey: session.number) } }
+            // Counted as open until its socket closes, even while a scripted delay keeps its handler busy.
+            connection.channel.closeFuture.whenComplete { [weak self] _ in _ = self?.state.withLock { $0.webSocketsOpen.remove(session.number) } }
+            var memory: ConnectionMemory?
+            for try await frame in inbound {
+                // Once a close or a cut has begun, only read until the client hangs up.
+                if session.isEnding {
+                    if frame.opcode == .connectionClose { session.closeAnswered() }
+                    continue
+                }
+                switch frame.opcode {
+                case .ping:
+                    if dialect.answersPings { try await session.send(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)) }
+                case .connectionClose:
+                    var data = frame.unmaskedData
+                    await session.answerClose(code: data.readInteger(as: UInt16.self))
+                case .text, .binary:
+                    let create = Self.create(from: frame.unmaskedData)
+                    guard case .success(var fields) = create else {
+                        if case .failure(let refusal) = create { try await session.send(json: refusal.frame) }
+                        continue
+                    }
+                    fields["type"] = nil
+                    let request = RecordedRequest(
+                        method: "POST", path: path, query: query, headers: headers, body: .object(fields), webSocketConnection: session.number)
+                    state.withLock { $0.requests.append(request) }
+                    try await answer(request, on: session, memory: &memory)
+                default:
+                    continue
+                }
+            }
+        }
+    }
+
+    /// A client frame that is not a `response.create`.
+    private struct FrameRefusal: Error {
+        var frame: JSONValue
+    }
+
+    /// The fields of a `response.create` frame, or the error frame that answers anything else.
+    private static func create(from data: ByteBuffer) -> Result<[String: JSONValue], FrameRefusal> {
+        func refusal(_ code: String, _ message: String) -> FrameRefusal {
+            FrameRefusal(frame: errorFrame(status: 400, error: [
+                "type": "invalid_request_error", "code": .string(code), "message": .string(message), "param": nil,
+            ]))
+        }
+        guard let json = try? JSONValue(parsing: Data(data.readableBytesView)) else {
+            return .failure(refusal("invalid_json", "The message is not valid JSON."))
+        }
+        guard case .object(let fields) = json, fields["type"] == "response.create" else {
+            let type = json["type"]?.stringValue.map { "'\($0)'" } ?? "missing"
+            return .failure(refusal("unknown_event", "Unknown event type \(type); expected 'response.create'."))
+        }
+        return .success(fields)
+    }
+
+    /// An `error` frame: the status, the error object, and a `retry-after` header when there is one.
+    private static func errorFrame(status: Int, error: JSONValue, headers: [String: String] = [:]) -> JSONValue {
+        var frame: JSONValue = ["type": "error", "status": .number(Double(status)), "error": error]
+        if let retryAfter = headers.first(where: { $0.key.lowercased() == "retry-after" })?.value {
+            frame["headers"] = ["retry-after": .string(retryAfter)]
+        }
+        return frame
+    }
+
+    private func answer(_ request: RecordedRequest, on session: WebSocketSession, memory: inout ConnectionMemory?) async throws {
+        switch planCreate(request, webSocket: true, memory: memory) {
+        case .answer(let plan, let remember):
+            if let remember { memory = remember }
+            if try await !send(plan, on: session) { session.drop() }
+        case .closeWebSocket(let code, let errorCode, let delay):
+            if delay > .zero { try await Task.sleep(for: delay) }
+            let error: [JSONValue] = errorCode.map { code in
+                [Self.errorFrame(status: 400, error: [
+                    "type": "invalid_request_error", "code": .string(code),
+                    "message": "Responses websocket connection limit reached (60 minutes). Create a new websocket connection to continue.",
+                    "param": nil,
+                ])]
+            } ?? []
+            await session.close(code: code, before: error)
+        case .dropWebSocket(let delay):
+            if delay > .zero { try await Task.sleep(for: delay) }
+            session.drop()
+        }
+    }
+
+    /// Sends a plan as WebSocket frames (an error answer as one `error` frame); returns false when the connection is
+    /// to be cut.
+    private func send(_ plan: Plan, on session: WebSocketSession) async throws -> Bool {
+        if plan.delay > .zero { try await Task.sleep(for: plan.delay) }
+        switch plan.body {
+        case .json(let json):
+            if session.isEnding { return true }
+            if plan.status >= 400 {
+                try await session.send(json: Self.errorFrame(status: plan.status, error: json["error"] ?? json, headers: plan.headers))
+            } else {
+                try await session.send(json: json)
+            }
+            return true
+        case .events(let events, let delay, let dropAfter, let malformedAt):
+            for (index, event) in events.enumerated() {
+                if let dropAfter, index >= dropAfter { return false }
+                if index == malformedAt { try await session.send(text: "{\"type\": \"response.output_text.delta\", oops") }
+                if delay > .zero, index > 0 { try await Task.sleep(for: delay) }
+                // The server closed or cut the connection meanwhile (closeWebSockets, dropWebSockets).
+                if session.isEnding { return true }
+                // A string stands for a raw line, e.g. the `[DONE]` sentinel of Chat-style servers.
+                try await session.send(text: event.stringValue ?? event.jsonString)
+            }
+            return true
+        }
+    }
+
+    /// The refusal of a WebSocket upgrade (it reaches the HTTP side as a `GET` with `Upgrade: websocket`).
+    private func refuseUpgrade(_ request: RecordedRequest) -> Plan {
+        guard request.path.hasSuffix("/responses") else {
+            return error(404, "The scripted server has no route GET \(request.path).")
+        }
+        guard dialect.webSocket else {
+            return error(404, "The scripted server has no WebSocket mode (GET \(request.path)).")
+        }
+        switch dialect.webSocketUpgradeStatus {
+        case 401?: return error(401, "Incorrect API key provided.", code: "invalid_api_key")
+        case 426?: return error(426, "Upgrade required: this server takes WebSocket connections over TLS only.", code: "upgrade_required")
+        case let status?: return error(status, "The WebSocket upgrade was refused (HTTP \(status)).")
+        case nil: return error(400, "Invalid WebSocket upgrade: Sec-WebSocket-Key and Sec-WebSocket-Version 13 are required.")
+        }
+    }
+
     // MARK: The Responses API
 
     private func error(_ status: Int, _ message: String, type: String = "invalid_request_error", param: String? = nil, code: String? = nil) -> Plan {
@@ -249,10 +492,14 @@ public final class ScriptedResponsesServer: Sendable {
     }
 
     private func plan(for request: RecordedRequest) -> Plan {
+        if request.headers["upgrade"]?.lowercased().contains("websocket") == true { return refuseUpgrade(request) }
         let parts = request.endpoint.split(separator: "/").map(String.init)
         switch (request.method, parts.count) {
         case ("POST", 1) where parts[0] == "responses":
-            return planCreate(request)
+            guard case .answer(let plan, _) = planCreate(request) else {
+                return self.error(500, "A WebSocket fault answered an HTTP request.", type: "server_error")
+            }
+            return plan
         case ("GET", 2):
             return planRetrieve(id: parts[1], request: request)
         case ("DELETE", 2):
@@ -308,17 +555,24 @@ public final class ScriptedResponsesServer: Sendable {
         }
     }
 
-    /// The conversation `request` continues: the inputs and outputs of the stored responses it chains to, oldest
-    /// first, then its own input.
-    private static func conversation(_ request: RecordedRequest, input: [JSONValue], stored: [String: Stored]) -> ScriptedConversation {
+    /// The conversation `request` continues: the inputs and outputs of the stored responses it chains to (or of the
+    /// connection's `memory`), oldest first, then its own input.
+    private static func conversation(
+        _ request: RecordedRequest, input: [JSONValue], stored: [String: Stored], memory: ConnectionMemory? = nil
+    ) -> ScriptedConversation {
         var chain: [Stored] = []
+        var earlier: (items: [JSONValue], responses: Int) = ([], 0)
         var previous = request.body?["previous_response_id"]?.stringValue
-        while let id = previous, let earlier = stored[id], chain.count < 10_000 {
-            chain.append(earlier)
-            previous = earlier.response["previous_response_id"]?.stringValue
+        while let id = previous, let response = memory?.id == id ? memory?.stored : stored[id], chain.count < 10_000 {
+            if let history = response.history {
+                earlier = history
+                break
+            }
+            chain.append(response)
+            previous = response.response["previous_response_id"]?.stringValue
         }
-        let items = chain.reversed().flatMap { $0.input + ($0.response["output"]?.arrayValue ?? []) } + input
-        return ScriptedConversation(request: request, items: items, chainedResponses: chain.count)
+        let items = earlier.items + chain.reversed().flatMap { $0.input + ($0.response["output"]?.arrayValue ?? []) } + input
+        return ScriptedConversation(request: request, items: items, chainedResponses: earlier.responses + chain.count)
     }
 
     /// The events of a background stream: `response.queued` after `response.created`, and the numbers shifted.
@@ -333,7 +587,9 @@ public final class ScriptedResponsesServer: Sendable {
         return all
     }
 
-    private func planCreate(_ request: RecordedRequest) -> Plan {
+    /// Answers a create. Over a WebSocket (`webSocket`) the answer is always a stream, `background` is ignored, and
+    /// `previous_response_id` may name the connection's `memory` whatever `store` said.
+    private func planCreate(_ request: RecordedRequest, webSocket: Bool = false, memory: ConnectionMemory? = nil) -> CreateOutcome {
         let body = request.body
         let input = body?["input"]?.arrayValue ?? (body?["input"]?.stringValue).map { [["role": "user", "content": .string($0)]] } ?? []
         if dialect.rejectsDuplicateCallIDs {
@@ -341,38 +597,57 @@ public final class ScriptedResponsesServer: Sendable {
                 var seen: Set<String> = []
                 for item in input where item["type"]?.stringValue == type {
                     guard let id = item["call_id"]?.stringValue, !seen.insert(id).inserted else { continue }
-                    return error(400, "Duplicate \(type) for call_id \(id) in the input.", param: "input")
+                    return .answer(error(400, "Duplicate \(type) for call_id \(id) in the input.", param: "input"))
                 }
             }
         }
-        return state.withLock { state -> Plan in
+        return state.withLock { state -> CreateOutcome in
+            // Over a WebSocket the connection's most recent response can be chained from even if it was not stored.
+            var remembered: ConnectionMemory?
             if let previous = body?["previous_response_id"]?.stringValue {
-                guard dialect.keepsState, let stored = state.stored[previous] else {
-                    if let refusal = dialect.previousResponseRefusal { return self.error(400, refusal) }
-                    return self.error(400, "Previous response with id '\(previous)' not found.", param: "previous_response_id", code: "previous_response_not_found")
+                let earlier: Stored
+                if let memory, memory.id == previous {
+                    earlier = memory.stored
+                    remembered = memory
+                } else if dialect.keepsState, let stored = state.stored[previous] {
+                    earlier = stored
+                } else {
+                    if let refusal = dialect.previousResponseRefusal { return .answer(self.error(400, refusal)) }
+                    return .answer(self.error(
+                        400, "Previous response with id '\(previous)' not found.", param: "previous_response_id", code: "previous_response_not_found"))
                 }
                 let answered = Set(input.compactMap { $0["type"] == "function_call_output" ? $0["call_id"]?.stringValue : nil })
-                for item in stored.response["output"]?.arrayValue ?? [] where item["type"] == "function_call" {
+                for item in earlier.response["output"]?.arrayValue ?? [] where item["type"] == "function_call" {
                     if let callID = item["call_id"]?.stringValue, !answered.contains(callID) {
-                        return self.error(400, "No tool output found for function call \(callID).", param: "input")
+                        return .answer(self.error(400, "No tool output found for function call \(callID).", param: "input"))
                     }
                 }
             }
             state.creates += 1
+            let storedBefore = state.stored
+            let conversation = { Self.conversation(request, input: input, stored: storedBefore, memory: remembered) }
             var turn: ScriptedTurn
             if !state.turns.isEmpty {
                 turn = state.turns.removeFirst()
             } else if let responder {
-                turn = responder(Self.conversation(request, input: input, stored: state.stored))
+                turn = responder(conversation())
             } else {
-                return self.error(500, "The scripted server has no turn left for request #\(state.creates) (POST /responses).", type: "server_error")
+                return .answer(self.error(500, "The scripted server has no turn left for request #\(state.creates) (POST /responses).", type: "server_error"))
             }
             if let make = turn.dynamic { turn = make(request) }
-            if let failure = turn.httpError {
-                return Plan(status: failure.status, headers: failure.headers, delay: turn.delay, body: .json(failure.body))
+            if turn.closesWebSocket != nil || turn.dropsWebSocket {
+                guard webSocket else {
+                    return .answer(self.error(
+                        500, "The scripted turn for request #\(state.creates) ends a WebSocket, but the request came over HTTP.", type: "server_error"))
+                }
+                if let close = turn.closesWebSocket { return .closeWebSocket(code: close.code, errorCode: close.errorCode, delay: turn.delay) }
+                return .dropWebSocket(delay: turn.delay)
             }
-            let streaming = body?["stream"]?.boolValue == true
-            let background = body?["background"]?.boolValue == true && dialect.supportsBackground
+            if let failure = turn.httpError {
+                return .answer(Plan(status: failure.status, headers: failure.headers, delay: turn.delay, body: .json(failure.body)))
+            }
+            let streaming = webSocket || body?["stream"]?.boolValue == true
+            let background = !webSocket && body?["background"]?.boolValue == true && dialect.supportsBackground
             let id = state.factory.id("resp")
             let items = state.factory.items(for: turn, request: body)
             let status = turn.streamError != nil ? "failed" : turn.status
@@ -393,21 +668,29 @@ public final class ScriptedResponsesServer: Sendable {
                 // Background streams announce the queue after `response.created`.
                 events = Self.queuing(events, numbered: dialect.sequenceNumbers)
             }
-            if stores {
-                state.stored[final["id"]?.stringValue ?? id] = Stored(
-                    response: final, events: events, input: input, backgroundPolls: polled ? turn.backgroundPolls : 0, isBackground: background)
+            let finalID = final["id"]?.stringValue ?? id
+            var answered = Stored(
+                response: final, events: events, input: input, backgroundPolls: polled ? turn.backgroundPolls : 0, isBackground: background)
+            if webSocket {
+                let before = conversation()
+                answered.history = (before.items + (final["output"]?.arrayValue ?? []), before.chainedResponses + 1)
             }
+            if stores { state.stored[finalID] = answered }
+            let remember = webSocket ? ConnectionMemory(id: finalID, stored: answered) : nil
             if streaming {
-                return Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .events(events, delay: turn.eventDelay, dropAfter: turn.dropAfterEvents, malformedAt: turn.malformedEventAt))
+                return .answer(Plan(
+                    status: 200, headers: turn.headers, delay: turn.delay,
+                    body: .events(events, delay: turn.eventDelay, dropAfter: turn.dropAfterEvents, malformedAt: turn.malformedEventAt)),
+                    remember: remember)
             }
             if polled {
                 var queued = final
                 queued["status"] = "queued"
                 queued["output"] = []
                 queued["usage"] = .null
-                return Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(queued))
+                return .answer(Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(queued)))
             }
-            return Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(turn.customBody ?? final))
+            return .answer(Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(turn.customBody ?? final)))
         }
     }
 }

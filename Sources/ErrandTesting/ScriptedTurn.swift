@@ -35,13 +35,14 @@ public struct ScriptedTurn: Sendable {
     public var streamError: (code: String, message: String)?
     /// Whether `response.failed` follows a `streamError`.
     public var failAfterStreamError: Bool
-    /// The wait before the answer's head.
+    /// The wait before the answer's head (on a WebSocket: before the first frame).
     public var delay: Duration
-    /// The wait between stream events.
+    /// The wait between stream events (on a WebSocket: between frames).
     public var eventDelay: Duration
     /// Cut the connection after this many stream events (the stored response stays complete, so it can be resumed).
+    /// On a WebSocket the TCP connection closes after that many frames, without a close frame.
     public var dropAfterEvents: Int?
-    /// Insert a `data:` line that is not JSON before stream event number N.
+    /// Insert a `data:` line that is not JSON before stream event number N (on a WebSocket: a text frame that is not JSON).
     public var malformedEventAt: Int?
     /// The stream events to send instead of the generated ones, each a JSON object (a `type` and its payload).
     public var customEvents: [JSONValue]?
@@ -60,6 +61,12 @@ public struct ScriptedTurn: Sendable {
     public var dynamic: (@Sendable (RecordedRequest) -> ScriptedTurn)?
     /// Rewrites the generated stream events before they are sent and stored: to reorder, repeat, drop or add events.
     public var transformEvents: (@Sendable ([JSONValue]) -> [JSONValue])?
+    /// On a WebSocket, end the connection instead of answering: an `error` frame with this code (when not `nil`), then
+    /// a close frame with `code`. Over HTTP such a turn answers 500.
+    public var closesWebSocket: (code: UInt16, errorCode: String?)?
+    /// On a WebSocket, cut the TCP connection as soon as the create arrives, with no frame at all (not even a close
+    /// frame). Over HTTP such a turn answers 500.
+    public var dropsWebSocket: Bool
 
     /// Creates a turn.
     public init(
@@ -89,6 +96,8 @@ public struct ScriptedTurn: Sendable {
         self.headers = headers
         self.dynamic = dynamic
         self.transformEvents = nil
+        self.closesWebSocket = nil
+        self.dropsWebSocket = false
     }
 
     /// An assistant message.
@@ -137,6 +146,23 @@ public struct ScriptedTurn: Sendable {
     public func rewritingEvents(_ transform: @escaping @Sendable ([JSONValue]) -> [JSONValue]) -> ScriptedTurn {
         var turn = self
         turn.transformEvents = transform
+        return turn
+    }
+
+    /// A WebSocket closed by the server when this turn is reached, as OpenAI does after 60 minutes: an `error` frame
+    /// with `errorCode` (status 400; none when `nil`), then a close frame with `code`. The request is recorded and the
+    /// turn used up; nothing else answers it. Over HTTP it answers 500.
+    public static func closingWebSocket(code: UInt16 = 1000, errorCode: String? = "websocket_connection_limit_reached") -> ScriptedTurn {
+        var turn = ScriptedTurn()
+        turn.closesWebSocket = (code, errorCode)
+        return turn
+    }
+
+    /// A WebSocket cut when this turn is reached: the TCP connection closes right after the create arrives, with no
+    /// frame and no close frame. The request is recorded and the turn used up. Over HTTP it answers 500.
+    public static func droppingWebSocket() -> ScriptedTurn {
+        var turn = ScriptedTurn()
+        turn.dropsWebSocket = true
         return turn
     }
 
@@ -192,6 +218,14 @@ public struct ScriptedDialect: Sendable, Hashable {
     /// does not turn its tool-call markup into items).
     public var callsToolsAsItems: Bool = true
 
+    /// Whether the server has the WebSocket mode; when not, an upgrade is refused with 404 and a JSON error body.
+    public var webSocket: Bool = true
+    /// The HTTP status every WebSocket upgrade is refused with (e.g. 401 or 426, with a JSON error body), or `nil` to
+    /// accept upgrades.
+    public var webSocketUpgradeStatus: Int? = nil
+    /// Whether ping frames are answered with a pong.
+    public var answersPings: Bool = true
+
     /// Creates a dialect; the defaults follow the spec.
     public init() {}
 
@@ -230,6 +264,7 @@ public struct ScriptedDialect: Sendable, Hashable {
         dialect.incompleteWhenCapped = false
         dialect.followsToolChoice = false
         dialect.callsToolsAsItems = false
+        dialect.webSocket = false
         return dialect
     }
 

@@ -108,6 +108,17 @@ public struct PollPolicy: Sendable, Hashable {
     }
 }
 
+/// How a client reaches the model.
+public enum ResponsesTransportKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// One HTTP request per turn (`POST /responses`), streamed as server-sent events or answered whole.
+    case http
+    /// The Responses API's WebSocket mode: one connection per run, a `response.create` frame per turn, and only the
+    /// new input after the first.
+    case websocket
+    /// The WebSocket mode when the server accepts the upgrade, HTTP otherwise (decided once per run).
+    case auto
+}
+
 /// Settings of a ``ResponsesClient``.
 public struct ResponsesClientConfiguration: Sendable, Hashable {
     /// Retries of failed requests.
@@ -135,14 +146,29 @@ public struct ResponsesClientConfiguration: Sendable, Hashable {
     public var maxConnectionsPerHost: Int
     /// Caps on the requests and tokens per minute this client sends, shared by every task that uses the client.
     public var rateLimits: RateLimits
+    /// How runs reach the model: HTTP requests, the WebSocket mode, or the WebSocket mode where the server accepts it.
+    public var transport: ResponsesTransportKind
+    /// How often an open WebSocket connection is pinged (`nil`: never).
+    public var webSocketPingInterval: Duration?
+    /// How long a ping may go unanswered before the connection counts as dead and is closed.
+    public var webSocketPingTimeout: Duration
+    /// How long a WebSocket connection is used for new runs and turns. Servers end connections at an age (OpenAI at
+    /// 60 minutes); one older than this is closed and replaced before a turn rather than cut in the middle of one.
+    public var webSocketMaxAge: Duration
 
     /// Creates settings.
     public init(
         retry: RetryPolicy = RetryPolicy(), connectTimeout: Duration = .seconds(10), responseTimeout: Duration = .seconds(600),
         idleTimeout: Duration = .seconds(120), resumeStreams: Bool = true, maxStreamResumes: Int = 3,
         maxResponseBytes: Int = 64 << 20, userAgent: String = "errand/0.1", polling: PollPolicy = PollPolicy(),
-        cancelBackgroundOnCancellation: Bool = true, maxConnectionsPerHost: Int = 8, rateLimits: RateLimits = RateLimits()
+        cancelBackgroundOnCancellation: Bool = true, maxConnectionsPerHost: Int = 8, rateLimits: RateLimits = RateLimits(),
+        transport: ResponsesTransportKind = .http, webSocketPingInterval: Duration? = .seconds(30),
+        webSocketPingTimeout: Duration = .seconds(20), webSocketMaxAge: Duration = .seconds(55 * 60)
     ) {
+        self.transport = transport
+        self.webSocketPingInterval = webSocketPingInterval
+        self.webSocketPingTimeout = webSocketPingTimeout
+        self.webSocketMaxAge = webSocketMaxAge
         self.retry = retry
         self.connectTimeout = connectTimeout
         self.responseTimeout = responseTimeout

@@ -32,12 +32,16 @@ public struct Provider: Sendable, Hashable {
     public var headers: [String: String]
     /// The name under which the output-token cap is sent.
     public var maxTokensField: CreateResponseRequest.MaxTokensField
+    /// Where the WebSocket mode listens, when it is not the base URL's `/responses` with `ws`/`wss` (see
+    /// ``responsesWebSocketURL``).
+    public var webSocketURL: String?
 
     /// Creates a provider.
     public init(
         name: String, baseURL: String, apiKey: APIKey? = nil, apiKeyEnvironmentVariable: String? = nil, requiresAPIKey: Bool = false,
-        headers: [String: String] = [:], maxTokensField: CreateResponseRequest.MaxTokensField = .maxOutputTokens
+        headers: [String: String] = [:], maxTokensField: CreateResponseRequest.MaxTokensField = .maxOutputTokens, webSocketURL: String? = nil
     ) {
+        self.webSocketURL = webSocketURL
         self.name = name
         self.baseURL = baseURL
         self.apiKey = apiKey
@@ -130,6 +134,16 @@ public struct Provider: Sendable, Hashable {
     /// requests at once at best, and compatible providers tend to throttle early).
     public var suggestedConcurrency: Int {
         name == "openai" && baseURL.hasPrefix("https://api.openai.com") ? 8 : 4
+    }
+
+    /// The URL of the Responses API's WebSocket mode: ``webSocketURL`` when set, else the base URL's `/responses` with
+    /// `http` made `ws` and `https` made `wss` (`https://api.openai.com/v1` → `wss://api.openai.com/v1/responses`).
+    public var responsesWebSocketURL: String {
+        if let webSocketURL = Self.nonEmpty(webSocketURL) { return webSocketURL }
+        let http = url("/responses")
+        if http.lowercased().hasPrefix("https://") { return "wss://" + http.dropFirst("https://".count) }
+        if http.lowercased().hasPrefix("http://") { return "ws://" + http.dropFirst("http://".count) }
+        return http
     }
 
     /// The URL of an endpoint below the base URL.

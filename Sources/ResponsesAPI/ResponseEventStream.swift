@@ -230,12 +230,7 @@ public struct ResponseEventStream: AsyncSequence, Sendable {
                 eventCount += 1
                 accumulator.apply(event)
                 if let final = accumulator.finalResponse, event.terminalResponse != nil {
-                    switch event {
-                    case .completed(let e): event = .completed(ResponseEvent(sequenceNumber: e.sequenceNumber, response: final))
-                    case .incomplete(let e): event = .incomplete(ResponseEvent(sequenceNumber: e.sequenceNumber, response: final))
-                    case .failed(let e): event = .failed(ResponseEvent(sequenceNumber: e.sequenceNumber, response: final))
-                    default: break
-                    }
+                    event = event.carrying(final)
                     finished = true
                     if client.gate.countsTokens { client.gate.record(tokens: final.usage?.totalTokens ?? 0) }
                     client.sharedGate?.record(tokens: final.usage?.totalTokens ?? 0)

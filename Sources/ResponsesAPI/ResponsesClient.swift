@@ -36,6 +36,8 @@ public final class ResponsesClient: Sendable {
     package let sharedGate: (any SharedRequestGate)?
     /// The last tools encoded, reused while requests send the same ones (every turn of a run does).
     private let toolsCache = Mutex<(tools: [ResponseTool], json: Data)?>(nil)
+    /// The WebSocket connections kept between runs (see ``openConnection()``).
+    let connections = Mutex(ConnectionPool())
 
     /// Creates a client over its own AsyncHTTPClient; call ``shutdown()`` when done, or use ``withClient(provider:configuration:logger:_:)``.
     ///
@@ -89,8 +91,9 @@ public final class ResponsesClient: Sendable {
         }
     }
 
-    /// Releases the connections of a client that owns its transport.
+    /// Closes the idle WebSocket connections and releases the HTTP connections of a client that owns its transport.
     public func shutdown() async throws {
+        await closeIdleConnections()
         try await ownedTransport?.shutdown()
     }
 

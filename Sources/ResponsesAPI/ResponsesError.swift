@@ -49,6 +49,7 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
             case httpStatus = "HTTP error", connection = "connection failed", timeout = "timed out"
             case decoding = "undecodable answer", streamInterrupted = "stream interrupted", streamError = "stream error"
             case missingAPIKey = "missing API key", invalidRequest = "invalid request", responseFailed = "response failed"
+            case connectionClosed = "connection closed"
         }
         private let base: Base
 
@@ -70,6 +71,9 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
         public static let invalidRequest = Kind(base: .invalidRequest)
         /// A background response ended `failed`.
         public static let responseFailed = Kind(base: .responseFailed)
+        /// A WebSocket connection closed, broke or reached its time limit before the response's terminal event: the
+        /// turn can go again on a new connection.
+        public static let connectionClosed = Kind(base: .connectionClosed)
 
         /// The kind in words.
         public var description: String { base.rawValue }
@@ -120,6 +124,13 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
         return (status == 400 || status == 404) && names
     }
 
+    /// Whether a WebSocket upgrade was refused in a way that says the server has no WebSocket mode (404, 405, 426, a
+    /// plain answer instead of 101), rather than refusing the client (401, 403) or failing (5xx).
+    public var isWebSocketUnavailable: Bool {
+        guard kind == .httpStatus, method == "WEBSOCKET", let status else { return false }
+        return status == 404 || status == 405 || status == 426 || status == 400 || (200..<300).contains(status)
+    }
+
     /// Whether the provider answered 404 (an unknown response id, or a wrong base URL).
     public var isNotFound: Bool { kind == .httpStatus && status == 404 }
 
@@ -148,6 +159,9 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
 
     private var hint: String? {
         switch (kind, status) {
+        case (.httpStatus, _) where isWebSocketUnavailable: "This server has no WebSocket mode; use --transport http (or auto)"
+        case (.httpStatus, 401?) where method == "WEBSOCKET": "Check the API key (the handshake carries it as Authorization)"
+        case (.connectionClosed, _): "The turn can go again on a new connection; runs reconnect by themselves"
         case (.httpStatus, 401?): "Check the API key"
         case (.httpStatus, 403?): "The API key lacks access to this model or endpoint"
         case (.httpStatus, 404?) where !isPreviousResponseNotFound && method == "POST": "Check the base URL and the model id"

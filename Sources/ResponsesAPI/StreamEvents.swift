@@ -450,6 +450,17 @@ public enum ResponseStreamEvent: Sendable, Hashable {
         }
     }
 
+    /// A terminal event with `response` in place of the one it carried (the accumulated final response); any other
+    /// event as it is.
+    func carrying(_ response: Response) -> ResponseStreamEvent {
+        switch self {
+        case .completed(let e): .completed(ResponseEvent(sequenceNumber: e.sequenceNumber, response: response))
+        case .incomplete(let e): .incomplete(ResponseEvent(sequenceNumber: e.sequenceNumber, response: response))
+        case .failed(let e): .failed(ResponseEvent(sequenceNumber: e.sequenceNumber, response: response))
+        default: self
+        }
+    }
+
     /// The response of any lifecycle event, else `nil`.
     public var response: Response? {
         switch self {

@@ -150,6 +150,18 @@ struct Respond: AsyncParsableCommand {
             tracking(response.id)
             printError("errand: \(response.background == true ? "background " : "")response \(response.id) is \(response.status); waiting for it")
         }
+        let transport = connection.transport ?? .http
+        if transport != .http, request.background != true {
+            do {
+                return try await client.withConnection { socket in
+                    try await socket.send(request) { event in
+                        if stream, !json, case .outputTextDelta(let delta) = event { writeOut(delta.delta) }
+                    }
+                }
+            } catch let error as ResponsesError where transport == .auto && error.isWebSocketUnavailable {
+                printError("errand: \(error.message): the server has no WebSocket mode; using HTTP")
+            }
+        }
         guard stream else { return try await client.create(request, onPending: announce) }
         var announced = false
         return try await client.stream(request).finalResponse { event in

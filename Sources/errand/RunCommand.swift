@@ -14,6 +14,8 @@ import Glibc
 import Darwin
 #endif
 
+extension ResponsesTransportKind: ExpressibleByArgument {}
+
 /// Which provider and model to use, shared by `run` and `respond`.
 struct ProviderOptions: ParsableArguments {
     @Option(help: "The model id.")
@@ -24,6 +26,11 @@ struct ProviderOptions: ParsableArguments {
 
     @Option(help: "The base URL of a compatible server.")
     var baseURL: String?
+
+    @Option(help: ArgumentHelp(
+        "How to reach the model: http, websocket (the Responses API's WebSocket mode, one connection per run) or auto (WebSocket where the server accepts it).",
+        valueName: "transport"))
+    var transport: ResponsesTransportKind?
 
     func validate() throws {
         if let provider, Provider.preset(named: provider) == nil {
@@ -82,7 +89,7 @@ struct OverrideOptions: ParsableArguments {
             model: connection.model, preset: connection.provider, baseURL: connection.baseURL, maxTurns: maxTurns,
             workspace: workspace.map { URL(fileURLWithPath: $0).standardizedFileURL }, allowHosts: allowHost,
             state: state.flatMap(StateMode.init(rawValue:)), background: background ? true : nil, stream: stream,
-            timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
+            timeout: timeout.map { .milliseconds(Int64($0 * 1000)) }, transport: connection.transport)
     }
 }
 
@@ -211,6 +218,7 @@ struct Run: AsyncParsableCommand {
         }
         var clientConfiguration = ResponsesClientConfiguration()
         clientConfiguration.cancelBackgroundOnCancellation = !detach
+        clientConfiguration.transport = spec.transport(overrides: overrides.overrides)
         let configuration = clientConfiguration
         let options = resumeFlags.options
         let ask: (@Sendable (HostedToolCall) async -> Bool)? = isatty(STDIN_FILENO) == 1 && isatty(STDERR_FILENO) == 1 ? askApproval : nil
@@ -340,6 +348,10 @@ final class RunDisplay: Sendable {
         case .stateFallback(let reason):
             clearSpinner()
             printError("  " + RunText.fallback(reason))
+        case .connection(let e) where e.number.map({ $0 > 1 }) ?? true || e.reason != "the run's first connection":
+            // The first connection of a run is the usual case; a new one, a reused one or HTTP instead is worth a line.
+            clearSpinner()
+            printError("  " + RunText.connection(e))
         case .hostedToolCall(_, let call):
             clearSpinner()
             printError("  " + RunText.hostedCall(call.summary))

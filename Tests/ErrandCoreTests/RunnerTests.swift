@@ -270,6 +270,7 @@ import Testing
                 case .stateFallback: "fallback"
                 case .hostedToolCall: "hosted"
                 case .hostedApproval: "approval"
+                case .connection: "connection"
                 case .runFinished: "finished"
                 }
             }

@@ -28,6 +28,9 @@ import Testing
         Case(name: "umodelverse", dialect: .umodelverse, expected: everything.merging(["max_output_tokens": false]) { $1 },
              drift: ["'created' instead of 'created_at'", "bare {\"type\": \"text\"}", "response.done", "max_tokens, not max_output_tokens"],
              state: "auto", capField: "max_tokens"),
+        // A server that keeps the chain but does not echo previous_response_id: decided from what the model saw.
+        Case(name: "noEcho", dialect: { var dialect = ScriptedDialect.spec; dialect.extraResponseFields = ["previous_response_id": nil]; return dialect }(),
+             expected: everything.merging(["max_tokens": false]) { $1 }, drift: [], state: "auto", capField: "max_output_tokens"),
         Case(name: "stateless", dialect: .stateless,
              expected: everything.merging(["max_tokens": false, "stateful": false, "store": false, "background": false, "stream_resumption": false]) { $1 },
              drift: [], state: "stateless", capField: "max_output_tokens"),
@@ -35,6 +38,7 @@ import Testing
              expected: everything.merging([
                 "max_tokens": false, "stateful": false, "store": false, "function_calling": nil, "tool_choice_required": false,
                 "tool_choice_named": false, "parallel_calls": nil, "strict_schemas": nil, "background": false, "stream_resumption": false,
+                "websocket": false, "websocket_chaining": nil,
              ]) { $1 },
              drift: ["'code' as a number (400)", "status 'completed', not 'incomplete'", "tool call as text", "stream events without sequence_number"],
              state: "stateless",
@@ -43,7 +47,7 @@ import Testing
 
     @Test(arguments: cases)
     func theProbeReportsWhatTheServerDoes(_ test: Case) async throws {
-        try await ScriptedResponsesServer.withServer(Array(repeating: ScriptedModel.turn(test.dialect), count: 40), dialect: test.dialect) { server in
+        try await ScriptedResponsesServer.withServer(dialect: test.dialect, responder: ScriptedModel.responder(test.dialect)) { server in
             try await ResponsesClient.withClient(provider: server.provider, configuration: .loopbackTests(maxRetries: 0)) { client in
                 let report = await ProviderProbe(client: client, model: "probe-model").run()
                 if ProcessInfo.processInfo.environment["ERRAND_SHOW_PROBE"] != nil { print(test.name, report.jsonValue.jsonString) }
@@ -58,6 +62,7 @@ import Testing
                 if test.drift.isEmpty { #expect(report.drift.isEmpty, "\(test.name): \(report.drift)") }
                 #expect(report.provider["state"]?.stringValue == test.state)
                 #expect(report.provider["max_tokens_field"]?.stringValue == test.capField)
+                #expect(report.provider["transport"]?.stringValue == (test.expected["websocket_chaining"] == true ? "websocket" : nil))
                 #expect(report.provider["base_url"]?.stringValue == server.baseURL)
                 #expect(report.requests == server.requests.count)
                 #expect(report.requests <= 20, "a small, fixed set of requests (sent \(report.requests))")

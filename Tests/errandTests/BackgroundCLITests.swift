@@ -199,7 +199,7 @@ import Darwin
 
     @Test func probePrintsEachCapabilityAndTheProviderBlock() async throws {
         let dialect = ScriptedDialect.umodelverse
-        try await ScriptedResponsesServer.withServer(Array(repeating: ScriptedModel.turn(dialect), count: 40), dialect: dialect) { server in
+        try await ScriptedResponsesServer.withServer(dialect: dialect, responder: ScriptedModel.responder(dialect)) { server in
             let json = try await errand(["probe", "--base-url", server.baseURL, "--model", "m", "--json"])
             #expect(json.status == 0, "\(json.stderr)")
             let report = try JSONValue(parsing: json.stdout)
@@ -216,7 +216,13 @@ import Darwin
             #expect(text.status == 0)
             #expect(text.stdout.contains("✓ background"))
             #expect(text.stdout.contains("✗ max_output_tokens"))
-            #expect(text.stdout.contains(#""provider": {"base_url":"\#(server.baseURL)","max_tokens_field":"max_tokens","state":"auto"}"#), "\(text.stdout)")
+            #expect(text.stdout.contains("✓ websocket_chaining"))
+            #expect(text.stdout.contains(#""provider": {"base_url":"\#(server.baseURL)","max_tokens_field":"max_tokens","state":"auto","transport":"websocket"}"#), "\(text.stdout)")
+
+            let http = try await errand(["probe", "--base-url", server.baseURL, "--model", "m", "--transport", "http"])
+            #expect(http.status == 0)
+            #expect(http.stdout.contains("? websocket") && http.stdout.contains("not probed (--transport http)"), "\(http.stdout)")
+            #expect(http.stdout.contains(#""state":"auto"}"#), "no transport suggested without a WebSocket probe: \(http.stdout)")
         }
     }
 }

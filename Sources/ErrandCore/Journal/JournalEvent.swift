@@ -25,6 +25,9 @@ public enum JournalEvent: Sendable, Hashable {
     case approval(Approval)
     /// The provider refused `previous_response_id`; the turn is sent again with the history replayed.
     case stateFallback(StateFallback)
+    /// A model connection was opened (WebSocket mode: the run's first, or one replacing a connection that closed),
+    /// or the run settled on HTTP; and how the next request carries the conversation on it.
+    case connection(Connection)
     /// A finished run was continued with more input (`errand run --continue`).
     case inputAdded(InputAdded)
     /// The model call failed.
@@ -46,6 +49,7 @@ public enum JournalEvent: Sendable, Hashable {
         case .hostedCall: "hosted_tool_call"
         case .approval: "approval"
         case .stateFallback: "state_fallback"
+        case .connection: "connection"
         case .inputAdded: "input_added"
         case .failure: "error"
         case .runResumed: "run_resumed"
@@ -64,6 +68,7 @@ public enum JournalEvent: Sendable, Hashable {
         case .hostedCall(let e): e.turn
         case .approval(let e): e.turn
         case .stateFallback(let e): e.turn
+        case .connection(let e): e.turn
         case .failure(let e): e.turn
         case .runResumed(let e): e.turn
         case .runFinished(let e): e.turns
@@ -142,9 +147,15 @@ public enum JournalEvent: Sendable, Hashable {
         public var input: [InputItem]?
         /// The body without its input, instructions and tools.
         public var request: CreateResponseRequest?
+        /// Whether this one request replayed the history (on a new WebSocket connection that does not hold the last
+        /// response) in a run that otherwise chains: its input is the history, which the journal already has.
+        public var replayed: Bool
 
         /// Creates the payload.
-        public init(turn: Int, stateless: Bool, previousResponseID: String?, input: [InputItem]?, request: CreateResponseRequest?) {
+        public init(
+            turn: Int, stateless: Bool, previousResponseID: String?, input: [InputItem]?, request: CreateResponseRequest?, replayed: Bool = false
+        ) {
+            self.replayed = replayed
             self.turn = turn
             self.stateless = stateless
             self.previousResponseID = previousResponseID
@@ -152,7 +163,7 @@ public enum JournalEvent: Sendable, Hashable {
             self.request = request
         }
 
-        enum CodingKeys: String, CodingKey { case turn, mode, previousResponseID = "previous_response_id", input, request }
+        enum CodingKeys: String, CodingKey { case turn, mode, previousResponseID = "previous_response_id", input, request, replayed }
 
         /// Decodes the payload, tolerating journals written before it had every field.
         public init(from decoder: any Decoder) throws {
@@ -162,6 +173,7 @@ public enum JournalEvent: Sendable, Hashable {
             previousResponseID = try container.decodeIfPresent(String.self, forKey: .previousResponseID)
             input = try container.decodeIfPresent([InputItem].self, forKey: .input)
             request = try container.decodeIfPresent(CreateResponseRequest.self, forKey: .request)
+            replayed = try container.decodeIfPresent(Bool.self, forKey: .replayed) ?? false
         }
 
         /// Encodes the payload under its wire names.
@@ -172,6 +184,7 @@ public enum JournalEvent: Sendable, Hashable {
             try container.encodeIfPresent(previousResponseID, forKey: .previousResponseID)
             try container.encodeIfPresent(input, forKey: .input)
             try container.encodeIfPresent(request, forKey: .request)
+            if replayed { try container.encode(true, forKey: .replayed) }
         }
     }
 
@@ -300,13 +313,64 @@ public enum JournalEvent: Sendable, Hashable {
         public var reason: String
         /// The status the provider refused the chain with.
         public var httpStatus: Int?
+        /// Whether only this turn replays the history (a WebSocket connection that did not hold the response): later
+        /// turns chain on the connection again. Otherwise the run replays from now on.
+        public var onlyThisTurn: Bool
         /// Creates the payload.
-        public init(turn: Int, reason: String, httpStatus: Int?) {
+        public init(turn: Int, reason: String, httpStatus: Int?, onlyThisTurn: Bool = false) {
             self.turn = turn
             self.reason = reason
             self.httpStatus = httpStatus
+            self.onlyThisTurn = onlyThisTurn
         }
-        enum CodingKeys: String, CodingKey { case turn, reason = "message", httpStatus = "http_status" }
+        enum CodingKeys: String, CodingKey { case turn, reason = "message", httpStatus = "http_status", onlyThisTurn = "only_this_turn" }
+
+        /// Decodes the payload (journals written before `only_this_turn` replay from then on).
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            turn = try container.decode(Int.self, forKey: .turn)
+            reason = try container.decode(String.self, forKey: .reason)
+            httpStatus = try container.decodeIfPresent(Int.self, forKey: .httpStatus)
+            onlyThisTurn = try container.decodeIfPresent(Bool.self, forKey: .onlyThisTurn) ?? false
+        }
+
+        /// Encodes the payload; `only_this_turn` only when set.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(turn, forKey: .turn)
+            try container.encode(reason, forKey: .reason)
+            try container.encodeIfPresent(httpStatus, forKey: .httpStatus)
+            if onlyThisTurn { try container.encode(true, forKey: .onlyThisTurn) }
+        }
+    }
+
+    /// `connection`.
+    public struct Connection: Codable, Sendable, Hashable {
+        /// The turn whose request goes on it.
+        public var turn: Int
+        /// `websocket`, or `http` when the run settled on HTTP (`--transport auto` and a server without the mode).
+        public var transport: ResponsesTransportKind
+        /// Where it connects (WebSocket only).
+        public var url: String?
+        /// The client's number for the connection (the first is 1), to tell a reused one.
+        public var number: Int?
+        /// Why it was opened: the run's first turn, a reused connection, or what ended the one before.
+        public var reason: String
+        /// How the next request carries the conversation on it: `start` (nothing to carry), `chain` (only the new input,
+        /// `previous_response_id` of a response the server stores or the connection holds) or `replay` (the history).
+        public var next: String?
+
+        /// Creates the payload.
+        public init(turn: Int, transport: ResponsesTransportKind, url: String?, number: Int?, reason: String, next: String?) {
+            self.turn = turn
+            self.transport = transport
+            self.url = url
+            self.number = number
+            self.reason = reason
+            self.next = next
+        }
+
+        enum CodingKeys: String, CodingKey { case turn, transport, url, number = "connection", reason = "message", next }
     }
 
     /// `input_added`.

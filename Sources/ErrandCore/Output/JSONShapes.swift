@@ -74,6 +74,11 @@ extension RunEvent {
             ["type": "hosted_approval", "turn": .number(Double(turn)), "request": request.raw, "approved": .bool(approved)]
         case .stateFallback(let reason):
             ["type": "state_fallback", "reason": .string(reason)]
+        case .connection(let e):
+            [
+                "type": "connection", "turn": .number(Double(e.turn)), "transport": .string(e.transport.rawValue), "url": e.url.map(JSONValue.string) ?? .null,
+                "connection": e.number.map { .number(Double($0)) } ?? .null, "reason": .string(e.reason), "next": e.next.map(JSONValue.string) ?? .null,
+            ]
         case .runFinished(let result):
             { var value = result.jsonValue; value["type"] = "run_finished"; return value }()
         }

@@ -53,6 +53,17 @@ package enum RunText {
         "⚠ \(httpStatus.map { "HTTP \($0): " } ?? "")\(short(reason, 300))"
     }
 
+    /// `⇄ websocket connection 2 (the server closed it (close code 1001 going away)); replaying the history`.
+    package static func connection(_ e: JournalEvent.Connection) -> String {
+        let next = switch e.next {
+        case "chain": "; chaining"
+        case "replay": "; replaying the history"
+        default: ""
+        }
+        let which = e.number.map { " connection \($0)" } ?? ""
+        return "⇄ \(e.transport.rawValue)\(which) (\(short(e.reason, 200)))\(next)"
+    }
+
     /// `3 turns, 2 tool calls, 1200 tokens`.
     package static func facts(turns: Int, toolCalls: Int, tokens: Int) -> String {
         "\(count(turns, "turn")), \(count(toolCalls, "tool call")), \(tokens) tokens"
@@ -126,6 +137,8 @@ package enum RunText {
             return "turn \(e.turn)   \(approval(e.summary ?? "approval", approved: e.approved, limit: 70))"
         case .stateFallback(let e):
             return "turn \(e.turn) \(fallback(e.reason, httpStatus: e.httpStatus))"
+        case .connection(let e):
+            return "turn \(e.turn) \(connection(e))"
         case .inputAdded(let e):
             return "follow-up: \(short(RunSummary.task(of: e.input), 100))"
         case .failure(let e):

@@ -21,6 +21,8 @@ public enum RunEvent: Sendable {
     case hostedApproval(turn: Int, request: HostedToolCall, approved: Bool)
     /// The provider refused `previous_response_id`; the run replays the history from now on.
     case stateFallback(reason: String)
+    /// A model connection was opened (WebSocket mode), or the run settled on HTTP.
+    case connection(JournalEvent.Connection)
     /// The run finished.
     case runFinished(RunResult)
 }

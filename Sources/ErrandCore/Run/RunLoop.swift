@@ -16,6 +16,8 @@ struct RunLoop: Sendable {
     var options = Runner.ResumeOptions()
     /// Asked before each step (see ``Runner/stopRequested``).
     var stopRequested: (@Sendable () -> Bool)?
+    /// The run's way to the model: HTTP, or its WebSocket connection.
+    let link = ModelLink()
 
     /// Journals an event, then applies it: nothing changes the state that is not in the journal first.
     mutating func record(_ event: JournalEvent) async throws(CoreError) {
@@ -40,7 +42,13 @@ struct RunLoop: Sendable {
         }
     }
 
+    /// Runs the steps until the run ends, then gives its connection back (or closes it when the run did not end cleanly).
     mutating func run() async {
+        await runSteps()
+        await link.finish(client, reusable: !Task.isCancelled && state.finished.map { $0.status != .failed && $0.status != .cancelled && $0.status != .timedOut } ?? false)
+    }
+
+    private mutating func runSteps() async {
         let (tools, rerunAll) = (agent.tools, options.rerunInterrupted)
         while !Task.isCancelled {
             if let stopRequested, stopRequested() {
@@ -85,15 +93,44 @@ struct RunLoop: Sendable {
     /// Prepares the next request, calls the model, and records what came back.
     private mutating func sendTurn(announce: Bool = true) async throws(CoreError) {
         let turn = state.nextTurn
-        let (input, previous) = state.nextInput
+        var (input, previous) = state.nextInput
+        var replayed = false
+        let connection: ResponsesConnection?
+        do {
+            switch try await link.route(client, turn: turn, background: agent.settings.request.background == true) {
+            case .http(let settled):
+                connection = nil
+                if let settled { try await note(settled) }
+            case .webSocket(let open, var opened):
+                connection = open
+                if let chained = previous, open.lastResponseID != chained, agent.settings.request.store == false {
+                    // A new connection knows only stored responses; with `store: false` the history goes again.
+                    (input, previous) = state.replayInput
+                    replayed = true
+                }
+                if opened != nil {
+                    opened?.next = previous != nil ? "chain" : replayed ? "replay" : "start"
+                    try await note(opened!)
+                }
+            }
+        } catch let error as CoreError {
+            throw error
+        } catch {
+            if Task.isCancelled || error is CancellationError { return }
+            try await record(.failure(.init(turn: turn, message: "\(error)", httpStatus: (error as? ResponsesError)?.status, response: nil)))
+            try await record(.runFinished(state.finish(.failed, message: "\(error)")))
+            return
+        }
         let request = makeRequest(input: input, previousResponseID: previous)
         var body = request
         body.input = nil
         body.instructions = nil
         body.tools = nil
+        let stateless = state.replaysHistory
         try await record(.requestSent(.init(
-            turn: turn, stateless: state.replaysHistory, previousResponseID: previous, input: state.replaysHistory ? nil : input, request: body)))
-        if announce { emit(.turnStarted(turn: turn, stateless: state.replaysHistory)) }
+            turn: turn, stateless: stateless, previousResponseID: previous, input: stateless || replayed ? nil : input, request: body,
+            replayed: replayed)))
+        if announce { emit(.turnStarted(turn: turn, stateless: stateless || replayed)) }
         let background = BackgroundID()
         let response: Response
         do {
@@ -104,7 +141,8 @@ struct RunLoop: Sendable {
                 span.attributes["errand.run.id"] = loop.state.runID
                 span.attributes["errand.turn"] = turn
                 span.attributes["errand.stateless"] = loop.state.replaysHistory
-                let response = try await loop.callModel(request, turn: turn, background: background)
+                span.attributes["errand.transport"] = connection == nil ? "http" : "websocket"
+                let response = try await loop.callModel(request, turn: turn, background: background, connection: connection)
                 span.attributes["gen_ai.response.id"] = response.id
                 span.attributes["gen_ai.response.status"] = response.status.rawValue
                 span.attributes["gen_ai.usage.input_tokens"] = response.usage?.inputTokens ?? 0
@@ -113,12 +151,31 @@ struct RunLoop: Sendable {
                 return response
             }
             try await noteBackground(background, turn: turn)
+        } catch let error as ResponsesError where error.isPreviousResponseNotFound && connection != nil && state.replaysTurnWhenChainRefused {
+            // The connection does not hold the response and the server does not store it: this turn replays, and the
+            // next ones chain on the connection again.
+            let said = error.providerError.map { OneLine.squash($0.message, limit: 200) } ?? "status \(error.status ?? 0)"
+            let reason = "the server did not find previous_response_id on this connection (\(said)); this turn replays the history"
+            logger.info("replaying the turn", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
+            try await record(.stateFallback(.init(turn: turn, reason: reason, httpStatus: error.status, onlyThisTurn: true)))
+            emit(.stateFallback(reason: reason))
+            return
         } catch let error as ResponsesError where error.isPreviousResponseNotFound && state.fallsBackWhenChainRefused {
             let said = error.providerError.map { OneLine.squash($0.message, limit: 200) } ?? "HTTP \(error.status ?? 0)"
             let reason = "the provider refused previous_response_id (\(said)); replaying the history from now on"
             logger.info("falling back to stateless", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
             try await record(.stateFallback(.init(turn: turn, reason: reason, httpStatus: error.status)))
             emit(.stateFallback(reason: reason))
+            return
+        } catch let error as ResponsesError where connection != nil && (error.kind == .connectionClosed || error.kind == .timeout) && !Task.isCancelled {
+            // The connection ended before the response did: the turn goes again on a new one, which decides anew
+            // whether to chain or replay (the `connection` event journals it).
+            if await link.lost(connection!, turn: turn, reason: error.message) {
+                logger.notice("WebSocket connection lost; sending the turn again on a new one", metadata: ["run_id": "\(state.runID)", "reason": "\(error.message)"])
+                return
+            }
+            try await record(.failure(.init(turn: turn, message: "\(error)", httpStatus: nil, response: error.partialResponse.flatMap { $0.output.isEmpty ? nil : $0 })))
+            try await record(.runFinished(state.finish(.failed, message: "\(error) (the turn was sent on \(ModelLink.maxReconnectsPerTurn + 1) connections)")))
             return
         } catch let error as CoreError {
             throw error
@@ -133,6 +190,12 @@ struct RunLoop: Sendable {
             return
         }
         try await interpret(response, turn: turn)
+    }
+
+    /// Journals and announces a connection opened, or the run settling on HTTP.
+    private mutating func note(_ connection: JournalEvent.Connection) async throws(CoreError) {
+        try await record(.connection(connection))
+        emit(.connection(connection))
     }
 
     /// Fetches the background response a resumed run's request was waiting for; sends the request again when that
@@ -284,7 +347,9 @@ struct RunLoop: Sendable {
     /// paying for the turn again: the callback starts the line's write (a journal's append may be I/O that the
     /// callback cannot wait for), and the call returns only once that line is written or has failed. A turn with no
     /// background response starts nothing.
-    private func callModel(_ request: CreateResponseRequest, turn: Int, background: BackgroundID) async throws -> Response {
+    private func callModel(
+        _ request: CreateResponseRequest, turn: Int, background: BackgroundID, connection: ResponsesConnection?
+    ) async throws -> Response {
         let (journal, runID, emit) = (self.journal, state.runID, self.emit)
         let note: @Sendable (String) -> Void = { id in
             let first = background.id.withLock { seen -> Bool in
@@ -304,7 +369,7 @@ struct RunLoop: Sendable {
             }
         }
         do {
-            let response = try await sendModelCall(request, note: note, emit: emit)
+            let response = try await sendModelCall(request, note: note, emit: emit, connection: connection)
             await background.writing.withLock({ $0 })?.value
             return response
         } catch {
@@ -314,8 +379,15 @@ struct RunLoop: Sendable {
     }
 
     private func sendModelCall(
-        _ request: CreateResponseRequest, note: @escaping @Sendable (String) -> Void, emit: @escaping @Sendable (RunEvent) -> Void
+        _ request: CreateResponseRequest, note: @escaping @Sendable (String) -> Void, emit: @escaping @Sendable (RunEvent) -> Void,
+        connection: ResponsesConnection?
     ) async throws -> Response {
+        if let connection {
+            let streaming = agent.streaming
+            return try await connection.send(request, echoes: false) { event in
+                if streaming, case .outputTextDelta(let delta) = event { emit(.textDelta(delta.delta)) }
+            }
+        }
         guard agent.streaming else {
             return try await client.create(request, echoes: false) { response in
                 if !response.id.isEmpty { note(response.id) }

@@ -87,6 +87,8 @@ package struct RunState: Sendable, Hashable {
     private var lastRequest: JournalEvent.RequestSent?
     /// Whether the next request is the last one sent again.
     private var resend = false
+    /// Whether the next request replays the history once (a WebSocket connection did not hold the chained response).
+    private var replayNext = false
     /// The background response the server named for the open request.
     package private(set) var backgroundResponseID: String?
 
@@ -159,6 +161,7 @@ package struct RunState: Sendable, Hashable {
             openRequest = e
             lastRequest = e
             resend = false
+            replayNext = false
             backgroundResponseID = nil
             answer = nil
 
@@ -181,11 +184,15 @@ package struct RunState: Sendable, Hashable {
             openApprovals.removeAll { $0.id == e.callID }
             added.append(e.reply)
 
-        case .stateFallback:
-            // The chained request was refused: it goes again, with the history replayed, under the same turn.
-            replaysHistory = true
+        case .stateFallback(let e):
+            // The chained request was refused: it goes again, with the history replayed, under the same turn; from
+            // then on, unless only this turn's connection lacked the response.
+            if e.onlyThisTurn { replayNext = true } else { replaysHistory = true }
             openRequest = nil
             resend = true
+
+        case .connection:
+            break
 
         case .inputAdded(let e):
             finished = nil
@@ -427,10 +434,22 @@ package struct RunState: Sendable, Hashable {
     /// pending, chained to the last response and answering the server's own call ids (a request sent again after a
     /// crash carries what it carried then).
     package var nextInput: (input: [InputItem], previousResponseID: String?) {
-        if replaysHistory { return (history + pendingInput, nil) }
-        if let open = openRequest, !open.stateless { return (open.input ?? [], open.previousResponseID) }
+        if replaysHistory || replayNext { return replayInput }
+        if let open = openRequest, !open.stateless {
+            return open.replayed ? replayInput : (open.input ?? [], open.previousResponseID)
+        }
         guard let previousResponseID else { return (history + pendingInput, nil) }
         return (pending(wireIDs: false), previousResponseID)
+    }
+
+    /// The next request's input when it replays the history: what a new connection that does not hold the last
+    /// response needs (a request sent again carries what it carried, which the history already has).
+    package var replayInput: (input: [InputItem], previousResponseID: String?) { (history + pendingInput, nil) }
+
+    /// Whether a refusal of `previous_response_id` on a WebSocket connection is answered by replaying this turn only:
+    /// the request in flight was chained, in a run that chains.
+    package var replaysTurnWhenChainRefused: Bool {
+        !replaysHistory && openRequest?.previousResponseID != nil
     }
 
     /// The result of the run as it stands.
