@@ -42,10 +42,18 @@ package struct ProviderProbe: Sendable {
         /// What was seen: a status code, the server's message, what the answer held.
         package var evidence: String
 
-        /// Creates a finding.
+        /// Creates a finding; the evidence is kept on one line (a gateway's multi-line error squashed, a long id shortened).
         package init(_ supported: Bool?, _ evidence: String) {
             self.supported = supported
-            self.evidence = evidence
+            self.evidence = Self.oneLine(evidence)
+        }
+
+        /// `text` on one line of at most 300 characters, with words longer than 60 characters (ids, tokens) shortened.
+        package static func oneLine(_ text: String) -> String {
+            let words = OneLine.squash(text, limit: 10_000).split(separator: " ", omittingEmptySubsequences: false).map { word in
+                word.count > 60 ? "\(word.prefix(24))…\(word.suffix(8))" : String(word)
+            }
+            return OneLine.squash(words.joined(separator: " "), limit: 300)
         }
 
         /// `yes`, `no` or `could not tell`.

@@ -35,6 +35,7 @@ public final class ResponsesConnection: Sendable {
         var lastResponseID: String?
         var turns = 0
         var pingTimer: RepeatedTask?
+        var idleSweeper: RepeatedTask?
         var channel: (any Channel)?
     }
 
@@ -128,6 +129,7 @@ public final class ResponsesConnection: Sendable {
         }
         let connection = ResponsesConnection(client: client, url: url, number: number, socket: socket, inbox: inbox)
         connection.startPinging()
+        connection.startIdleSweeps()
         client.logger.debug("WebSocket connection opened", metadata: ["url": "\(url)", "connection": "\(number)"])
         return connection
     }
@@ -184,11 +186,28 @@ public final class ResponsesConnection: Sendable {
         state.withLock { $0.pingTimer = task }
     }
 
+    /// Checks a few times per ``ResponsesClientConfiguration/idleTimeout`` whether a turn waits past it: one timer
+    /// per connection on its event loop, where a timer per frame would cost a cross-thread wake-up each.
+    private func startIdleSweeps() {
+        let every = TimeAmount.nanoseconds(TimeAmount(client.configuration.idleTimeout).nanoseconds / 8)
+        let period = max(TimeAmount.milliseconds(5), min(every, TimeAmount.seconds(1)))
+        let task = socket.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] task in
+            guard let self else {
+                task.cancel()
+                return
+            }
+            self.inbox.expireIdle(now: .now())
+        }
+        state.withLock { $0.idleSweeper = task }
+    }
+
     /// Closes the connection with a close frame (`1000`), waiting a moment for the server's reply.
     public func close() async {
         state.withLock { state in
             state.pingTimer?.cancel()
             state.pingTimer = nil
+            state.idleSweeper?.cancel()
+            state.idleSweeper = nil
         }
         guard !socket.isClosed else { return }
         let closing: EventLoopFuture<Void> = socket.close(code: .normalClosure)
@@ -203,7 +222,10 @@ public final class ResponsesConnection: Sendable {
     /// Drops the connection at once, without waiting for a close handshake (a peer gone silent never answers one; a
     /// response in flight is abandoned with it).
     package func abort() {
-        state.withLock { $0.pingTimer?.cancel() }
+        state.withLock { state in
+            state.pingTimer?.cancel()
+            state.idleSweeper?.cancel()
+        }
         inbox.close(reason: nil)
         if let channel {
             channel.close(mode: .all, promise: nil)
@@ -338,10 +360,9 @@ public final class ResponsesConnection: Sendable {
 
         mutating func read(isolation: isolated (any Actor)?, onEvent: (ResponseStreamEvent) async throws -> Void) async throws -> Response {
             let client = connection.client
-            let loop = connection.socket.eventLoop
             let idle = TimeAmount(client.configuration.idleTimeout)
             while true {
-                switch await connection.inbox.next(timeout: idle, on: loop) {
+                switch await connection.inbox.next(timeout: idle) {
                 case .cancelled:
                     throw CancellationError()
                 case .idle:
@@ -431,7 +452,7 @@ final class FrameInbox: Sendable {
     private struct Waiter {
         var id: Int
         var continuation: CheckedContinuation<Inbound, Never>
-        var timer: Scheduled<Void>?
+        var deadline: NIODeadline
     }
 
     private struct State {
@@ -477,10 +498,7 @@ final class FrameInbox: Sendable {
             state.frames.append(text)
             return nil
         }
-        if let waiter {
-            waiter.timer?.cancel()
-            waiter.continuation.resume(returning: .text(text))
-        }
+        waiter?.continuation.resume(returning: .text(text))
     }
 
     /// The connection closed; `code` is the close frame's, `reason` the client's own account.
@@ -500,10 +518,7 @@ final class FrameInbox: Sendable {
             state.waiter = nil
             return waiter
         }
-        if let waiter {
-            waiter.timer?.cancel()
-            waiter.continuation.resume(returning: .closed)
-        }
+        waiter?.continuation.resume(returning: .closed)
     }
 
     static func describe(_ code: WebSocketErrorCode) -> String {
@@ -524,32 +539,24 @@ final class FrameInbox: Sendable {
         return "close code \(number)\(name.map { " \($0)" } ?? "")"
     }
 
-    /// The next frame, or `.closed`, `.idle` after `timeout` without one, `.cancelled` when the task is cancelled.
-    func next(timeout: TimeAmount, on loop: any EventLoop) async -> Inbound {
+    /// The next frame, or `.closed`, `.idle` after `timeout` without one (noticed by ``expireIdle(now:)``, which the
+    /// connection calls a few times per timeout: no timer is set per frame), `.cancelled` when the task is cancelled.
+    func next(timeout: TimeAmount) async -> Inbound {
         if let ready = state.withLock({ $0.take() }) { return ready }
         let id = state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID
         }
+        let deadline = NIODeadline.now() + timeout
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Inbound, Never>) in
                 let immediate = state.withLock { state -> Inbound? in
                     if let ready = state.take() { return ready }
                     if state.cancelledID == id { return .cancelled }
-                    state.waiter = Waiter(id: id, continuation: continuation, timer: nil)
+                    state.waiter = Waiter(id: id, continuation: continuation, deadline: deadline)
                     return nil
                 }
-                if let immediate {
-                    continuation.resume(returning: immediate)
-                    return
-                }
-                let timer = loop.scheduleTask(in: timeout) { [weak self] () -> Void in self?.resolve(id, with: .idle) }
-                let late = state.withLock { state -> Bool in
-                    guard state.waiter?.id == id else { return true }
-                    state.waiter?.timer = timer
-                    return false
-                }
-                if late { timer.cancel() }
+                if let immediate { continuation.resume(returning: immediate) }
             }
         } onCancel: {
             let waiting = state.withLock { state -> Bool in
@@ -560,15 +567,23 @@ final class FrameInbox: Sendable {
         }
     }
 
+    /// Ends the wait of a reader whose idle deadline has passed.
+    func expireIdle(now: NIODeadline) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let waiter = state.waiter, waiter.deadline <= now else { return nil }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.continuation.resume(returning: .idle)
+    }
+
     private func resolve(_ id: Int, with inbound: Inbound) {
         let waiter = state.withLock { state -> Waiter? in
             guard let waiter = state.waiter, waiter.id == id else { return nil }
             state.waiter = nil
             return waiter
         }
-        guard let waiter else { return }
-        waiter.timer?.cancel()
-        waiter.continuation.resume(returning: inbound)
+        waiter?.continuation.resume(returning: inbound)
     }
 }
 

@@ -50,14 +50,6 @@ struct Probe: AsyncParsableCommand {
         if report.findings["responses"]?.supported != true { throw ExitCode(1) }
     }
 
-    /// `text` on one line of at most 300 characters, with words longer than 60 characters (ids, tokens) shortened.
-    static func oneLine(_ text: String) -> String {
-        let words = OneLine.squash(text, limit: 10_000).split(separator: " ", omittingEmptySubsequences: false).map { word in
-            word.count > 60 ? "\(word.prefix(24))…\(word.suffix(8))" : String(word)
-        }
-        return OneLine.squash(words.joined(separator: " "), limit: 300)
-    }
-
     /// The report for people: one line per capability, the drift, and the provider block.
     static func text(_ report: ProviderProbe.Report) -> String {
         var lines = ["\(report.baseURL) · model \(report.model) · \(report.requests) requests", ""]
@@ -66,8 +58,7 @@ struct Probe: AsyncParsableCommand {
             let finding = report.findings[name] ?? ProviderProbe.Finding(nil, "not probed")
             let mark = finding.supported.map { $0 ? "✓" : "✗" } ?? "?"
             let label = name.padding(toLength: width, withPad: " ", startingAt: 0)
-            // Each evidence on one line: a gateway's multi-line error squashed, a long response id shortened.
-            lines.append("\(mark) \(label)  \(finding.verdict): \(Self.oneLine(finding.evidence))")
+            lines.append("\(mark) \(label)  \(finding.verdict): \(finding.evidence)")
         }
         lines.append("")
         if report.drift.isEmpty {

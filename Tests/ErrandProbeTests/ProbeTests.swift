@@ -80,6 +80,15 @@ import Testing
         }
     }
 
+    @Test func evidenceIsOneLineWithLongIDsShortened() {
+        let id = "resp_" + String(repeating: "bGl0ZWxsbTpjdXN0b21", count: 16)
+        let finding = ProviderProbe.Finding(false, "HTTP 400: litellm.BadRequestError: {\"error\": 1}\n\nLiteLLM: model group failed\nfor \(id)")
+        #expect(!finding.evidence.contains("\n"))
+        #expect(finding.evidence.contains("LiteLLM: model group failed"))
+        #expect(!finding.evidence.contains(id) && finding.evidence.contains("…"), "\(finding.evidence)")
+        #expect(finding.evidence.count <= 300)
+    }
+
     @Test func aServerThatIsNotThereIsOneFindingNotThirteen() async throws {
         let (port, descriptor) = try FaultyListener.reserveRefusingPort()
         defer { close(descriptor) }

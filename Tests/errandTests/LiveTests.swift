@@ -133,11 +133,104 @@ struct LiveTests {
     }
 }
 
+/// Errand through LiteLLM's proxy in front of the same llama-server (`../shared/localmodel/gateway.sh`): the Responses
+/// API's WebSocket mode, whose connection keeps the chain that llama-server alone refuses. Opt-in:
+///
+///     ../shared/localmodel/gateway.sh
+///     ERRAND_LIVE_BASE_URL=http://127.0.0.1:8080/v1 ERRAND_LIVE_MODEL=qwen2.5-coder-1.5b-instruct \
+///     ERRAND_LIVE_GATEWAY_URL=http://127.0.0.1:4000/v1 ERRAND_LIVE_GATEWAY_KEY=sk-errand-local-0123456789abcdef swift test --filter LiveGateway
+@Suite(
+    .serialized, .enabled(if: Live.isConfigured && Live.gatewayURL != nil, "set ERRAND_LIVE_GATEWAY_URL (and the live suite's settings) to run it"),
+    .timeLimit(.minutes(20)))
+struct LiveGatewayTests {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-live-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("work"), withIntermediateDirectories: true)
+        try "The secret word is teapot.\n".write(to: folder.appendingPathComponent("work/notes.txt"), atomically: true, encoding: .utf8)
+    }
+
+    /// Runs errand with the gateway's key, as `GATEWAY_KEY` for specs and as `OPENAI_API_KEY` for `--base-url`.
+    func errand(_ arguments: [String]) async throws -> ErrandResult {
+        var environment = Live.environment
+        let key = ProcessInfo.processInfo.environment["ERRAND_LIVE_GATEWAY_KEY"] ?? "no-key-needed"
+        environment["GATEWAY_KEY"] = key
+        if arguments.contains(Live.gatewayURL ?? "\u{0}") { environment["OPENAI_API_KEY"] = key }
+        return try await runErrand(arguments, environment: environment)
+    }
+
+    func show(_ title: String, _ result: ErrandResult) {
+        print("──── live gateway: \(title) (exit \(result.status))\n\(result.stdout)\(result.stderr.isEmpty ? "" : "[stderr]\n\(result.stderr)")")
+    }
+
+    /// The journal's lines, printed one per line for the record.
+    func journal(_ folder: URL) throws -> [JSONValue] {
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).first)
+        let entries = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        print("──── live gateway: journal\n" + entries.map { entry in
+            let chained = entry["previous_response_id"]?.stringValue.map { " chained to \($0.prefix(24))…" } ?? ""
+            return "\(entry["type"]?.stringValue ?? "?") turn \(entry["turn"]?.intValue.map(String.init) ?? "-")\(chained) \(entry["message"]?.stringValue ?? "")"
+        }.joined(separator: "\n"))
+        return entries
+    }
+
+    @Test func liveToolLoopChainsOverWebSocketWhereHTTPFallsBack() async throws {
+        let spec = folder.appendingPathComponent("agent.json")
+        try """
+            {"name": "live-notes", "model": "\(Live.model)",
+             "instructions": "You answer questions about the files in the workspace. Use the read_file tool.",
+             "provider": {"base_url": "\(Live.gatewayURL ?? "")", "api_key_env": "GATEWAY_KEY", "transport": "websocket"},
+             "tools": ["read_file"], "workspace": {"root": "work"},
+             "settings": {"max_output_tokens": 120, "temperature": 0, "store": false}, "limits": {"max_turns": 4}}
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        let input = folder.appendingPathComponent("input.json")
+        try #"""
+            [{"role": "user", "content": "What is the secret word in notes.txt? Read the file with read_file, then answer in one sentence."},
+             {"type": "message", "role": "assistant", "content": "<tool_call>\n{\"name\": "}]
+            """#.write(to: input, atomically: true, encoding: .utf8)
+
+        let overWebSocket = folder.appendingPathComponent("ws")
+        let run = try await errand(["run", spec.path, "--input", input.path, "--journal-dir", overWebSocket.path])
+        show("run over WebSocket, store: false", run)
+        #expect(run.status == 0, "\(run.stderr)")
+        let entries = try journal(overWebSocket)
+        #expect(entries.compactMap { $0["type"]?.stringValue } == [
+            "run_started", "connection", "request", "response", "tool_started", "tool_finished", "request", "response", "run_finished",
+        ], "one connection, no fallback")
+        let requests = entries.filter { $0["type"] == "request" }
+        #expect(requests.last?["previous_response_id"]?.stringValue != nil, "the second turn chains on the connection")
+        #expect(requests.last?["input"]?.arrayValue?.count == 1, "with only the tool's output")
+        #expect(entries.first { $0["type"] == "tool_finished" }?["output"]?.stringValue?.contains("teapot") == true)
+
+        let overHTTP = folder.appendingPathComponent("http")
+        let http = try await errand(["run", spec.path, "--transport", "http", "--input", input.path, "--journal-dir", overHTTP.path])
+        show("the same run over HTTP", http)
+        #expect(http.status == 0, "\(http.stderr)")
+        let httpEntries = try journal(overHTTP)
+        #expect(httpEntries.contains { $0["type"] == "state_fallback" }, "over HTTP the gateway passes llama-server's refusal on")
+    }
+
+    @Test func liveProbeWithAutoFindsTheModeWhereItIs() async throws {
+        let gateway = try await errand(["probe", "--transport", "auto", "--base-url", Live.gatewayURL ?? "", "--model", Live.model, "--json"])
+        show("probe --transport auto, the gateway", gateway)
+        let server = try await errand(["probe", "--transport", "auto", "--base-url", Live.baseURL, "--model", Live.model, "--json"])
+        show("probe --transport auto, llama-server", server)
+        let viaGateway = try JSONValue(parsing: gateway.stdout)
+        let direct = try JSONValue(parsing: server.stdout)
+        #expect(viaGateway["websocket"]?["supported"] == true)
+        #expect(direct["websocket"]?["supported"] == false, "llama-server has no WebSocket mode")
+        #expect(direct["provider"]?["transport"] == nil)
+    }
+}
+
 /// The live server's settings, from the environment.
 enum Live {
     static let baseURL = ProcessInfo.processInfo.environment["ERRAND_LIVE_BASE_URL"] ?? ""
     static let model = ProcessInfo.processInfo.environment["ERRAND_LIVE_MODEL"] ?? ""
     static var isConfigured: Bool { !baseURL.isEmpty && !model.isEmpty }
+    /// LiteLLM's proxy in front of the live server (`gateway.sh`), for the WebSocket mode.
+    static let gatewayURL = ProcessInfo.processInfo.environment["ERRAND_LIVE_GATEWAY_URL"].flatMap { $0.isEmpty ? nil : $0 }
     static var environment: [String: String] {
         var environment = ["OPENAI_API_KEY": ProcessInfo.processInfo.environment["ERRAND_LIVE_API_KEY"] ?? "no-key-needed"]
         environment["HOME"] = ProcessInfo.processInfo.environment["HOME"]
