@@ -352,7 +352,7 @@ public final class QueueWorker: Sendable {
         overrides.maxTurns = claim.task["max_turns"]?.intValue
         let agent = try spec.agent(overrides: overrides, environment: configuration.environment, mcp: prepared.mcp)
         let provider = try spec.provider(overrides: overrides, environment: configuration.environment)
-        return (agent, client(for: provider))
+        return (agent, client(for: provider, transport: spec.transport ?? configuration.client.transport))
     }
 
     /// The stored spec `digest`, made runnable once: the tasks that need it at once wait for the same preparation
@@ -385,12 +385,14 @@ public final class QueueWorker: Sendable {
         return Prepared(bundle: made, mcp: mcp)
     }
 
-    /// One client a provider (by its base URL and key), its pool sized to the worker's concurrency.
-    private func client(for provider: Provider) -> ResponsesClient {
-        let key = "\(provider.baseURL)|\(provider.apiKey?.value.hashValue ?? 0)"
+    /// One client a provider (by its base URL, key and transport: the spec's `provider.transport`), its pool (of HTTP
+    /// connections, or of WebSocket connections the next task reuses) sized to the worker's concurrency.
+    private func client(for provider: Provider, transport: ResponsesTransportKind) -> ResponsesClient {
+        let key = "\(provider.baseURL)|\(provider.responsesWebSocketURL)|\(provider.apiKey?.value.hashValue ?? 0)|\(transport.rawValue)"
         return clients.withLock { clients in
             if let client = clients[key] { return client }
             var configuration = self.configuration.client
+            configuration.transport = transport
             configuration.maxConnectionsPerHost = max(configuration.maxConnectionsPerHost, self.configuration.concurrency)
             let client = ResponsesClient(provider: provider, configuration: configuration, logger: logger, sharedGate: gate)
             clients[key] = client

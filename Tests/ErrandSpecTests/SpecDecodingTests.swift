@@ -35,6 +35,8 @@ import Testing
         Case(json: #"{"name": "a", "provider": "openai"}"#, path: "provider", message: #"expected an object, not the string "openai""#),
         Case(json: #"{"name": "a", "provider": {"preset": "azure"}}"#, path: "provider.preset", message: "'azure' is not one of 'openai', 'mume', 'umodelverse'"),
         Case(json: #"{"name": "a", "provider": {"base_url": "ftp://x"}}"#, path: "provider.base_url", message: "expected an http(s) URL"),
+        Case(json: #"{"name": "a", "provider": {"transport": "sse"}}"#, path: "provider.transport", message: "'sse' is not one of 'http', 'websocket', 'auto'"),
+        Case(json: #"{"name": "a", "provider": {"websocket_url": "https://x/v1/responses"}}"#, path: "provider.websocket_url", message: "expected a ws:// or wss:// URL"),
         Case(json: #"{"name": "a", "provider": {"state": "sometimes"}}"#, path: "provider.state", message: "'sometimes' is not one of 'auto', 'stateful', 'stateless'"),
         Case(json: #"{"name": "a", "provider": {"max_tokens_field": "tokens"}}"#, path: "provider.max_tokens_field", message: "is not one of"),
         Case(json: #"{"name": "a", "provider": {"headers": {"X-A": 1}}}"#, path: "provider.headers.X-A", message: "expected a string, not the number 1"),

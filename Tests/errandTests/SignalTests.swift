@@ -77,6 +77,29 @@ import Darwin
         }
     }
 
+    @Test func ctrlCOverWebSocketClosesTheConnectionAndTheJournalSaysCancelled() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-signal-\(UUID().uuidString)")
+        let journals = folder.appendingPathComponent("journals")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let spec = folder.appendingPathComponent("agent.json")
+        try #"{"name": "ws", "model": "m", "provider": {"transport": "websocket"}, "settings": {"store": false}}"#.write(to: spec, atomically: true, encoding: .utf8)
+        try await ScriptedResponsesServer.withServer([ScriptedTurn.message("too late").delayed(by: .seconds(60))]) { server in
+            let running = try Launched(
+                ["run", spec.path, "go", "--journal-dir", journals.path, "--base-url", server.baseURL], environment: ["OPENAI_API_KEY": "k"])
+            try await waitUntil("the response.create frame") { !server.createRequests.isEmpty }
+            #expect(server.openWebSocketConnections == 1)
+            kill(running.process.processIdentifier, SIGINT)
+            let result = await running.wait()
+            #expect(result.status == 130, "\(result.stderr)")
+            try await waitUntil("errand's WebSocket to be closed", timeout: .seconds(5)) { server.openWebSocketConnections == 0 }
+            #expect(server.createRequests.first?.webSocketConnection == 1)
+            let files = try FileManager.default.contentsOfDirectory(atPath: journals.path)
+            let journal = try String(contentsOf: journals.appendingPathComponent(try #require(files.first)), encoding: .utf8)
+            #expect(journal.contains(#""type":"connection""#))
+            #expect(journal.contains(#""type":"run_finished""#) && journal.contains(#""status":"cancelled""#), "\(journal)")
+        }
+    }
+
     @Test func aSecondCtrlCKillsTheServersAtOnce() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-signal-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
