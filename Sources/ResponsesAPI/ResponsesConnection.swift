@@ -289,6 +289,8 @@ public final class ResponsesConnection: Sendable {
             try await client.gate.admit()
             try await client.sharedGate?.admit()
             state.withLock { $0.turns += 1 }
+            let stray = inbox.drain()
+            if stray > 0 { client.logger.debug("dropped frames that arrived between turns", metadata: ["frames": "\(stray)"]) }
             do {
                 let written = socket.eventLoop.makePromise(of: Void.self)
                 socket.send(frame, opcode: .text, fin: true, promise: written)
@@ -348,6 +350,8 @@ public final class ResponsesConnection: Sendable {
     private struct TurnReader {
         let connection: ResponsesConnection
         let decoder: JSONDecoder
+        /// The response the connection answered before this turn.
+        let previous: String?
         var accumulator = ResponseAccumulator()
         var events = 0
         var unreadable = 0
@@ -356,6 +360,7 @@ public final class ResponsesConnection: Sendable {
         init(connection: ResponsesConnection, decoder: JSONDecoder) {
             self.connection = connection
             self.decoder = decoder
+            self.previous = connection.lastResponseID
         }
 
         mutating func read(isolation: isolated (any Actor)?, onEvent: (ResponseStreamEvent) async throws -> Void) async throws -> Response {
@@ -410,6 +415,12 @@ public final class ResponsesConnection: Sendable {
                 if accumulator.responseID == nil {
                     throw refusal(error, frame: frame)
                 }
+            }
+            if let id = event.response?.id, !id.isEmpty, id == previous || (accumulator.responseID.map { $0 != id } ?? false) {
+                // An event of an earlier response (a server that sends `response.done` after `response.completed`)
+                // belongs to no turn of this one.
+                connection.client.logger.debug("skipping an event of another response", metadata: ["response_id": "\(id)"])
+                return nil
             }
             events += 1
             accumulator.apply(event)
@@ -564,6 +575,16 @@ final class FrameInbox: Sendable {
                 return state.waiter?.id == id
             }
             if waiting { resolve(id, with: .cancelled) }
+        }
+    }
+
+    /// Drops the frames no turn is waiting for (what a server sent after a turn's terminal event); returns how many.
+    func drain() -> Int {
+        state.withLock { state in
+            let count = state.frames.count - state.head
+            state.frames.removeAll(keepingCapacity: true)
+            state.head = 0
+            return count
         }
     }
 

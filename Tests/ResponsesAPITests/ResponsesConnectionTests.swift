@@ -66,6 +66,24 @@ import Darwin
         }
     }
 
+    @Test func anEventSentAfterTheTerminalOneDoesNotEndTheNextTurn() async throws {
+        // A server that sends `response.done` after `response.completed`, as some compatible servers do.
+        let first = ScriptedTurn.message("first").rewritingEvents { events in
+            guard var done = events.last else { return events }
+            done["type"] = "response.done"
+            return events + [done]
+        }
+        try await withScripted([first, ScriptedTurn.message("second").delayed(by: .milliseconds(100))]) { client, _ in
+            try await client.withConnection { connection in
+                let one = try await connection.send(CreateResponseRequest(model: "m", input: .text("1")))
+                #expect(one.outputText == "first")
+                let two = try await connection.send(CreateResponseRequest(model: "m", input: .text("2")))
+                #expect(two.outputText == "second", "the earlier response's late event is not this turn's answer")
+                #expect(two.id != one.id)
+            }
+        }
+    }
+
     @Test func aFrameThatIsNotJSONIsSkippedAndTheResponseStillArrives() async throws {
         var turn = ScriptedTurn.message("Fine anyway")
         turn.malformedEventAt = 2
