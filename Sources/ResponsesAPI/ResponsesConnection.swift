@@ -103,7 +103,7 @@ public final class ResponsesConnection: Sendable {
         let what = "opening the WebSocket"
         let socket: WebSocket
         do {
-            socket = try await withConnectTimeout(client.configuration.connectTimeout, on: group.any()) {
+            socket = try await withConnectTimeout(handshakeLimit(client.configuration), on: group.any()) {
                 try await connect.get()
                 return try await upgraded.futureResult.get()
             }
@@ -120,7 +120,8 @@ public final class ResponsesConnection: Sendable {
             throw failure
         } catch is ConnectTimeout {
             throw ResponsesError(
-                kind: .timeout, message: "\(what) to \(url) timed out: no connection within \(client.configuration.connectTimeout) (is the host up? is the port right?)",
+                kind: .timeout,
+                message: "\(what) to \(url) timed out: no upgrade within \(handshakeLimit(client.configuration)) (connectTimeout, then up to 30 s of responseTimeout for the server's answer; is the host up? is the port right?)",
                 provider: provider.name, method: "WEBSOCKET")
         } catch {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
@@ -135,6 +136,12 @@ public final class ResponsesConnection: Sendable {
     }
 
     private struct ConnectTimeout: Error {}
+
+    /// How long opening may take: the connect, as over HTTP, and then the server's answer to the upgrade, which like
+    /// any answer's head gets the response timeout (capped at 30 s: a handshake is not a model's answer).
+    static func handshakeLimit(_ configuration: ResponsesClientConfiguration) -> Duration {
+        configuration.connectTimeout + min(configuration.responseTimeout, .seconds(30))
+    }
 
     /// Runs the connect, failing with ``ConnectTimeout`` when it takes longer than `timeout` (the upgrade included).
     private static func withConnectTimeout<T: Sendable>(
