@@ -13,7 +13,8 @@ public struct QueueFixture: Sendable {
     /// Every time the tool ran, one `run/call` a line (a call run again appears twice here, once in the ledger).
     public var runs: URL { workspace.appendingPathComponent("runs.txt") }
 
-    public init(baseURL: String, tasks count: Int, taskText: (Int) -> String = { "task number \($0)" }) throws {
+    /// `transport` sets the spec's `provider.transport` when given.
+    public init(baseURL: String, tasks count: Int, transport: String? = nil, taskText: (Int) -> String = { "task number \($0)" }) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-queue-\(UUID().uuidString.prefix(8))")
         let fm = FileManager.default
         try fm.createDirectory(at: folder.appendingPathComponent("agents"), withIntermediateDirectories: true)
@@ -29,9 +30,11 @@ public struct QueueFixture: Sendable {
             "idempotent": true, "timeout_seconds": 20,
         ]
         try Data(manifest.jsonString.utf8).write(to: folder.appendingPathComponent("tools/mark.json"))
+        var provider: JSONValue = ["base_url": .string(baseURL), "api_key_env": "ERRAND_TEST_KEY"]
+        if let transport { provider["transport"] = .string(transport) }
         let spec: JSONValue = [
             "name": "marker", "model": "scripted", "instructions": "Mark the steps.",
-            "provider": ["base_url": .string(baseURL), "api_key_env": "ERRAND_TEST_KEY"],
+            "provider": provider,
             "tools": [["manifest": "../tools/mark.json"]],
             "workspace": ["root": "../ws"],
             "limits": ["max_turns": 10],

@@ -42,6 +42,29 @@ struct WorkerTests {
         }
     }
 
+    @Test func aSpecOverWebSocketRunsEveryTurnOnTheWorkersConnections() async throws {
+        try await ScriptedResponsesServer.withServer(responder: markingResponder(steps: 2)) { server in
+            let fixture = try QueueFixture(baseURL: server.provider.baseURL, tasks: 6, transport: "websocket")
+            defer { fixture.remove() }
+            try await withQueueDatabase { database in
+                let queue = TaskQueue(database: database)
+                _ = try await queue.submit(try fixture.submission())
+                let stop = WorkerStop()
+                var configuration = workerConfiguration(fixture, name: "ws")
+                configuration.concurrency = 2
+                let worker = QueueWorker(queue: queue, configuration: configuration)
+                let running = start(worker, stop)
+                try await waitUntil("every task to complete") { try await count(queue, "completed") == 6 }
+                stop.graceful()
+                try await running.value
+                #expect(server.createRequests.count == 18)
+                #expect(server.createRequests.allSatisfy { $0.webSocketConnection != nil }, "every turn went over a WebSocket")
+                #expect(server.webSocketConnectionsOpened <= 2, "the next task reuses a finished task's connection: \(server.webSocketConnectionsOpened)")
+                try await waitUntil("the worker's connections to close") { server.openWebSocketConnections == 0 }
+            }
+        }
+    }
+
     @Test func aGracefulStopGivesRunsBackAtAStepBoundaryAndAnotherWorkerFinishesThem() async throws {
         try await ScriptedResponsesServer.withServer(responder: markingResponder(steps: 4, pace: .milliseconds(250))) { server in
             let fixture = try QueueFixture(baseURL: server.provider.baseURL, tasks: 4)
