@@ -51,6 +51,9 @@ import Testing
             #expect(creates.count == 50)
             #expect(creates.allSatisfy { $0.webSocketConnection == 1 }, "every turn on the one connection")
             #expect(creates.allSatisfy { $0.body?["stream"] == nil && $0.body?["background"] == nil }, "no transport fields in the frames")
+            #expect(
+                creates.allSatisfy { $0.body?["include"]?.arrayValue?.contains("reasoning.encrypted_content") == true },
+                "with store: false, reasoning comes back encrypted so that a new connection can replay it")
             for (index, request) in creates.enumerated().dropFirst() {
                 let input = request.body?["input"]?.arrayValue ?? []
                 #expect(input.count == 1 && input.first?["type"] == "function_call_output", "turn \(index + 1) carries only the new output")

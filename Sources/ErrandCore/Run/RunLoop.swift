@@ -121,7 +121,7 @@ struct RunLoop: Sendable {
             try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        let request = makeRequest(input: input, previousResponseID: previous)
+        let request = makeRequest(input: input, previousResponseID: previous, overWebSocket: connection != nil)
         var body = request
         body.input = nil
         body.instructions = nil
@@ -305,7 +305,9 @@ struct RunLoop: Sendable {
 
     // MARK: The model call
 
-    private func makeRequest(input: [InputItem], previousResponseID: String?) -> CreateResponseRequest {
+    /// The request for the next turn. With `store: false`, reasoning comes back encrypted whenever the history may have
+    /// to be replayed: a stateless run, and a WebSocket run, whose next connection knows nothing of the last one.
+    private func makeRequest(input: [InputItem], previousResponseID: String?, overWebSocket: Bool) -> CreateResponseRequest {
         let settings = agent.settings
         var request = settings.request
         request.model = agent.model
@@ -317,7 +319,7 @@ struct RunLoop: Sendable {
         }
         request.input = .items(input)
         request.previousResponseID = previousResponseID
-        if state.replaysHistory, settings.store == false {
+        if state.replaysHistory || overWebSocket, settings.store == false {
             var include = request.include ?? []
             if !include.contains("reasoning.encrypted_content") { include.append("reasoning.encrypted_content") }
             request.include = include
