@@ -33,7 +33,6 @@ public final class ResponsesConnection: Sendable {
 
     private struct State {
         var lastResponseID: String?
-        var turns = 0
         var pingTimer: RepeatedTask?
         var idleSweeper: RepeatedTask?
         var channel: (any Channel)?
@@ -53,9 +52,6 @@ public final class ResponsesConnection: Sendable {
     /// The id of the last response this connection answered: what the server keeps in the connection's memory, so a
     /// request chained to it needs only the new input even when nothing is stored.
     public var lastResponseID: String? { state.withLock { $0.lastResponseID } }
-
-    /// How many turns the connection has carried.
-    public var turns: Int { state.withLock { $0.turns } }
 
     /// Whether the connection is still open.
     public var isOpen: Bool { !socket.isClosed && !inbox.isClosed }
@@ -93,8 +89,8 @@ public final class ResponsesConnection: Sendable {
         // pipeline is switched over.
         let upgraded = group.any().makePromise(of: WebSocket.self)
         let connect = WebSocket.connect(to: url, headers: headers, configuration: configuration, on: group) { socket in
-            socket.onText { _, text in inbox.push(.text(text)) }
-            socket.onBinary { _, buffer in inbox.push(.text(String(buffer: buffer))) }
+            socket.onText { _, text in inbox.push(text) }
+            socket.onBinary { _, buffer in inbox.push(String(buffer: buffer)) }
             socket.onPong { _, _ in inbox.awaitingPong.withLock { $0 = nil } }
             socket.onClose.whenComplete { _ in inbox.close(code: socket.closeCode) }
             upgraded.succeed(socket)
@@ -103,7 +99,7 @@ public final class ResponsesConnection: Sendable {
         let what = "opening the WebSocket"
         let socket: WebSocket
         do {
-            socket = try await withConnectTimeout(handshakeLimit(client.configuration), on: group.any()) {
+            socket = try await withConnectTimeout(handshakeLimit(client.configuration)) {
                 try await connect.get()
                 return try await upgraded.futureResult.get()
             }
@@ -145,7 +141,7 @@ public final class ResponsesConnection: Sendable {
 
     /// Runs the connect, failing with ``ConnectTimeout`` when it takes longer than `timeout` (the upgrade included).
     private static func withConnectTimeout<T: Sendable>(
-        _ timeout: Duration, on loop: any EventLoop, _ operation: @escaping @Sendable () async throws -> T
+        _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask { try await operation() }
@@ -295,7 +291,6 @@ public final class ResponsesConnection: Sendable {
             try Task.checkCancellation()
             try await client.gate.admit()
             try await client.sharedGate?.admit()
-            state.withLock { $0.turns += 1 }
             let stray = inbox.drain()
             if stray > 0 { client.logger.debug("dropped frames that arrived between turns", metadata: ["frames": "\(stray)"]) }
             do {
@@ -506,8 +501,8 @@ final class FrameInbox: Sendable {
     /// Why the connection closed, when the client knows better than the close code (a ping unanswered, the time limit).
     var closeReason: String? { state.withLock { $0.closeReason } }
 
-    func push(_ inbound: Inbound) {
-        guard case .text(let text) = inbound else { return }
+    /// A frame arrived: to the waiting reader, else into the queue.
+    func push(_ text: String) {
         let waiter = state.withLock { state -> Waiter? in
             if let waiter = state.waiter {
                 state.waiter = nil

@@ -161,7 +161,8 @@ public struct ResponsesError: Error, Sendable, CustomStringConvertible {
         switch (kind, status) {
         case (.httpStatus, _) where isWebSocketUnavailable: "This server has no WebSocket mode; use --transport http (or auto)"
         case (.httpStatus, 401?) where method == "WEBSOCKET": "Check the API key (the handshake carries it as Authorization)"
-        case (.connectionClosed, _): "The turn can go again on a new connection; runs reconnect by themselves"
+        case (.connectionClosed, _):
+            "Send the turn again on a new connection (runs do this by themselves, up to 3 times a turn; after that, check the network and the server, then resume the run)"
         case (.httpStatus, 401?): "Check the API key"
         case (.httpStatus, 403?): "The API key lacks access to this model or endpoint"
         case (.httpStatus, 404?) where !isPreviousResponseNotFound && method == "POST": "Check the base URL and the model id"

@@ -18,9 +18,7 @@ struct LiveTests {
     let folder: URL
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-live-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("work"), withIntermediateDirectories: true)
-        try "The secret word is teapot.\n".write(to: folder.appendingPathComponent("work/notes.txt"), atomically: true, encoding: .utf8)
+        folder = try Live.workFolder()
     }
 
     /// Runs errand with the live server's key.
@@ -146,9 +144,7 @@ struct LiveGatewayTests {
     let folder: URL
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-live-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("work"), withIntermediateDirectories: true)
-        try "The secret word is teapot.\n".write(to: folder.appendingPathComponent("work/notes.txt"), atomically: true, encoding: .utf8)
+        folder = try Live.workFolder()
     }
 
     /// Runs errand with the gateway's key, as `GATEWAY_KEY` for specs and as `OPENAI_API_KEY` for `--base-url`.
@@ -229,6 +225,13 @@ enum Live {
     static let baseURL = ProcessInfo.processInfo.environment["ERRAND_LIVE_BASE_URL"] ?? ""
     static let model = ProcessInfo.processInfo.environment["ERRAND_LIVE_MODEL"] ?? ""
     static var isConfigured: Bool { !baseURL.isEmpty && !model.isEmpty }
+    /// A new folder with `work/notes.txt`, whose secret word the live runs read.
+    static func workFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("errand-live-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("work"), withIntermediateDirectories: true)
+        try "The secret word is teapot.\n".write(to: folder.appendingPathComponent("work/notes.txt"), atomically: true, encoding: .utf8)
+        return folder
+    }
     /// LiteLLM's proxy in front of the live server (`gateway.sh`), for the WebSocket mode.
     static let gatewayURL = ProcessInfo.processInfo.environment["ERRAND_LIVE_GATEWAY_URL"].flatMap { $0.isEmpty ? nil : $0 }
     static var environment: [String: String] {
