@@ -93,7 +93,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ]
+            ],
+            // Prices and context windows by model, compiled into the library (no bundle to find at run time).
+            resources: [.embedInCode("Budget/models.json")]
         ),
         // Built-in tools (files, command tools) and their workspace sandbox.
         .target(

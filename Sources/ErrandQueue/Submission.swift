@@ -34,7 +34,7 @@ public struct Submission: Sendable {
     /// Reads and checks the spec and the tasks (as `errand batch` does), and makes them self-contained.
     public static func prepare(
         specFile: URL, tasksFile: URL, batch: String? = nil, currentFolder: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment, maxTotalTokens: Int? = nil, maxCostUSD: Double? = nil
     ) throws(QueueError) -> Submission {
         let spec: AgentSpec
         let entries: [BatchTasks.Entry]
@@ -53,6 +53,18 @@ public struct Submission: Sendable {
         }
         guard var object = root.objectValue else { throw QueueError(.refused, "\(specFile.path) is not a spec object") }
         object.removeValue(forKey: "$schema")
+        if maxTotalTokens != nil || maxCostUSD != nil {
+            // Budgets given at submit time travel in the stored spec's limits, so every worker applies them.
+            var limits = object["limits"]?.objectValue ?? [:]
+            if let maxTotalTokens { limits["max_total_tokens"] = .number(Double(maxTotalTokens)) }
+            if let maxCostUSD { limits["max_cost_usd"] = .number(maxCostUSD) }
+            object["limits"] = .object(limits)
+            if let maxCostUSD, spec.pricing == nil, ModelCatalog.builtIn.price(for: spec.model ?? "") == nil {
+                throw QueueError(
+                    .refused,
+                    "a cost budget (\(maxCostUSD) USD) needs the price of \(spec.model ?? "the spec's model"), which Errand does not know: give it in the spec (\"provider\": {\"pricing\": {\"input\": USD, \"output\": USD}}, per million tokens), or use --max-tokens")
+            }
+        }
         if object["instructions_file"] != nil {
             object.removeValue(forKey: "instructions_file")
             object["instructions"] = spec.instructions.map(JSONValue.string) ?? .null

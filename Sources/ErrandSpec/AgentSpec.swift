@@ -68,6 +68,12 @@ public struct AgentSpec: Sendable {
     public var writable: Bool
     /// Whether turns stream (`settings.stream`, default true) or are one JSON call each.
     public var stream: Bool = true
+    /// The model's price (`provider.pricing`), over the built-in table's.
+    public var pricing: ModelPrice? = nil
+    /// The model's context window (`provider.context_window`), when the built-in table does not know it.
+    public var contextWindow: Int? = nil
+    /// How runs keep within the context window (`context`).
+    public var context = ContextPolicy()
     /// How run journals are written (`journal`): durability and tool output kept. Its secrets are filled in when
     /// the agent is built: the provider's key, and the values of `journal.redact_env`'s variables.
     public var journal = JournalPolicy()
@@ -87,7 +93,7 @@ public struct AgentSpec: Sendable {
 
     static let rootKeys = [
         "$schema", "name", "description", "model", "instructions", "instructions_file", "provider", "tools", "tool_choice",
-        "parallel_tool_calls", "settings", "limits", "workspace", "journal",
+        "parallel_tool_calls", "settings", "limits", "workspace", "journal", "context",
     ]
 
     static let journalKeys = ["durability", "tool_output", "tool_output_max_chars", "redact_env"]
@@ -131,6 +137,7 @@ public struct AgentSpec: Sendable {
         readTools(root, into: &spec, reader: reader, folder: folder, environment: environment)
         readSettings(root, into: &spec, reader: reader)
         readLimits(root, into: &spec, reader: reader)
+        readContext(root, into: &spec, reader: reader)
         readJournal(root, into: &spec, reader: reader)
         if let choice = root["tool_choice"] {
             switch choice {
@@ -265,7 +272,7 @@ public struct AgentSpec: Sendable {
     }
 
     private static func readProvider(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
-        let keys = ["preset", "base_url", "api_key_env", "headers", "state", "max_tokens_field", "transport", "websocket_url"]
+        let keys = ["preset", "base_url", "api_key_env", "headers", "state", "max_tokens_field", "transport", "websocket_url", "pricing", "context_window"]
         guard let provider = reader.object(root["provider"], at: "provider", allowed: keys) else { return }
         spec.preset = reader.string(provider, "preset", at: "provider", allowed: Provider.presetNames)
         if let url = reader.string(provider, "base_url", at: "provider") {
@@ -283,6 +290,19 @@ public struct AgentSpec: Sendable {
         }
         if let transport = reader.string(provider, "transport", at: "provider", allowed: ResponsesTransportKind.allCases.map(\.rawValue)) {
             spec.transport = ResponsesTransportKind(rawValue: transport)
+        }
+        spec.contextWindow = reader.int(provider, "context_window", at: "provider", minimum: 256)
+        if let pricing = reader.object(provider["pricing"], at: "provider.pricing", allowed: ["input", "cached_input", "output", "source", "as_of"]) {
+            let input = reader.number(pricing, "input", at: "provider.pricing", range: 0...1_000_000)
+            let output = reader.number(pricing, "output", at: "provider.pricing", range: 0...1_000_000)
+            let cached = reader.number(pricing, "cached_input", at: "provider.pricing", range: 0...1_000_000)
+            if let input, let output {
+                spec.pricing = ModelPrice(
+                    input: input, cachedInput: cached, output: output, source: reader.string(pricing, "source", at: "provider.pricing") ?? spec.file.path,
+                    asOf: reader.string(pricing, "as_of", at: "provider.pricing"))
+            } else if pricing["input"] == nil || pricing["output"] == nil {
+                reader.problem("provider.pricing", "needs both \"input\" and \"output\": USD per million tokens, e.g. {\"input\": 0.4, \"cached_input\": 0.1, \"output\": 1.6}")
+            }
         }
         if let url = reader.string(provider, "websocket_url", at: "provider") {
             let scheme = URL(string: url)?.scheme?.lowercased()
@@ -488,7 +508,10 @@ public struct AgentSpec: Sendable {
     }
 
     private static func readLimits(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
-        let keys = ["max_turns", "max_tool_calls", "timeout_seconds", "tool_timeout_seconds", "max_tool_concurrency"]
+        let keys = [
+            "max_turns", "max_tool_calls", "timeout_seconds", "tool_timeout_seconds", "max_tool_concurrency", "max_total_tokens", "max_input_tokens",
+            "max_output_tokens", "max_cost_usd",
+        ]
         guard let limits = reader.object(root["limits"], at: "limits", allowed: keys) else { return }
         if let turns = reader.int(limits, "max_turns", at: "limits", minimum: 1) { spec.limits.maxTurns = turns }
         spec.limits.maxToolCalls = reader.int(limits, "max_tool_calls", at: "limits", minimum: 0)
@@ -499,5 +522,21 @@ public struct AgentSpec: Sendable {
             spec.limits.toolTimeout = .milliseconds(Int64(seconds * 1000))
         }
         if let concurrency = reader.int(limits, "max_tool_concurrency", at: "limits", minimum: 1) { spec.limits.maxToolConcurrency = concurrency }
+        spec.limits.maxTotalTokens = reader.int(limits, "max_total_tokens", at: "limits", minimum: 1)
+        spec.limits.maxInputTokens = reader.int(limits, "max_input_tokens", at: "limits", minimum: 1)
+        spec.limits.maxOutputTokens = reader.int(limits, "max_output_tokens", at: "limits", minimum: 1)
+        spec.limits.maxCostUSD = reader.number(limits, "max_cost_usd", at: "limits", range: 0.000001...1_000_000)
+    }
+
+    static let contextKeys = ["window", "compaction", "threshold", "keep_recent_turns"]
+
+    private static func readContext(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
+        guard let context = reader.object(root["context"], at: "context", allowed: contextKeys) else { return }
+        spec.context.window = reader.int(context, "window", at: "context", minimum: 256)
+        if let mode = reader.string(context, "compaction", at: "context", allowed: ContextPolicy.Compaction.allCases.map(\.rawValue)) {
+            spec.context.compaction = ContextPolicy.Compaction(rawValue: mode) ?? .auto
+        }
+        if let threshold = reader.number(context, "threshold", at: "context", range: 0.1...0.98) { spec.context.threshold = threshold }
+        if let keep = reader.int(context, "keep_recent_turns", at: "context", minimum: 1) { spec.context.keepRecentTurns = keep }
     }
 }

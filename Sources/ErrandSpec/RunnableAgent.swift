@@ -29,14 +29,23 @@ public struct SpecOverrides: Sendable {
     public var timeout: Duration?
     /// How runs reach the model (`provider.transport`).
     public var transport: ResponsesTransportKind?
+    /// A token budget over the run (`limits.max_total_tokens`).
+    public var maxTotalTokens: Int?
+    /// A cost budget over the run in USD (`limits.max_cost_usd`).
+    public var maxCostUSD: Double?
+    /// Prices and context windows laid over the built-in table and the spec's (`--pricing FILE`).
+    public var pricing: ModelCatalog?
 
     /// No overrides.
     public init(
         model: String? = nil, preset: String? = nil, baseURL: String? = nil, maxTurns: Int? = nil, workspace: URL? = nil,
         allowHosts: [String] = [], state: StateMode? = nil, background: Bool? = nil, stream: Bool? = nil, timeout: Duration? = nil,
-        transport: ResponsesTransportKind? = nil
+        transport: ResponsesTransportKind? = nil, maxTotalTokens: Int? = nil, maxCostUSD: Double? = nil, pricing: ModelCatalog? = nil
     ) {
         self.transport = transport
+        self.maxTotalTokens = maxTotalTokens
+        self.maxCostUSD = maxCostUSD
+        self.pricing = pricing
         self.model = model
         self.preset = preset
         self.baseURL = baseURL
@@ -170,6 +179,8 @@ extension AgentSpec {
         var limits = limits
         if let maxTurns = overrides.maxTurns { limits.maxTurns = maxTurns }
         if let timeout = overrides.timeout { limits.timeout = timeout }
+        if let tokens = overrides.maxTotalTokens { limits.maxTotalTokens = tokens }
+        if let cost = overrides.maxCostUSD { limits.maxCostUSD = cost }
         var settings = settings
         if let background = overrides.background { settings.background = background }
         let stream = overrides.stream ?? self.stream
@@ -178,6 +189,12 @@ extension AgentSpec {
             tools: tools, toolChoice: toolChoice,
             parallelToolCalls: parallelToolCalls, settings: settings, limits: limits, state: overrides.state ?? state, streaming: stream,
             workspace: workspace, hostedTools: hostedTools, approveHostedCall: approvalPolicy(ask: ask))
+        // The price: the run's table (--pricing), else the spec's, else the built-in table's. The window likewise, with
+        // the spec's `context.window` first.
+        agent.price = overrides.pricing?.price(for: agent.model) ?? pricing ?? ModelCatalog.builtIn.price(for: agent.model)
+        agent.context = context
+        agent.context.window = context.window ?? overrides.pricing?.contextWindow(for: agent.model) ?? contextWindow
+            ?? ModelCatalog.builtIn.contextWindow(for: agent.model)
         // Secrets never journaled: the provider's key (the runner adds its client's too), the named variables' values, and
         // those of variables substituted into MCP servers' env and the provider's headers (tokens go there), except the
         // few that hold paths and names, not credentials.
@@ -188,6 +205,11 @@ extension AgentSpec {
             policy.secrets.append(value)
         }
         agent.journalPolicy = policy
+        do {
+            try agent.checkBudget()
+        } catch {
+            throw SpecError(setup: error)
+        }
         return agent
     }
 }

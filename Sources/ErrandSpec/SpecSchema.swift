@@ -80,6 +80,17 @@ extension AgentSpec {
                             ["type": "string", "enum": ["http", "websocket", "auto"]],
                             "How runs reach the model: http (the default), websocket (one connection per run), or auto (WebSocket where the server accepts it)."),
                         "websocket_url": described(["type": "string", "pattern": "^wss?://"], "The WebSocket mode's URL, when it is not the base URL's /responses."),
+                        "pricing": described(
+                            [
+                                "type": "object", "additionalProperties": false, "required": ["input", "output"],
+                                "properties": [
+                                    "input": ["type": "number", "minimum": 0], "cached_input": ["type": "number", "minimum": 0],
+                                    "output": ["type": "number", "minimum": 0], "source": string, "as_of": string,
+                                ],
+                            ],
+                            "The model's price in USD per million tokens (input, cached input, output), over the built-in table's; --pricing FILE overrides it."),
+                        "context_window": described(
+                            ["type": "integer", "minimum": 256], "The model's context window in tokens, when the built-in table does not know it."),
                     ],
                 ],
                 "tools": ["type": "array", "items": tool],
@@ -147,8 +158,27 @@ extension AgentSpec {
                         "timeout_seconds": ["type": "number", "exclusiveMinimum": 0],
                         "tool_timeout_seconds": ["type": "number", "exclusiveMinimum": 0],
                         "max_tool_concurrency": ["type": "integer", "minimum": 1],
+                        "max_total_tokens": described(["type": "integer", "minimum": 1], "A budget of tokens (input plus output) over the run."),
+                        "max_input_tokens": described(["type": "integer", "minimum": 1], "A budget of input tokens over the run."),
+                        "max_output_tokens": described(["type": "integer", "minimum": 1], "A budget of output tokens (reasoning included) over the run."),
+                        "max_cost_usd": described(
+                            ["type": "number", "exclusiveMinimum": 0],
+                            "A budget in USD over the run, at the model's price; the run stops with status budget_exceeded before a turn that would pass it."),
                     ],
                 ],
+                "context": described(
+                    [
+                        "type": "object", "additionalProperties": false,
+                        "properties": [
+                            "window": described(["type": "integer", "minimum": 256], "The context window in tokens (default: the model's, from the built-in table or provider.context_window)."),
+                            "compaction": described(
+                                ["enum": ["auto", "server", "local", "off"]],
+                                "auto (default): on the server for OpenAI and Azure, else local; server: context_management and POST /responses/compact; local: old tool outputs dropped, then a summary by the model; off: never."),
+                            "threshold": described(["type": "number", "minimum": 0.1, "maximum": 0.98], "The fraction of the window past which the run compacts (default 0.8)."),
+                            "keep_recent_turns": described(["type": "integer", "minimum": 1], "How many recent turns a local compaction keeps whole (default 4)."),
+                        ],
+                    ],
+                    "How runs keep within the model's context window."),
                 "journal": described(
                     [
                         "type": "object", "additionalProperties": false,

@@ -51,6 +51,14 @@ public struct Provider: Sendable, Hashable {
         self.maxTokensField = maxTokensField
     }
 
+    /// Whether the provider compacts conversations itself (`context_management` compaction, `POST /responses/compact`):
+    /// OpenAI and Azure OpenAI, known by their hosts. A gateway that passes it through is told so by the spec
+    /// (`"context": {"compaction": "server"}`).
+    public var offersServerCompaction: Bool {
+        guard let host = URL(string: baseURL)?.host?.lowercased() else { return false }
+        return host == "api.openai.com" || host.hasSuffix(".openai.azure.com") || host.hasSuffix(".services.ai.azure.com")
+    }
+
     /// The names of the built-in presets.
     public static let presetNames = ["openai", "mume", "umodelverse"]
 

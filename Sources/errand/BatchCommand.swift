@@ -52,6 +52,11 @@ struct Batch: AsyncParsableCommand {
 
     @OptionGroup var overrides: OverrideOptions
 
+    @Option(help: ArgumentHelp(
+        "A budget in USD over the whole batch: once spent, running tasks stop at their next step (budget_exceeded) and the rest do not start; running the batch again with a larger one goes on.",
+        valueName: "usd"))
+    var batchMaxCost: Double?
+
     @Option(help: "Where journals are written (default: ERRAND_JOURNAL_DIR, or .errand/runs); the batch gets a folder under batches/.")
     var journalDir: String?
 
@@ -108,10 +113,15 @@ struct Batch: AsyncParsableCommand {
                 hardStop.register { servers.kill() }
                 for line in servers.skipped { printError("errand: \(line)") }
                 let batch = try preparedPlan.tasks(mcp: servers)
+                if let batchMaxCost, let unpriced = batch.first(where: { $0.agent.price == nil }) {
+                    throw ValidationError(
+                        "--batch-max-cost \(batchMaxCost) needs the price of \(unpriced.agent.model) (task \(unpriced.id)), which Errand does not know: give it in the spec (\"provider\": {\"pricing\": {\"input\": USD, \"output\": USD}}, per million tokens) or with --pricing FILE")
+                }
                 return try await ResponsesClient.withClient(
                     provider: preparedPlan.provider, configuration: preparedPlan.clientConfiguration, logger: logger
                 ) { client in
-                    let runner = Runner(client: client, logger: logger)
+                    var runner = Runner(client: client, logger: logger)
+                    if let batchMaxCost { runner.sharedBudget = SharedBudget(maxCostUSD: batchMaxCost, name: "the batch's budget") }
                     progress.start()
                     var summary = BatchSummary(total: batch.count)
                     let results = runner.runBatch(batch, concurrency: preparedPlan.concurrency, folder: preparedPlan.folder, options: options) { _, event in
@@ -180,6 +190,7 @@ final class BatchProgress: Sendable {
         var failed = 0
         var ranHere = 0
         var tokens = 0
+        var cost: Double = 0
         var shown = false
         var startedAt = ContinuousClock.now
     }
@@ -218,7 +229,7 @@ final class BatchProgress: Sendable {
         guard showing else { return }
         switch event {
         case .runStarted: state.withLock { $0.running += 1 }
-        case .turnFinished(_, _, let usage?): state.withLock { $0.tokens += usage.totalTokens }
+        case .turnFinished(_, _, let usage?, let cost): state.withLock { $0.tokens += usage.totalTokens; $0.cost += cost ?? 0 }
         default: break
         }
     }

@@ -300,11 +300,14 @@ struct Submit: AsyncParsableCommand {
     var batch: String?
     @Flag(help: "Run changed tasks again from the start instead of refusing them.")
     var restartChanged = false
+    @OptionGroup var budget: BudgetOptions
 
     func run() async throws {
         let submission: Submission
         do {
-            submission = try Submission.prepare(specFile: URL(fileURLWithPath: spec), tasksFile: URL(fileURLWithPath: tasks), batch: batch)
+            submission = try Submission.prepare(
+                specFile: URL(fileURLWithPath: spec), tasksFile: URL(fileURLWithPath: tasks), batch: batch, maxTotalTokens: budget.maxTokens,
+                maxCostUSD: budget.maxCost)
         } catch {
             throw failQueue(error)
         }

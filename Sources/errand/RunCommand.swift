@@ -76,9 +76,23 @@ struct OverrideOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The run's time limit in seconds (limits.timeout_seconds).", valueName: "seconds"))
     var timeout: Double?
 
+    @OptionGroup var budget: BudgetOptions
+
+    @Option(help: ArgumentHelp(
+        "A JSON price table laid over the built-in one: {\"models\": {\"MODEL\": {\"input\": USD, \"cached_input\": USD, \"output\": USD, \"context_window\": N}}}, USD per million tokens.",
+        valueName: "file"))
+    var pricing: String?
+
     func validate() throws {
         if let state, StateMode(rawValue: state) == nil { throw ValidationError("--state must be auto, stateful or stateless, not '\(state)'") }
         if let maxTurns, maxTurns < 1 { throw ValidationError("--max-turns must be at least 1") }
+        if let pricing {
+            do {
+                _ = try ModelCatalog(contentsOf: URL(fileURLWithPath: pricing))
+            } catch {
+                throw ValidationError("--pricing: \(error)")
+            }
+        }
         if let timeout, !(timeout > 0 && timeout <= 604_800) {
             throw ValidationError("--timeout must be a number of seconds above 0 and at most 604800 (a week), as limits.timeout_seconds")
         }
@@ -89,7 +103,25 @@ struct OverrideOptions: ParsableArguments {
             model: connection.model, preset: connection.provider, baseURL: connection.baseURL, maxTurns: maxTurns,
             workspace: workspace.map { URL(fileURLWithPath: $0).standardizedFileURL }, allowHosts: allowHost,
             state: state.flatMap(StateMode.init(rawValue:)), background: background ? true : nil, stream: stream,
-            timeout: timeout.map { .milliseconds(Int64($0 * 1000)) }, transport: connection.transport)
+            timeout: timeout.map { .milliseconds(Int64($0 * 1000)) }, transport: connection.transport, maxTotalTokens: budget.maxTokens,
+            maxCostUSD: budget.maxCost, pricing: pricingTable)
+    }
+
+    /// The `--pricing` table, read when the options are validated.
+    var pricingTable: ModelCatalog? { pricing.flatMap { try? ModelCatalog(contentsOf: URL(fileURLWithPath: $0)) } }
+}
+
+/// A run's token and cost budgets (`run`, `batch`, `submit`).
+struct BudgetOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A budget of tokens (input plus output) over the run (limits.max_total_tokens).", valueName: "n"))
+    var maxTokens: Int?
+
+    @Option(help: ArgumentHelp("A budget in USD over the run, at the model's price (limits.max_cost_usd).", valueName: "usd"))
+    var maxCost: Double?
+
+    func validate() throws {
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let maxCost, !(maxCost > 0) { throw ValidationError("--max-cost must be an amount in USD above 0, e.g. 2.50") }
     }
 }
 
@@ -360,6 +392,9 @@ final class RunDisplay: Sendable {
             printError("  " + RunText.approval(request.summary, approved: approved))
         case .turnFinished:
             clearSpinner()
+        case .compacted(let e):
+            clearSpinner()
+            printError("  " + RunText.compaction(e))
         default:
             break
         }

@@ -44,6 +44,21 @@ import Testing
         .runFinished(.init(status: status, finalText: "", usage: nil, lastResponseID: nil, turns: turns, toolCallCount: 0, message: nil, incompleteReason: nil))
     }
 
+    /// `event` (a response) with a usage of 1000 input and 200 output tokens, and `cost`.
+    static func priced(_ event: JournalEvent, cost: Double?) -> JournalEvent {
+        guard case .responseReceived(var e) = event else { return event }
+        e.response.usage = Usage(inputTokens: 1000, outputTokens: 200)
+        e.costUSD = cost
+        return .responseReceived(e)
+    }
+
+    /// A local compaction before `turn`, leaving `tokens`.
+    static func compacted(before turn: Int, tokens: Int, reason: String = "threshold") -> JournalEvent {
+        .compaction(.init(
+            turn: turn, method: .prune, reason: reason, tokensBefore: 5000, tokensAfter: tokens, window: nil, kept: "test",
+            history: [.user("do it"), .user("[summary]")]))
+    }
+
     static func state(_ events: [JournalEvent]) -> RunState {
         var state = RunState(runID: "run-test")
         for event in events { state.apply(event) }
@@ -71,6 +86,7 @@ import Testing
         case .runTools(let calls, let rerun):
             "run \(calls.map(\.wireID).joined(separator: ","))" + (rerun.isEmpty ? "" : " rerun \(rerun.sorted().joined(separator: ","))")
         case .finish(let end): "finish \(end.status.rawValue)"
+        case .compact(let tokens): "compact \(tokens)"
         case .done: "done"
         }
     }
@@ -80,6 +96,8 @@ import Testing
         var events: [JournalEvent]
         var limits = RunLimits()
         var safe: Set<String> = []
+        var price: ModelPrice? = nil
+        var compactAt: Int? = nil
         var expected: String
         var testDescription: String { name }
     }
@@ -126,6 +144,50 @@ import Testing
             name: "an interrupted call rerun does not count twice against the limit",
             events: [s, sent(1), response(1, calls: [("c1", "echo"), ("c2", "echo")]), toolStarted(1, "c1"), toolStarted(1, "c2")],
             limits: RunLimits(maxToolCalls: 2), safe: ["echo"], expected: "run c1,c2 rerun c1,c2"),
+        // Budgets (the usage below is 1000 input and 200 output tokens a response)
+        Case(
+            name: "a token budget reached by a response stops the run before its calls run",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: 0.003)], limits: RunLimits(maxTotalTokens: 1200), expected: "finish budget_exceeded"),
+        Case(
+            name: "calls run while the budget holds",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: 0.003)], limits: RunLimits(maxTotalTokens: 1201), expected: "run c1"),
+        Case(
+            name: "a turn that would pass the token budget is not sent",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: 0.003), toolFinished(1, "c1")], limits: RunLimits(maxTotalTokens: 2000),
+            expected: "finish budget_exceeded"),
+        Case(
+            name: "a turn that fits the token budget is sent",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: 0.003), toolFinished(1, "c1")], limits: RunLimits(maxTotalTokens: 3000),
+            expected: "send"),
+        Case(
+            name: "a turn whose input would pass the cost budget is not sent",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: 0.003), toolFinished(1, "c1")], limits: RunLimits(maxCostUSD: 0.005),
+            price: ModelPrice(input: 2, output: 10), expected: "finish budget_exceeded"),
+        Case(
+            name: "a turn whose input fits the cost budget is sent",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: 0.003), toolFinished(1, "c1")], limits: RunLimits(maxCostUSD: 0.006),
+            price: ModelPrice(input: 2, output: 10), expected: "send"),
+        Case(
+            name: "an answer that reaches the budget still completes",
+            events: [s, sent(1), priced(response(1, text: "done"), cost: 0.003)], limits: RunLimits(maxTotalTokens: 100), expected: "finish completed"),
+        Case(
+            name: "a budget stop is resumed",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: 0.003), finished(.budgetExceeded), .runResumed(.init(turn: 1))],
+            limits: RunLimits(maxTotalTokens: 5000), expected: "run c1"),
+        // Compaction
+        Case(
+            name: "a turn past the compaction threshold compacts first",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: nil), toolFinished(1, "c1")], compactAt: 1100, expected: "compact 1216"),
+        Case(
+            name: "a turn under the threshold is sent",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: nil), toolFinished(1, "c1")], compactAt: 1300, expected: "send"),
+        Case(
+            name: "after a compaction the turn is sent, whatever the estimate",
+            events: [s, sent(1), priced(response(1, calls: [("c1", "echo")]), cost: nil), toolFinished(1, "c1"), compacted(before: 2, tokens: 1500)],
+            compactAt: 1100, expected: "send"),
+        Case(
+            name: "a refusal as too long compacts and sends the turn again",
+            events: [s, sent(1), compacted(before: 1, tokens: 50, reason: "overflow")], compactAt: 1100, expected: "send"),
         // Approvals
         Case(name: "approval requests are answered first", events: [s, sent(1), response(1, approvals: ["ap1", "ap2"])], expected: "approvals ap1,ap2"),
         Case(
@@ -151,9 +213,9 @@ import Testing
     @Test(arguments: cases)
     func decides(_ test: Case) throws {
         let live = Self.state(test.events)
-        #expect(Self.describe(live.decide(limits: test.limits) { test.safe.contains($0) }) == test.expected)
+        #expect(Self.describe(live.decide(limits: test.limits, price: test.price, compactAt: test.compactAt) { test.safe.contains($0) }) == test.expected)
         let resumed = try Self.replayed(test.events)
-        #expect(Self.describe(resumed.decide(limits: test.limits) { test.safe.contains($0) }) == test.expected)
+        #expect(Self.describe(resumed.decide(limits: test.limits, price: test.price, compactAt: test.compactAt) { test.safe.contains($0) }) == test.expected)
     }
 
     @Test func aSettledInterruptionTellsTheModelAndKeepsTheServersID() throws {

@@ -52,7 +52,7 @@ import Testing
             #expect(requests[2].functionOutputs.map(\.0) == ["call_add"])
             #expect(requests[2].functionOutputs.map(\.1) == [#"{"sum":3}"#])
             // The run's usage is the sum of what each turn reported.
-            let perTurn = log.events.compactMap { if case .turnFinished(_, _, let usage) = $0 { usage } else { nil } }
+            let perTurn = log.events.compactMap { if case .turnFinished(_, _, let usage, _) = $0 { usage } else { nil } }
             #expect(perTurn.count == 3)
             #expect(result.usage == perTurn.reduce(Usage(), +))
             #expect(result.usage.totalTokens > 0)
@@ -271,6 +271,7 @@ import Testing
                 case .hostedToolCall: "hosted"
                 case .hostedApproval: "approval"
                 case .connection: "connection"
+                case .compacted: "compacted"
                 case .runFinished: "finished"
                 }
             }

@@ -100,7 +100,7 @@ final class EventLog: Sendable {
     private let storage = Mutex<[RunEvent]>([])
     var events: [RunEvent] { storage.withLock { $0 } }
     func record(_ event: RunEvent) { storage.withLock { $0.append(event) } }
-    var responseIDs: [String] { events.compactMap { if case .turnFinished(_, let id, _) = $0 { id } else { nil } } }
+    var responseIDs: [String] { events.compactMap { if case .turnFinished(_, let id, _, _) = $0 { id } else { nil } } }
     var text: String { events.compactMap { if case .textDelta(let text) = $0 { text } else { nil } }.joined() }
 }
 

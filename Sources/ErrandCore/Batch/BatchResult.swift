@@ -11,6 +11,8 @@ public struct BatchResult: Sendable {
         case resumed
         /// Its journal records its end from an earlier run of the batch: it was not run again.
         case journaled
+        /// The batch's budget was spent before it could start (or be resumed).
+        case notStarted = "not_started"
     }
 
     /// The task's id.

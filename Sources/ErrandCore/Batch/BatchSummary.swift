@@ -15,6 +15,10 @@ public struct BatchSummary: Sendable, Hashable {
     public private(set) var usage = Usage()
     /// Tool calls over the finished tasks.
     public private(set) var toolCalls = 0
+    /// USD over the finished tasks whose cost is known.
+    public private(set) var pricedCostUSD: Double = 0
+    /// Finished tasks whose cost is unknown (their model has no price).
+    public private(set) var unpricedTasks = 0
     /// Seconds since the batch started, to the millisecond.
     public var elapsedSeconds: Double = 0
 
@@ -27,6 +31,8 @@ public struct BatchSummary: Sendable, Hashable {
     public var completed: Int { byStatus[.completed] ?? 0 }
     /// How many tasks did not finish (the batch was interrupted).
     public var notRun: Int { total - finished }
+    /// What the finished tasks cost in USD; nil when none of them is priced.
+    public var costUSD: Double? { unpricedTasks == finished && finished > 0 ? nil : pricedCostUSD }
 
     /// Counts a finished task.
     public mutating func add(_ result: BatchResult) {
@@ -35,5 +41,6 @@ public struct BatchSummary: Sendable, Hashable {
         byOrigin[result.origin, default: 0] += 1
         usage = usage + result.result.usage
         toolCalls += result.result.toolCalls.count
+        if let cost = result.result.costUSD { pricedCostUSD += cost } else { unpricedTasks += 1 }
     }
 }

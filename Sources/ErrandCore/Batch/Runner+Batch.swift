@@ -52,6 +52,7 @@ extension Runner {
         if FileManager.default.fileExists(atPath: journal.path) {
             do {
                 let state = try RunState(replaying: try Journal.read(journal))
+                if !state.isSettled, let spent = sharedBudget?.exhausted { return notStarted(task, spent: spent, journal: journal, runID: state.runID) }
                 let result = try await resume(task.agent, state: state, journal: journal, options: options, onEvent: events)
                 return BatchResult(id: task.id, result: result, origin: state.isSettled ? .journaled : .resumed)
             } catch {
@@ -61,7 +62,16 @@ extension Runner {
                 return BatchResult(id: task.id, result: result, origin: .resumed)
             }
         }
+        if let spent = sharedBudget?.exhausted { return notStarted(task, spent: spent, journal: nil, runID: name) }
         let result = await run(task.agent, input: task.input, journal: journal, runID: name, onEvent: events)
         return BatchResult(id: task.id, result: result, origin: .started)
+    }
+
+    /// A task the batch's budget left unstarted (or not resumed): running the batch again with a larger budget runs it.
+    private func notStarted(_ task: BatchTask, spent: String, journal: URL?, runID: String) -> BatchResult {
+        var result = RunResult(runID: runID, status: .budgetExceeded, journal: journal)
+        result.error = "not \(journal == nil ? "started" : "resumed"): \(spent); run the batch again with a larger --batch-max-cost to go on"
+        result.incompleteReason = "shared_budget"
+        return BatchResult(id: task.id, result: result, origin: .notStarted)
     }
 }

@@ -28,6 +28,9 @@ public enum JournalEvent: Sendable, Hashable {
     /// A model connection was opened (WebSocket mode: the run's first, or one replacing a connection that closed),
     /// or the run settled on HTTP; and how the next request carries the conversation on it.
     case connection(Connection)
+    /// The conversation was compacted to fit the context window: on the server (an item in a response, or
+    /// `POST /responses/compact`) or here (old tool outputs dropped, a summary).
+    case compaction(Compaction)
     /// A finished run was continued with more input (`errand run --continue`).
     case inputAdded(InputAdded)
     /// The model call failed.
@@ -50,6 +53,7 @@ public enum JournalEvent: Sendable, Hashable {
         case .approval: "approval"
         case .stateFallback: "state_fallback"
         case .connection: "connection"
+        case .compaction: "compaction"
         case .inputAdded: "input_added"
         case .failure: "error"
         case .runResumed: "run_resumed"
@@ -69,6 +73,7 @@ public enum JournalEvent: Sendable, Hashable {
         case .approval(let e): e.turn
         case .stateFallback(let e): e.turn
         case .connection(let e): e.turn
+        case .compaction(let e): e.turn
         case .failure(let e): e.turn
         case .runResumed(let e): e.turn
         case .runFinished(let e): e.turns
@@ -208,11 +213,15 @@ public enum JournalEvent: Sendable, Hashable {
         public var turn: Int
         /// The response, without what the provider echoes of the request.
         public var response: Response
+        /// What the response cost in USD at the agent's price, when the price and the usage are known.
+        public var costUSD: Double?
         /// Creates the payload.
-        public init(turn: Int, response: Response) {
+        public init(turn: Int, response: Response, costUSD: Double? = nil) {
             self.turn = turn
             self.response = response
+            self.costUSD = costUSD
         }
+        enum CodingKeys: String, CodingKey { case turn, response, costUSD = "cost_usd" }
     }
 
     /// `tool_started`.
@@ -373,6 +382,66 @@ public enum JournalEvent: Sendable, Hashable {
         enum CodingKeys: String, CodingKey { case turn, transport, url, number = "connection", reason = "message", next }
     }
 
+    /// `compaction`.
+    public struct Compaction: Codable, Sendable, Hashable {
+        /// How the conversation was compacted.
+        public enum Method: String, Codable, Sendable, Hashable {
+            /// The provider compacted inside a response (`context_management`); the response's `compaction` item stands
+            /// for what came before it.
+            case server
+            /// `POST /responses/compact`: its output replaces the history.
+            case serverCompact = "server_compact"
+            /// Old tool outputs were replaced by short notes.
+            case prune
+            /// Old tool outputs were dropped and the model summarised the older turns.
+            case summary
+        }
+
+        /// The turn the compaction came before (or, for `server`, the turn whose response carried it).
+        public var turn: Int
+        /// How.
+        public var method: Method
+        /// Why: `threshold` (the next request would pass it), `overflow` (the provider refused the request as too
+        /// long; the request goes again once) or `server` (the provider decided).
+        public var reason: String
+        /// The estimated tokens of the conversation before and after.
+        public var tokensBefore: Int
+        public var tokensAfter: Int
+        /// The context window the run works with, when known (a provider that names it in a refusal sets it).
+        public var window: Int?
+        /// What was kept, for people, e.g. "the summary and the last 4 turns (13 items); 21 tool outputs dropped".
+        public var kept: String
+        /// The history that replaces the run's (replayed on the next request); nil for `server`, where the response's
+        /// own items are the history.
+        public var history: [InputItem]?
+        /// What a compaction call cost (the summary turn, `POST /responses/compact`).
+        public var usage: Usage?
+        /// What that cost in USD, when priced.
+        public var costUSD: Double?
+
+        /// Creates the payload.
+        public init(
+            turn: Int, method: Method, reason: String, tokensBefore: Int, tokensAfter: Int, window: Int?, kept: String,
+            history: [InputItem]?, usage: Usage? = nil, costUSD: Double? = nil
+        ) {
+            self.turn = turn
+            self.method = method
+            self.reason = reason
+            self.tokensBefore = tokensBefore
+            self.tokensAfter = tokensAfter
+            self.window = window
+            self.kept = kept
+            self.history = history
+            self.usage = usage
+            self.costUSD = costUSD
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case turn, method, reason, tokensBefore = "tokens_before", tokensAfter = "tokens_after", window, kept = "message", history, usage
+            case costUSD = "cost_usd"
+        }
+    }
+
     /// `input_added`.
     public struct InputAdded: Codable, Sendable, Hashable {
         /// The input items.
@@ -425,14 +494,17 @@ public enum JournalEvent: Sendable, Hashable {
         public var toolCallCount: Int?
         /// Why the run did not complete, for people.
         public var message: String?
-        /// Why the final answer is incomplete, when it is.
+        /// Why the final answer is incomplete, when it is (or the budget a `budget_exceeded` run reached).
         public var incompleteReason: String?
+        /// What the run cost in USD, when every turn's price was known.
+        public var costUSD: Double?
 
         /// Creates the payload.
         public init(
             status: RunResult.Status, finalText: String, usage: Usage?, lastResponseID: String?, turns: Int, toolCallCount: Int?,
-            message: String?, incompleteReason: String?
+            message: String?, incompleteReason: String?, costUSD: Double? = nil
         ) {
+            self.costUSD = costUSD
             self.status = status
             self.finalText = finalText
             self.usage = usage
@@ -445,7 +517,7 @@ public enum JournalEvent: Sendable, Hashable {
 
         enum CodingKeys: String, CodingKey {
             case status, finalText = "final_text", usage, lastResponseID = "last_response_id", turns = "turn"
-            case toolCallCount = "tool_call_count", message, incompleteReason = "incomplete_reason"
+            case toolCallCount = "tool_call_count", message, incompleteReason = "incomplete_reason", costUSD = "cost_usd"
         }
 
         /// Decodes the payload, tolerating journals written before it had every field.
@@ -459,6 +531,7 @@ public enum JournalEvent: Sendable, Hashable {
             toolCallCount = try container.decodeIfPresent(Int.self, forKey: .toolCallCount)
             message = try container.decodeIfPresent(String.self, forKey: .message)
             incompleteReason = try container.decodeIfPresent(String.self, forKey: .incompleteReason)
+            costUSD = try container.decodeIfPresent(Double.self, forKey: .costUSD)
         }
     }
 }

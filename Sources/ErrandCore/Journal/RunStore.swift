@@ -73,6 +73,8 @@ public struct RunSummary: Sendable, Hashable {
     public var turns: Int
     /// Tokens over the run.
     public var totalTokens: Int
+    /// What the run cost in USD, when every turn was priced.
+    public var costUSD: Double?
     /// When it started.
     public var started: Date
     /// The first line of the task.
@@ -90,6 +92,7 @@ public struct RunSummary: Sendable, Hashable {
         self.status = state.finished?.status
         self.turns = state.turn
         self.totalTokens = state.usage.totalTokens
+        self.costUSD = state.cost
         self.started = Date(timeIntervalSince1970: first.time)
         self.task = Self.task(of: state.started?.input ?? [])
         self.error = state.finished?.message

@@ -25,7 +25,7 @@ extension RunResult {
             "tool_calls": .array(toolCalls.map(\.jsonValue)),
             "usage": usage.jsonValue, "response_id": lastResponseID.map(JSONValue.string) ?? .null, "run_id": .string(runID),
             "journal": journal.map { .string($0.path) } ?? .null, "error": error.map(JSONValue.string) ?? .null,
-            "incomplete_reason": incompleteReason.map(JSONValue.string) ?? .null,
+            "incomplete_reason": incompleteReason.map(JSONValue.string) ?? .null, "cost_usd": costUSD.map(JSONValue.number) ?? .null,
         ]
     }
 }
@@ -66,8 +66,18 @@ extension RunEvent {
             ["type": "tool_call_started", "turn": .number(Double(turn)), "call_id": .string(callID), "name": .string(name), "arguments": .string(arguments)]
         case .toolCallFinished(let record):
             { var value = record.jsonValue; value["type"] = "tool_call_finished"; return value }()
-        case .turnFinished(let turn, let responseID, let usage):
-            ["type": "turn_finished", "turn": .number(Double(turn)), "response_id": .string(responseID), "usage": usage?.jsonValue ?? .null]
+        case .turnFinished(let turn, let responseID, let usage, let cost):
+            [
+                "type": "turn_finished", "turn": .number(Double(turn)), "response_id": .string(responseID), "usage": usage?.jsonValue ?? .null,
+                "cost_usd": cost.map(JSONValue.number) ?? .null,
+            ]
+        case .compacted(let e):
+            [
+                "type": "compaction", "turn": .number(Double(e.turn)), "method": .string(e.method.rawValue), "reason": .string(e.reason),
+                "tokens_before": .number(Double(e.tokensBefore)), "tokens_after": .number(Double(e.tokensAfter)),
+                "window": e.window.map { .number(Double($0)) } ?? .null, "kept": .string(e.kept),
+                "cost_usd": e.costUSD.map(JSONValue.number) ?? .null,
+            ]
         case .hostedToolCall(let turn, let call):
             ["type": "hosted_tool_call", "turn": .number(Double(turn)), "item": call.raw]
         case .hostedApproval(let turn, let request, let approved):
@@ -94,7 +104,7 @@ extension BatchResult {
             "turns": .number(Double(result.turns)), "tool_calls": .number(Double(result.toolCalls.count)),
             "tool_errors": .number(Double(result.toolCalls.filter(\.isError).count)), "usage": result.usage.jsonValue,
             "run_id": .string(result.runID), "error": result.error.map(JSONValue.string) ?? .null,
-            "incomplete_reason": result.incompleteReason.map(JSONValue.string) ?? .null,
+            "incomplete_reason": result.incompleteReason.map(JSONValue.string) ?? .null, "cost_usd": result.costUSD.map(JSONValue.number) ?? .null,
             "journal": result.journal.map { .string($0.path) } ?? .null, "origin": .string(origin.rawValue),
         ]
     }
@@ -110,8 +120,10 @@ extension BatchSummary {
             "type": "summary", "tasks": .number(Double(total)), "finished": .number(Double(finished)),
             "not_run": .number(Double(notRun)), "statuses": .object(statuses),
             "started": .number(Double(byOrigin[.started] ?? 0)), "resumed": .number(Double(byOrigin[.resumed] ?? 0)),
-            "journaled": .number(Double(byOrigin[.journaled] ?? 0)), "tool_calls": .number(Double(toolCalls)),
-            "usage": usage.jsonValue, "elapsed_seconds": .number(elapsedSeconds), "batch": .string(folder.path),
+            "journaled": .number(Double(byOrigin[.journaled] ?? 0)), "not_started": .number(Double(byOrigin[.notStarted] ?? 0)),
+            "tool_calls": .number(Double(toolCalls)),
+            "usage": usage.jsonValue, "cost_usd": costUSD.map(JSONValue.number) ?? .null, "unpriced_tasks": .number(Double(unpricedTasks)),
+            "elapsed_seconds": .number(elapsedSeconds), "batch": .string(folder.path),
         ]
     }
 }
@@ -122,7 +134,8 @@ extension RunSummary {
         [
             "run_id": .string(runID), "agent": .string(agent), "model": .string(model),
             "status": status.map { .string($0.rawValue) } ?? .null, "turns": .number(Double(turns)),
-            "total_tokens": .number(Double(totalTokens)), "started": .number(started.timeIntervalSince1970.rounded()),
+            "total_tokens": .number(Double(totalTokens)), "cost_usd": costUSD.map(JSONValue.number) ?? .null,
+            "started": .number(started.timeIntervalSince1970.rounded()),
             "task": .string(task), "error": error.map(JSONValue.string) ?? .null, "journal": .string(journal),
         ]
     }

@@ -64,9 +64,19 @@ package enum RunText {
         return "⇄ \(e.transport.rawValue)\(which) (\(short(e.reason, 200)))\(next)"
     }
 
-    /// `3 turns, 2 tool calls, 1200 tokens`.
-    package static func facts(turns: Int, toolCalls: Int, tokens: Int) -> String {
-        "\(count(turns, "turn")), \(count(toolCalls, "tool call")), \(tokens) tokens"
+    /// `3 turns, 2 tool calls, 1200 tokens`, and `, $0.0123` when the cost is known.
+    package static func facts(turns: Int, toolCalls: Int, tokens: Int, cost: Double? = nil) -> String {
+        "\(count(turns, "turn")), \(count(toolCalls, "tool call")), \(tokens) tokens\(cost.map { ", \(USD.format($0))" } ?? "")"
+    }
+
+    /// A cost for a table: `$0.0123`, or `?` when unknown.
+    package static func cost(_ amount: Double?) -> String { amount.map(USD.format) ?? "?" }
+
+    /// `⇲ compacted before turn 12 (summary, threshold): 98.2k → 12.1k tokens; a summary of …`.
+    package static func compaction(_ e: JournalEvent.Compaction) -> String {
+        let when = e.method == .server ? "in turn \(e.turn)" : "before turn \(e.turn)"
+        let price = e.costUSD.map { " · \(USD.format($0))" } ?? ""
+        return "⇲ compacted \(when) (\(e.method.rawValue), \(e.reason)): \(tokens(e.tokensBefore)) → \(tokens(e.tokensAfter)) tokens; \(short(e.kept, 160))\(price)"
     }
 
     // MARK: Ends
@@ -79,7 +89,7 @@ package enum RunText {
         let journal = result.journal.map { " · journal \(relative($0.path))" } ?? ""
         if result.status == .completed {
             if sayCompleted {
-                lines.append("✓ completed: \(facts(turns: result.turns, toolCalls: result.toolCalls.count, tokens: result.usage.totalTokens)) · run \(result.runID)\(journal)")
+                lines.append("✓ completed: \(facts(turns: result.turns, toolCalls: result.toolCalls.count, tokens: result.usage.totalTokens, cost: result.costUSD)) · run \(result.runID)\(journal)")
             }
         } else {
             let resume = result.journal != nil && result.status.canResume ? " (resume with --resume \(result.runID))" : ""
@@ -126,7 +136,7 @@ package enum RunText {
             let what = calls.isEmpty
                 ? "answer: \(short(e.response.outputText, 70))"
                 : "\(count(calls.count, "tool call")) (\(calls.map(\.name).joined(separator: ", ")))"
-            return "turn \(e.turn) ← \(e.response.id) \(e.response.status): \(what) · \(e.response.usage?.totalTokens ?? 0) tokens"
+            return "turn \(e.turn) ← \(e.response.id) \(e.response.status): \(what) · \(e.response.usage?.totalTokens ?? 0) tokens\(e.costUSD.map { " · \(USD.format($0))" } ?? "")"
         case .toolStarted:
             return nil
         case .toolFinished(let r):
@@ -139,6 +149,8 @@ package enum RunText {
             return "turn \(e.turn) \(fallback(e.reason, httpStatus: e.httpStatus))"
         case .connection(let e):
             return "turn \(e.turn) \(connection(e))"
+        case .compaction(let e):
+            return "turn \(e.turn) \(compaction(e))"
         case .inputAdded(let e):
             return "follow-up: \(short(RunSummary.task(of: e.input), 100))"
         case .failure(let e):
@@ -148,7 +160,7 @@ package enum RunText {
         case .runFinished(let e):
             let mark = e.status == .completed ? "✓" : "✗"
             let detail = e.status == .completed ? short(e.finalText, 80) : short(e.message ?? "", 300)
-            return "\(mark) \(e.status.rawValue): \(facts(turns: e.turns, toolCalls: e.toolCallCount ?? 0, tokens: e.usage?.totalTokens ?? 0)) · \(detail)"
+            return "\(mark) \(e.status.rawValue): \(facts(turns: e.turns, toolCalls: e.toolCallCount ?? 0, tokens: e.usage?.totalTokens ?? 0, cost: e.costUSD)) · \(detail)"
         }
     }
 
@@ -158,10 +170,10 @@ package enum RunText {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
         let rows = runs.map { run in
-            [run.runID, run.agent, run.status?.rawValue ?? "unfinished", "\(run.turns)", "\(run.totalTokens)", formatter.string(from: run.started),
-             short(run.task, 50)]
+            [run.runID, run.agent, run.status?.rawValue ?? "unfinished", "\(run.turns)", "\(run.totalTokens)", cost(run.costUSD),
+             formatter.string(from: run.started), short(run.task, 50)]
         }
-        let header = ["RUN", "AGENT", "STATUS", "TURNS", "TOKENS", "STARTED", "TASK"]
+        let header = ["RUN", "AGENT", "STATUS", "TURNS", "TOKENS", "COST", "STARTED", "TASK"]
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         return ([header] + rows).map { row in
             row.enumerated().map { index, cell in index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0) }
@@ -177,7 +189,7 @@ package enum RunText {
         let mark = result.status == .completed ? "✓" : "✗"
         let origin = finished.origin == .started ? "" : " (\(finished.origin.rawValue))"
         let text = result.status == .completed ? short(result.finalText, 100) : short(result.error ?? "", 300)
-        return "\(mark) \(finished.id) \(result.status.rawValue)\(origin): \(facts(turns: result.turns, toolCalls: result.toolCalls.count, tokens: result.usage.totalTokens)) · \(text)"
+        return "\(mark) \(finished.id) \(result.status.rawValue)\(origin): \(facts(turns: result.turns, toolCalls: result.toolCalls.count, tokens: result.usage.totalTokens, cost: result.costUSD)) · \(text)"
     }
 
     /// A batch's summary as a readable line.
@@ -186,7 +198,9 @@ package enum RunText {
             .map { "\($0.value) \($0.key.rawValue)" }
         let notRun = summary.notRun > 0 ? ["\(summary.notRun) not run"] : []
         let parts = (["\(summary.completed) completed"] + others + notRun).joined(separator: ", ")
-        return "\(summary.total) tasks: \(parts) · \(summary.usage.totalTokens) tokens · \(clock(.milliseconds(Int64(summary.elapsedSeconds * 1000)))) · journals in \(relative(folder.path))"
+        let unpriced = summary.unpricedTasks > 0 && summary.costUSD != nil ? " (\(summary.unpricedTasks) unpriced)" : ""
+        let spent = summary.costUSD.map { " · \(USD.format($0))\(unpriced)" } ?? ""
+        return "\(summary.total) tasks: \(parts) · \(summary.usage.totalTokens) tokens\(spent) · \(clock(.milliseconds(Int64(summary.elapsedSeconds * 1000)))) · journals in \(relative(folder.path))"
     }
 }
 

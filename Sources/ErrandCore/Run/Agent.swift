@@ -32,6 +32,11 @@ public struct Agent: Sendable {
     public var hostedTools: [JSONValue]
     /// Answers a hosted MCP server's `mcp_approval_request` (true: approve). Without one, every request is refused.
     public var approveHostedCall: (@Sendable (HostedToolCall) async -> Bool)?
+    /// What the model costs, for the run's cost and its cost budget: the built-in table's price for ``model`` unless
+    /// set (nil: unknown, so no cost budget).
+    public var price: ModelPrice?
+    /// How the run keeps within the model's context window (compaction).
+    public var context = ContextPolicy()
     /// How the run's journal is written (durability, tool output kept, secrets redacted). The provider's API key is
     /// always among the redacted secrets.
     public var journalPolicy = JournalPolicy()
@@ -57,5 +62,18 @@ public struct Agent: Sendable {
         self.workspace = workspace
         self.hostedTools = hostedTools
         self.approveHostedCall = approveHostedCall
+        self.price = ModelCatalog.builtIn.price(for: model)
+    }
+
+    /// The context window the run works with: the policy's, else the built-in table's for the model.
+    public var contextWindow: Int? { context.window ?? ModelCatalog.builtIn.contextWindow(for: model) }
+
+    /// Refuses a cost budget for a model with no price, before anything runs.
+    public func checkBudget() throws(CoreError) {
+        if let limit = limits.maxCostUSD, price == nil {
+            throw CoreError(
+                .pricing,
+                "a cost budget (\(USD.format(limit))) needs the price of \(model), which Errand does not know: give it in the spec (\"provider\": {\"pricing\": {\"input\": USD, \"cached_input\": USD, \"output\": USD}}, per million tokens) or with --pricing FILE, or use a token budget (--max-tokens)")
+        }
     }
 }

@@ -13,8 +13,8 @@ public enum RunEvent: Sendable {
     case toolCallStarted(turn: Int, callID: String, name: String, arguments: String)
     /// A tool call finished, with its output or error.
     case toolCallFinished(ToolCallRecord)
-    /// A model turn finished.
-    case turnFinished(turn: Int, responseID: String, usage: Usage?)
+    /// A model turn finished, with its usage and its cost in USD (nil when the model has no price).
+    case turnFinished(turn: Int, responseID: String, usage: Usage?, costUSD: Double?)
     /// The provider ran one of its own tools (`web_search_call`, `mcp_call`, `mcp_list_tools`, …).
     case hostedToolCall(turn: Int, call: HostedToolCall)
     /// A hosted MCP server asked for approval (`mcp_approval_request`), and the answer sent back.
@@ -23,6 +23,8 @@ public enum RunEvent: Sendable {
     case stateFallback(reason: String)
     /// A model connection was opened (WebSocket mode), or the run settled on HTTP.
     case connection(JournalEvent.Connection)
+    /// The conversation was compacted to fit the context window.
+    case compacted(JournalEvent.Compaction)
     /// The run finished.
     case runFinished(RunResult)
 }

@@ -15,12 +15,26 @@ public struct RunLimits: Sendable, Hashable {
     public var maxToolConcurrency: Int
     /// The longest tool output sent to the model; longer ones are cut with a note.
     public var maxToolOutputCharacters: Int
+    /// The most tokens (input plus output, as the provider reports them) over the run.
+    public var maxTotalTokens: Int?
+    /// The most input tokens over the run.
+    public var maxInputTokens: Int?
+    /// The most output tokens (reasoning included) over the run.
+    public var maxOutputTokens: Int?
+    /// The most the run may spend, in USD, at the agent's price (``Agent/price``). A run whose model has no price
+    /// cannot have one: ``Runner`` refuses it before the first call.
+    public var maxCostUSD: Double?
 
     /// Creates limits.
     public init(
         maxTurns: Int = 10, maxToolCalls: Int? = nil, timeout: Duration? = nil, toolTimeout: Duration = .seconds(60),
-        maxToolConcurrency: Int = 8, maxToolOutputCharacters: Int = 100_000
+        maxToolConcurrency: Int = 8, maxToolOutputCharacters: Int = 100_000, maxTotalTokens: Int? = nil, maxInputTokens: Int? = nil,
+        maxOutputTokens: Int? = nil, maxCostUSD: Double? = nil
     ) {
+        self.maxTotalTokens = maxTotalTokens
+        self.maxInputTokens = maxInputTokens
+        self.maxOutputTokens = maxOutputTokens
+        self.maxCostUSD = maxCostUSD
         self.maxTurns = maxTurns
         self.maxToolCalls = maxToolCalls
         self.timeout = timeout
@@ -28,4 +42,9 @@ public struct RunLimits: Sendable, Hashable {
         self.maxToolConcurrency = maxToolConcurrency
         self.maxToolOutputCharacters = maxToolOutputCharacters
     }
+}
+
+extension RunLimits {
+    /// Whether any token or cost budget is set.
+    public var hasBudget: Bool { maxTotalTokens != nil || maxInputTokens != nil || maxOutputTokens != nil || maxCostUSD != nil }
 }

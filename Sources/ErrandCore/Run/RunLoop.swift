@@ -18,6 +18,10 @@ struct RunLoop: Sendable {
     var stopRequested: (@Sendable () -> Bool)?
     /// The run's way to the model: HTTP, or its WebSocket connection.
     let link = ModelLink()
+    /// A budget the run shares with others (a batch's), checked before each step.
+    var sharedBudget: SharedBudget?
+    /// Whether the server answered `POST /responses/compact` with 404: the run then relies on `context_management`.
+    var compactEndpointMissing = false
 
     /// Journals an event, then applies it: nothing changes the state that is not in the journal first.
     mutating func record(_ event: JournalEvent) async throws(CoreError) {
@@ -55,7 +59,18 @@ struct RunLoop: Sendable {
                 await end(.cancelled, "stopped between steps (its worker is shutting down); resuming the run goes on from here")
                 return
             }
-            let decision = state.decide(limits: agent.limits) { name in rerunAll || tools[name]?.isIdempotent == true }
+            if let spent = sharedBudget?.exhausted, state.finished == nil {
+                do {
+                    try await record(.runFinished(state.finish(
+                        .budgetExceeded, message: "\(spent); the run stopped at its next step, and resuming it goes on from here", incompleteReason: "shared_budget")))
+                } catch {
+                    state.apply(.runFinished(state.finish(.failed, message: error.description)))
+                }
+                return
+            }
+            let decision = state.decide(limits: agent.limits, price: agent.price, compactAt: compactAt) { name in
+                rerunAll || tools[name]?.isIdempotent == true
+            }
             do {
                 switch decision {
                 case .done:
@@ -74,6 +89,8 @@ struct RunLoop: Sendable {
                         try await self.record(.toolFinished(record))
                         emit(.toolCallFinished(record))
                     }
+                case .compact(let tokens):
+                    try await compactContext(reason: "threshold", tokens: tokens)
                 case .runTools(let calls, let rerun):
                     if !rerun.isEmpty {
                         logger.notice("running calls a crash interrupted again", metadata: ["call_ids": "\(rerun.sorted())"])
@@ -121,6 +138,7 @@ struct RunLoop: Sendable {
             try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
+        let estimate = state.nextInputEstimate
         let request = makeRequest(input: input, previousResponseID: previous, overWebSocket: connection != nil)
         var body = request
         body.input = nil
@@ -147,6 +165,7 @@ struct RunLoop: Sendable {
                 span.attributes["gen_ai.response.status"] = response.status.rawValue
                 span.attributes["gen_ai.usage.input_tokens"] = response.usage?.inputTokens ?? 0
                 span.attributes["gen_ai.usage.output_tokens"] = response.usage?.outputTokens ?? 0
+                if let usage = response.usage, let price = loop.agent.price { span.attributes["errand.cost_usd"] = price.cost(of: usage) }
                 span.attributes["errand.function_calls"] = response.functionCalls.count
                 return response
             }
@@ -166,6 +185,9 @@ struct RunLoop: Sendable {
             logger.info("falling back to stateless", metadata: ["run_id": "\(state.runID)", "reason": "\(reason)"])
             try await record(.stateFallback(.init(turn: turn, reason: reason, httpStatus: error.status)))
             emit(.stateFallback(reason: reason))
+            return
+        } catch let error as ResponsesError where error.isContextOverflow && !Task.isCancelled {
+            try await overflowed(error, turn: turn, estimate: estimate)
             return
         } catch let error as ResponsesError where connection != nil && (error.kind == .connectionClosed || error.kind == .timeout) && !Task.isCancelled {
             // The connection ended before the response did: the turn goes again on a new one, which decides anew
@@ -189,7 +211,7 @@ struct RunLoop: Sendable {
             try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        try await interpret(response, turn: turn)
+        try await interpret(response, turn: turn, estimate: estimate)
     }
 
     /// Journals and announces a connection opened, or the run settling on HTTP.
@@ -218,17 +240,27 @@ struct RunLoop: Sendable {
             try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        if let fetched { try await interpret(fetched, turn: turn) } else { try await sendTurn(announce: false) }
+        if let fetched { try await interpret(fetched, turn: turn, estimate: state.nextInputEstimate) } else { try await sendTurn(announce: false) }
     }
 
-    /// Records the response, and the provider's own tool calls in it.
-    private mutating func interpret(_ response: Response, turn: Int) async throws(CoreError) {
+    /// Records the response with its cost, a compaction the provider made in it, and the provider's own tool calls.
+    /// `estimate` is what the request was thought to hold.
+    private mutating func interpret(_ response: Response, turn: Int, estimate: Int) async throws(CoreError) {
         // The response as the model made it; what the provider echoes of the request is already journaled.
         var made = response
         made.extra = [:]
         made.instructions = nil
-        try await record(.responseReceived(.init(turn: turn, response: made)))
-        emit(.turnFinished(turn: turn, responseID: response.id, usage: response.usage))
+        let cost = response.usage.flatMap { usage in agent.price?.cost(of: usage) }
+        try await record(.responseReceived(.init(turn: turn, response: made, costUSD: cost)))
+        sharedBudget?.add(costUSD: cost, tokens: response.usage?.totalTokens ?? 0)
+        emit(.turnFinished(turn: turn, responseID: response.id, usage: response.usage, costUSD: cost))
+        if response.output.contains(where: \.isCompaction) {
+            let compaction = JournalEvent.Compaction(
+                turn: turn, method: .server, reason: "server", tokensBefore: estimate, tokensAfter: state.contextTokens ?? 0,
+                window: nil, kept: "the provider's compaction item and what follows it", history: nil)
+            try await record(.compaction(compaction))
+            emit(.compacted(compaction))
+        }
         for case .hostedToolCall(let call) in response.output where call.type != "mcp_approval_request" {
             try await record(.hostedCall(.init(turn: turn, callID: call.id, name: call.type, message: call.summary)))
             emit(.hostedToolCall(turn: turn, call: call))
@@ -319,6 +351,9 @@ struct RunLoop: Sendable {
         }
         request.input = .items(input)
         request.previousResponseID = previousResponseID
+        if request.contextManagement == nil, compactionMode == .server, let window = state.learnedWindow ?? agent.contextWindow {
+            request.contextManagement = [["type": "compaction", "compact_threshold": .number(Double(agent.context.limit(window: window)))]]
+        }
         if state.replaysHistory || overWebSocket, settings.store == false {
             var include = request.include ?? []
             if !include.contains("reasoning.encrypted_content") { include.append("reasoning.encrypted_content") }

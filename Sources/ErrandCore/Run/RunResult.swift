@@ -17,10 +17,13 @@ public struct RunResult: Sendable, Hashable {
         case cancelled
         /// The provider failed (see `error`).
         case failed
+        /// A token or cost budget was reached, or the next turn would have passed it (`incompleteReason` names it).
+        case budgetExceeded = "budget_exceeded"
 
         /// Whether a resume goes on with a run that ended so: one stopped early (cancelled, out of time, a failed
-        /// call that may have been transient) is taken up again; one that completed or hit a turn or call limit is not.
-        public var canResume: Bool { self == .cancelled || self == .timedOut || self == .failed }
+        /// call that may have been transient, a budget reached: resumed with a larger one) is taken up again; one that
+        /// completed or hit a turn or call limit is not.
+        public var canResume: Bool { self == .cancelled || self == .timedOut || self == .failed || self == .budgetExceeded }
     }
 
     /// The run's id.
@@ -33,8 +36,10 @@ public struct RunResult: Sendable, Hashable {
     public var items: [OutputItem]
     /// Every tool call with its outcome.
     public var toolCalls: [ToolCallRecord]
-    /// Token usage summed over the turns.
+    /// Token usage summed over the turns (and compaction calls).
     public var usage: Usage
+    /// What the run cost in USD at the agent's price; nil when the model has no price (unknown, not free).
+    public var costUSD: Double?
     /// The last response's id.
     public var lastResponseID: String?
     /// How many model turns ran.
@@ -49,8 +54,10 @@ public struct RunResult: Sendable, Hashable {
     /// Creates a result.
     public init(
         runID: String, status: Status, finalText: String = "", items: [OutputItem] = [], toolCalls: [ToolCallRecord] = [], usage: Usage = Usage(),
-        lastResponseID: String? = nil, turns: Int = 0, error: String? = nil, incompleteReason: String? = nil, journal: URL? = nil
+        lastResponseID: String? = nil, turns: Int = 0, error: String? = nil, incompleteReason: String? = nil, journal: URL? = nil,
+        costUSD: Double? = nil
     ) {
+        self.costUSD = costUSD
         self.runID = runID
         self.status = status
         self.finalText = finalText

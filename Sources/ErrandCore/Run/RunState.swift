@@ -20,6 +20,8 @@ package struct RunState: Sendable, Hashable {
         /// Run these calls of the last response; those in `rerun` (wire ids) had started before a crash and are run
         /// again because their tools are safe to repeat.
         case runTools([Call], rerun: Set<String>)
+        /// Compact the conversation before the next request: it would hold about `tokens` tokens, past the threshold.
+        case compact(tokens: Int)
         /// End the run.
         case finish(JournalEvent.RunFinished)
         /// The run has ended.
@@ -68,8 +70,25 @@ package struct RunState: Sendable, Hashable {
     package private(set) var toolChoice: ToolChoice?
     private var resetToolChoice = true
 
-    /// Token usage summed over the responses.
+    /// Token usage summed over the responses (and compaction calls).
     package private(set) var usage = Usage()
+    /// USD summed over the priced responses and compaction calls.
+    package private(set) var pricedCost: Double = 0
+    /// Responses (and compaction calls) with a usage but no cost: the model had no price.
+    package private(set) var unpricedCalls = 0
+    /// The tokens of the conversation as the server will read it next, before what the next request adds: the last
+    /// response's input plus output as the provider reported them, or a compaction's estimate; nil when unknown.
+    package private(set) var contextTokens: Int?
+    /// An estimate of the instructions and tools, which every request carries.
+    package private(set) var overheadTokens = 0
+    /// The context window a compaction learned (a provider that named it when it refused a request).
+    package private(set) var learnedWindow: Int?
+    /// The compactions so far.
+    package private(set) var compactions = 0
+    /// The turn before which the run last compacted (one compaction per turn, whatever the estimate says after it).
+    private var compactedBeforeTurn: Int?
+    /// The turn a refusal as too long was answered by compacting: it is sent again once, not twice.
+    package private(set) var overflowRetryTurn: Int?
     /// Every output item, in order.
     package private(set) var items: [OutputItem] = []
     /// Every finished tool call, turn by turn, each turn in the order the model asked for the calls.
@@ -144,6 +163,7 @@ package struct RunState: Sendable, Hashable {
             agent = e.agent
             model = e.model
             history = e.input
+            overheadTokens = TokenEstimate.of(text: e.instructions ?? "") + (e.tools.map { TokenEstimate.of($0) } ?? 0)
             usedCallIDs.formUnion(Self.callIDs(in: e.input))
             replaysHistory = e.mode == .stateless
             toolChoice = e.toolChoice
@@ -194,6 +214,9 @@ package struct RunState: Sendable, Hashable {
         case .connection:
             break
 
+        case .compaction(let e):
+            compact(e)
+
         case .inputAdded(let e):
             finished = nil
             answer = nil
@@ -223,10 +246,17 @@ package struct RunState: Sendable, Hashable {
         resend = false
         backgroundResponseID = nil
         turn = e.turn
-        if let used = response.usage { usage = usage + used }
+        count(response.usage, cost: e.costUSD)
+        contextTokens = response.usage.flatMap { $0.inputTokens > 0 ? $0.inputTokens + $0.outputTokens : nil }
         items += response.output
         calls = response.functionCalls.map { call in Call(call, wireID: uniqueCallID(call.callID, turn: e.turn)) }
-        history += replayable(response.output)
+        let output = replayable(response.output)
+        if let cut = output.lastIndex(where: { if case .output(let item) = $0 { item.isCompaction } else { false } }) {
+            // The provider compacted: its item stands for everything before it, which a replay no longer sends.
+            history = Array(output[cut...])
+        } else {
+            history += output
+        }
         lastResponseID = response.id
         previousResponseID = response.id.isEmpty ? nil : response.id
         outputs = [:]
@@ -255,6 +285,33 @@ package struct RunState: Sendable, Hashable {
             position -= 1
         }
         toolCalls.insert(record, at: position)
+    }
+
+    /// Adds a call's usage and cost to the run's.
+    private mutating func count(_ used: Usage?, cost: Double?) {
+        guard let used else { return }
+        usage = usage + used
+        if let cost { pricedCost += cost } else if used.totalTokens > 0 { unpricedCalls += 1 }
+    }
+
+    /// The conversation was compacted: its history replaces the run's, and the next request replays it (a chained run
+    /// chains again from that request's response). A compaction that answers a refusal sends the refused turn again.
+    private mutating func compact(_ e: JournalEvent.Compaction) {
+        compactions += 1
+        count(e.usage, cost: e.costUSD)
+        if let window = e.window { learnedWindow = window }
+        guard e.method != .server else { return }
+        if let replacement = e.history {
+            history = replacement
+            if !replaysHistory { replayNext = true }
+        }
+        contextTokens = e.tokensAfter
+        compactedBeforeTurn = e.turn
+        if e.reason == "overflow" {
+            overflowRetryTurn = e.turn
+            openRequest = nil
+            resend = true
+        }
     }
 
     /// The run was resumed: a run stopped early (a cancel, its time limit, a failure) is taken up again where it stopped.
@@ -334,7 +391,13 @@ package struct RunState: Sendable, Hashable {
     /// time limit and cancellation aside, which the loop's driver watches). `safeToRepeat` says whether a tool (by
     /// name) may run again when a crash interrupted its call: such calls run again; the others are settled as
     /// interrupted and the model is told.
-    package func decide(limits: RunLimits, safeToRepeat: (String) -> Bool = { _ in false }) -> Decision {
+    ///
+    /// Budgets (``RunLimits/maxTotalTokens`` and the others) are checked after a response, before its calls run, when
+    /// the totals have reached one; and before each request, when what it would send (``nextInputEstimate``) cannot
+    /// fit, costed at `price`. Past `compactAt` tokens, the run compacts before sending (once a turn).
+    package func decide(
+        limits: RunLimits, price: ModelPrice? = nil, compactAt: Int? = nil, safeToRepeat: (String) -> Bool = { _ in false }
+    ) -> Decision {
         if finished != nil { return .done }
         if openRequest != nil {
             // A request without its response (a resumed run): fetch the background response, or send it again.
@@ -350,6 +413,9 @@ package struct RunState: Sendable, Hashable {
                 let interrupted = unanswered.filter { startedCalls.contains($0.wireID) }
                 let abandoned = interrupted.filter { !safeToRepeat($0.call.name) }
                 if !abandoned.isEmpty { return .settleInterrupted(abandoned.map { interruptedRecord($0) }) }
+                if limits.hasBudget, let stop = budgetStop(limits, price: price, nextInput: nil) {
+                    return .finish(finish(.budgetExceeded, message: stop.message, incompleteReason: stop.budget))
+                }
                 if let max = limits.maxToolCalls {
                     let made = toolCalls.count - segmentCalls
                     let fresh = unanswered.count - interrupted.count
@@ -365,6 +431,13 @@ package struct RunState: Sendable, Hashable {
         }
         if turn - segmentTurn >= limits.maxTurns {
             return .finish(finish(.maxTurns, message: "the run reached its limit of \(limits.maxTurns) turns"))
+        }
+        if compactAt != nil || limits.hasBudget {
+            let next = nextInputEstimate
+            if let compactAt, next > compactAt, compactedBeforeTurn != nextTurn { return .compact(tokens: next) }
+            if limits.hasBudget, let stop = budgetStop(limits, price: price, nextInput: next) {
+                return .finish(finish(.budgetExceeded, message: stop.message, incompleteReason: stop.budget))
+            }
         }
         return .send
     }
@@ -409,7 +482,7 @@ package struct RunState: Sendable, Hashable {
     package func finish(_ status: RunResult.Status, text: String = "", message: String? = nil, incompleteReason: String? = nil) -> JournalEvent.RunFinished {
         JournalEvent.RunFinished(
             status: status, finalText: text, usage: usage, lastResponseID: lastResponseID, turns: turn, toolCallCount: toolCalls.count,
-            message: message, incompleteReason: incompleteReason)
+            message: message, incompleteReason: incompleteReason, costUSD: cost)
     }
 
     /// The last response's calls that have no output yet.
@@ -458,7 +531,7 @@ package struct RunState: Sendable, Hashable {
         return RunResult(
             runID: runID, status: end?.status ?? .failed, finalText: end?.finalText ?? "", items: items, toolCalls: toolCalls,
             usage: usage, lastResponseID: lastResponseID, turns: turn, error: end?.message, incompleteReason: end?.incompleteReason,
-            journal: journal)
+            journal: journal, costUSD: cost)
     }
 
     /// `auto` in place of a choice that forces a tool.

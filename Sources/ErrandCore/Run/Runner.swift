@@ -23,6 +23,9 @@ public struct Runner: Sendable {
     /// Asked before each step: when it answers `true`, the run stops there, between steps, as cancelled (nothing in
     /// flight is cut), so that it can be resumed elsewhere at once. A worker that is shutting down sets it.
     public var stopRequested: (@Sendable () -> Bool)?
+    /// A budget this runner's runs share (a batch's): each run adds its calls' cost, and stops at its next step once
+    /// the budget is spent (status `budget_exceeded`).
+    public var sharedBudget: SharedBudget?
 
     /// Creates a runner.
     public init(client: ResponsesClient, logger: Logger = ResponsesClient.quietLogger) {
@@ -76,6 +79,8 @@ public struct Runner: Sendable {
         }
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: nil, emit: onEvent, state: RunState(runID: id))
         do {
+            // A cost budget for a model with no price is refused before anything is journaled or sent.
+            try agent.checkBudget()
             if let open { loop.journal = try await open() }
             try await loop.record(.runStarted(agent.startEvent(input: items)))
         } catch {
@@ -150,6 +155,7 @@ public struct Runner: Sendable {
         onEvent: @escaping @Sendable (RunEvent) -> Void, settledJournal: URL? = nil
     ) async throws(CoreError) -> RunResult {
         try Self.check(agent, against: state, force: options.force, journal: location)
+        try agent.checkBudget()
         if state.isSettled {
             let result = state.result(journal: settledJournal)
             onEvent(.runFinished(result))
@@ -199,6 +205,7 @@ public struct Runner: Sendable {
         options: ResumeOptions, onEvent: @escaping @Sendable (RunEvent) -> Void
     ) async throws(CoreError) -> RunResult {
         try Self.check(agent, against: state, force: options.force, journal: location)
+        try agent.checkBudget()
         try state.checkContinuable()
         let items: [InputItem]
         switch input {
@@ -251,6 +258,7 @@ public struct Runner: Sendable {
             span.attributes["errand.run.tool_calls"] = result.toolCalls.count
             span.attributes["gen_ai.usage.input_tokens"] = result.usage.inputTokens
             span.attributes["gen_ai.usage.output_tokens"] = result.usage.outputTokens
+            if let cost = result.costUSD { span.attributes["errand.cost_usd"] = cost }
             if result.status != .completed {
                 span.setStatus(SpanStatus(code: .error, message: result.error ?? result.status.rawValue))
             }
@@ -260,10 +268,11 @@ public struct Runner: Sendable {
 
     private func driveUnderLimit(_ loop: RunLoop) async -> RunResult {
         let timeout = loop.agent.limits.timeout
-        let stopRequested = self.stopRequested
+        let (stopRequested, sharedBudget) = (self.stopRequested, self.sharedBudget)
         var (final, timedOut) = await withTimeLimit(timeout) {
             var loop = loop
             loop.stopRequested = stopRequested
+            loop.sharedBudget = sharedBudget
             await loop.run()
             return loop
         }

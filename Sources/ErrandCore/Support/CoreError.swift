@@ -8,7 +8,7 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case journal = "journal", notAJournal = "not a journal", resume = "cannot resume", continuation = "cannot continue"
-            case registry = "tool registry", workspace = "workspace", runStore = "runs", batch = "batch"
+            case registry = "tool registry", workspace = "workspace", runStore = "runs", batch = "batch", pricing = "pricing"
         }
         private let base: Base
 
@@ -28,6 +28,8 @@ public struct CoreError: Error, Sendable, CustomStringConvertible {
         public static let runStore = Kind(base: .runStore)
         /// A batch's folder or manifest cannot be used, or its tasks changed since their journals were written.
         public static let batch = Kind(base: .batch)
+        /// A price table cannot be read, or a cost budget is set for a model with no price.
+        public static let pricing = Kind(base: .pricing)
 
         /// The kind in words.
         public var description: String { base.rawValue }
