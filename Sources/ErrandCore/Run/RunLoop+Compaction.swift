@@ -90,7 +90,8 @@ extension RunLoop {
         var recent = LocalCompaction.recentStart(history, keeping: keep)
         let (pruned, dropped) = LocalCompaction.pruned(history, keepFrom: recent)
         let afterPrune = overhead + TokenEstimate.of(pruned)
-        if afterPrune + pending <= limit * 3 / 4 || (reason == "threshold" && afterPrune + pending <= limit && dropped > 0) {
+        // Dropping old outputs is enough when it leaves room for a few turns; otherwise a summary, which leaves more.
+        if afterPrune + pending <= limit * 3 / 4 {
             return JournalEvent.Compaction(
                 turn: turn, method: .prune, reason: reason, tokensBefore: before, tokensAfter: afterPrune, window: learnedWindow,
                 kept: "\(dropped) older tool outputs replaced by notes; the last \(keep) turns whole", history: pruned)

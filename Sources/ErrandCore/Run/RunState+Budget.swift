@@ -65,13 +65,16 @@ extension RunState {
     }
 }
 
-/// Amounts in US dollars for people: `$2.35`, `$0.0123`, `$0.000042`.
+/// Amounts in US dollars for people: `$2.35`, `$0.0123`, `$0.001`, `$0.000042`.
 package enum USD {
     /// `amount` with as many decimals as its size needs.
     package static func format(_ amount: Double) -> String {
         if amount == 0 { return "$0.00" }
         if amount >= 1 { return String(format: "$%.2f", amount) }
-        if amount >= 0.01 { return String(format: "$%.4f", amount) }
-        return String(format: "$%.6f", amount)
+        // Four significant digits at most, trailing zeros trimmed down to cents: $0.0123, $0.001, $0.000042.
+        let decimals = min(8, max(2, 3 - Int(floor(log10(amount)))))
+        var text = String(format: "%.\(decimals)f", amount)
+        while text.hasSuffix("0"), text.split(separator: ".").last.map({ $0.count > 2 }) == true { text.removeLast() }
+        return "$" + text
     }
 }
