@@ -64,7 +64,9 @@ package enum LocalCompaction {
     package static func transcript(_ items: ArraySlice<InputItem>, limit: Int) -> String {
         let lines = items.compactMap(line)
         let perLine = max(200, limit / max(1, lines.count))
-        var text = lines.map { $0.count > perLine ? String($0.prefix(perLine)) + " …" : $0 }.joined(separator: "\n")
+        // A long line keeps its beginning and its end (where a tool's result or a note's point often is).
+        var text = lines.map { $0.count > perLine ? String($0.prefix(perLine / 2)) + " … " + String($0.suffix(perLine / 2)) : $0 }
+            .joined(separator: "\n")
         if text.count > limit { text = "… " + String(text.suffix(limit)) }
         return text
     }

@@ -111,7 +111,9 @@ extension RunLoop {
             return JournalEvent.Compaction(
                 turn: turn, method: .summary, reason: reason, tokensBefore: before, tokensAfter: overhead + TokenEstimate.of(replacement),
                 window: learnedWindow,
-                kept: "a summary of turns before the last \(kept) (\(recent) items, \(droppedAll) tool outputs), and those \(kept) turns whole",
+                kept: recent == history.count
+                    ? "a summary of all \(recent) items (the run's input: no model turns yet)"
+                    : "a summary of the \(recent) items before the last \(kept) turns (\(droppedAll) tool outputs among them), and those turns whole",
                 history: replacement, usage: usage, costUSD: cost)
         } catch {
             logger.warning("the summary turn failed; dropping old tool outputs only", metadata: ["run_id": "\(state.runID)", "error": "\(error)"])
