@@ -16,7 +16,7 @@ package struct ProviderProbe: Sendable {
     package static let capabilityNames = [
         "responses", "json", "streaming", "usage", "max_output_tokens", "max_tokens", "stateful", "store", "function_calling",
         "tool_choice_required", "tool_choice_named", "parallel_calls", "strict_schemas", "background", "stream_resumption",
-        "websocket", "websocket_chaining",
+        "websocket", "websocket_chaining", "compaction",
     ]
 
     /// The requests the probe sends, in words, to show before sending them.
@@ -33,6 +33,7 @@ package struct ProviderProbe: Sendable {
         "POST /responses with background: true, then GET /responses/{id} until it is done",
         "POST /responses streamed (in background mode when it works), then GET /responses/{id}?stream=true&starting_after=N",
         "WebSocket {base_url}/responses: a response.create giving a word (store: false), then a chained one asking for it",
+        "POST /responses/compact with a short conversation",
     ]
 
     /// One capability: supported, not supported, or `nil` for could not tell; and the evidence.
@@ -198,6 +199,7 @@ private struct ProbeRun {
         await functionCalling()
         await background()
         await streamResumption()
+        await compaction()
         if webSocket {
             await webSocketMode()
         } else {
@@ -451,6 +453,28 @@ private struct ProbeRun {
         } else {
             findings["store"] = .init(exchange.failure == nil ? false : nil, "GET /responses/\(firstID): \(exchange.evidence)")
             noteErrorShape(exchange)
+        }
+    }
+
+    /// `POST /responses/compact`: the server compacts conversations itself (then `context.compaction: server` works).
+    private mutating func compaction() async {
+        let conversation: JSONValue = [
+            "model": .string(model),
+            "input": [
+                ["role": "user", "content": "Remember this word for later: lantern."],
+                ["type": "message", "role": "assistant", "content": [["type": "output_text", "text": "I will remember lantern."]]],
+            ],
+        ]
+        let exchange = await send(.POST, "/responses/compact", body: conversation)
+        let output = exchange.json?["output"]?.arrayValue ?? []
+        if exchange.ok, output.contains(where: { $0["type"] == "compaction" }) {
+            findings["compaction"] = .init(true, "POST /responses/compact answered \(exchange.status) with a compaction item (\(output.count) items)")
+        } else if exchange.ok {
+            findings["compaction"] = .init(false, "POST /responses/compact answered \(exchange.status) without a compaction item")
+        } else if [400, 404, 405, 501].contains(exchange.status) {
+            findings["compaction"] = .init(false, "POST /responses/compact: \(exchange.evidence); runs compact here (context.compaction local)")
+        } else {
+            findings["compaction"] = .init(nil, "POST /responses/compact: \(exchange.evidence)")
         }
     }
 

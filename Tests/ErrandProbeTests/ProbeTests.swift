@@ -18,7 +18,8 @@ import Testing
         var description: String { name }
     }
 
-    static let everything: [String: Bool?] = Dictionary(uniqueKeysWithValues: ProviderProbe.capabilityNames.map { ($0, true) })
+    /// Everything supported, except compaction: the dialects have none unless they say so.
+    static let everything: [String: Bool?] = Dictionary(uniqueKeysWithValues: ProviderProbe.capabilityNames.map { ($0, $0 != "compaction") })
 
     static let cases: [Case] = [
         Case(name: "spec", dialect: .spec, expected: everything.merging(["max_tokens": false]) { $1 }, drift: [], state: "auto",
@@ -31,6 +32,8 @@ import Testing
         // A server that keeps the chain but does not echo previous_response_id: decided from what the model saw.
         Case(name: "noEcho", dialect: { var dialect = ScriptedDialect.spec; dialect.extraResponseFields = ["previous_response_id": nil]; return dialect }(),
              expected: everything.merging(["max_tokens": false]) { $1 }, drift: [], state: "auto", capField: "max_output_tokens"),
+        Case(name: "compacting", dialect: { var dialect = ScriptedDialect.spec; dialect.compaction = true; return dialect }(),
+             expected: everything.merging(["max_tokens": false, "compaction": true]) { $1 }, drift: [], state: "auto", capField: "max_output_tokens"),
         Case(name: "stateless", dialect: .stateless,
              expected: everything.merging(["max_tokens": false, "stateful": false, "store": false, "background": false, "stream_resumption": false]) { $1 },
              drift: [], state: "stateless", capField: "max_output_tokens"),

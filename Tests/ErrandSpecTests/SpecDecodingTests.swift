@@ -91,6 +91,14 @@ import Testing
         Case(json: #"{"name": "a", "limits": {"timeout_seconds": "10"}}"#, path: "limits.timeout_seconds", message: #"expected a number, not the string "10""#),
         Case(json: #"{"name": "a", "limits": {"max_tool_concurrency": 0}}"#, path: "limits.max_tool_concurrency", message: "must be at least 1"),
         Case(json: #"{"name": "a", "limits": {"retries": 3}}"#, path: "limits.retries", message: "unknown key"),
+        Case(json: #"{"name": "a", "limits": {"max_cost_usd": -1}}"#, path: "limits.max_cost_usd", message: "must be between"),
+        Case(json: #"{"name": "a", "limits": {"max_total_tokens": 0}}"#, path: "limits.max_total_tokens", message: "must be at least 1"),
+        Case(json: #"{"name": "a", "provider": {"pricing": {"input": 0.4}}}"#, path: "provider.pricing", message: #"needs both "input" and "output""#),
+        Case(json: #"{"name": "a", "provider": {"pricing": {"input": "cheap", "output": 1}}}"#, path: "provider.pricing.input", message: "expected a number"),
+        Case(json: #"{"name": "a", "provider": {"context_window": 100}}"#, path: "provider.context_window", message: "must be at least 256"),
+        Case(json: #"{"name": "a", "context": {"compaction": "sometimes"}}"#, path: "context.compaction", message: "'sometimes' is not one of 'auto', 'server', 'local', 'off'"),
+        Case(json: #"{"name": "a", "context": {"threshold": 1.5}}"#, path: "context.threshold", message: "must be between 0.1 and 0.98"),
+        Case(json: #"{"name": "a", "context": {"keep_recent": 2}}"#, path: "context.keep_recent", message: "unknown key"),
         Case(json: #"{"name": "a", "workspace": {"root": "missing-folder"}}"#, path: "workspace.root", message: "is not a folder"),
         Case(json: #"{"name": "a", "workspace": {"writable": "yes"}}"#, path: "workspace.writable", message: "expected true or false"),
         Case(json: #"{"name": "a", "instructions": "x", "instructions_file": "instructions.md"}"#, path: "instructions_file", message: "not both"),
@@ -186,6 +194,36 @@ import Testing
         #expect(spec.name == name)
         #expect(!spec.toolNames.isEmpty)
         _ = try spec.agent(environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
+    }
+
+    @Test func budgetsPricesAndContextReachTheAgent() throws {
+        let spec = try parse(#"""
+            {"name": "a", "model": "my-local-model",
+             "provider": {"pricing": {"input": 0.5, "cached_input": 0.05, "output": 2}, "context_window": 32768},
+             "limits": {"max_total_tokens": 50000, "max_input_tokens": 40000, "max_output_tokens": 9000, "max_cost_usd": 0.25},
+             "context": {"compaction": "local", "threshold": 0.7, "keep_recent_turns": 2}}
+            """#)
+        let agent = try spec.agent(environment: ["PATH": "/usr/bin:/bin"])
+        #expect(agent.price == ModelPrice(input: 0.5, cachedInput: 0.05, output: 2, source: Self.folder.appendingPathComponent("agent.json").path))
+        #expect(agent.limits.maxTotalTokens == 50000 && agent.limits.maxInputTokens == 40000 && agent.limits.maxOutputTokens == 9000)
+        #expect(agent.limits.maxCostUSD == 0.25)
+        #expect(agent.context == ContextPolicy(window: 32768, compaction: .local, threshold: 0.7, keepRecentTurns: 2))
+        // The run's own table and flags win over the spec; a known model gets the built-in price and window.
+        let table = try ModelCatalog(json: Data(#"{"models": {"my-local-model": {"input": 0, "output": 0, "context_window": 8192}}}"#.utf8), source: "t.json")
+        let overridden = try spec.agent(overrides: SpecOverrides(maxTotalTokens: 10, maxCostUSD: 1, pricing: table), environment: ["PATH": "/usr/bin:/bin"])
+        #expect(overridden.price?.input == 0 && overridden.context.window == 8192)
+        #expect(overridden.limits.maxTotalTokens == 10 && overridden.limits.maxCostUSD == 1)
+        let builtIn = try parse(#"{"name": "a", "model": "gpt-4.1-mini-2025-04-14"}"#).agent(environment: ["PATH": "/usr/bin:/bin"])
+        #expect(builtIn.price?.output == 1.6)
+        #expect(builtIn.context.window == 1_047_576)
+        // A cost budget for a model with no price is refused when the agent is made, saying how to give one.
+        do {
+            _ = try parse(#"{"name": "a", "model": "mystery", "limits": {"max_cost_usd": 1}}"#).agent(environment: ["PATH": "/usr/bin:/bin"])
+            Issue.record("a cost budget without a price was accepted")
+        } catch {
+            #expect("\(error)".contains("needs the price of mystery"))
+            #expect("\(error)".contains("\"pricing\""))
+        }
     }
 
     @Test func theCheckedInSchemaIsTheOneErrandPrints() throws {
