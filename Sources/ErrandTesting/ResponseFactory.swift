@@ -68,16 +68,27 @@ struct ResponseFactory {
         return .object(object)
     }
 
-    /// A plausible usage block: about four characters a token.
-    static func usage(request: JSONValue?, output: [JSONValue], override: Usage?) -> JSONValue {
+    /// A plausible usage block: about four characters a token. `inputTokens` (the whole context, when the server
+    /// counts it) replaces the estimate from the request body; `override` wins over both.
+    static func usage(request: JSONValue?, output: [JSONValue], override: Usage?, inputTokens: Int? = nil) -> JSONValue {
         if let override, let value = try? JSONValue(encoding: override) { return value }
-        let input = max(1, (request?.jsonString.utf8.count ?? 0) / 4)
+        let input = inputTokens ?? max(1, (request?.jsonString.utf8.count ?? 0) / 4)
         let produced = max(1, output.map(\.jsonString.utf8.count).reduce(0, +) / 4)
-        return [
+        return usage(input: input, output: produced)
+    }
+
+    /// A usage block with these counts.
+    static func usage(input: Int, output produced: Int) -> JSONValue {
+        [
             "input_tokens": .number(Double(input)), "input_tokens_details": ["cached_tokens": 0],
             "output_tokens": .number(Double(produced)), "output_tokens_details": ["reasoning_tokens": 0],
             "total_tokens": .number(Double(input + produced)),
         ]
+    }
+
+    /// The opaque item that stands for the `replaced` items of a conversation, the server's `number`th compaction.
+    static func compactionItem(number: Int, replaced: Int) -> JSONValue {
+        ["type": "compaction", "id": .string("cmp_\(number)"), "encrypted_content": .string("scripted-compaction:\(number):\(replaced)")]
     }
 
     /// The events that stream `final`, numbered from 0.

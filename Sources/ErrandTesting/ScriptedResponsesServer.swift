@@ -29,6 +29,12 @@ import Synchronization
 /// chain with `store: false` works on it; errors come as `error` frames. ``ScriptedDialect/webSocket`` and
 /// ``ScriptedDialect/webSocketUpgradeStatus`` refuse the upgrade; ``ScriptedTurn/closingWebSocket(code:errorCode:)`` and
 /// ``ScriptedTurn/droppingWebSocket()`` end a connection.
+///
+/// ``ScriptedDialect/contextWindow`` gives the server a finite context: a create whose whole context (instructions and
+/// conversation, by ``estimatedTokens(_:)``) does not fit is refused with OpenAI's or llama.cpp's 400, and `usage`
+/// reports the whole context. ``ScriptedDialect/compaction`` adds OpenAI's compaction: `context_management` in a create
+/// puts a `compaction` item before the reply once the threshold is crossed, and `POST /responses/compact` compacts a
+/// conversation on its own.
 public final class ScriptedResponsesServer: Sendable {
     private struct Stored {
         var response: JSONValue
@@ -69,6 +75,7 @@ public final class ScriptedResponsesServer: Sendable {
         var webSocketsOpen: Set<Int> = []
         var webSocketsOpened = 0
         var handshakes: [RecordedRequest] = []
+        var compactions = 0
     }
 
     private enum Body {
@@ -118,6 +125,12 @@ public final class ScriptedResponsesServer: Sendable {
 
     /// The `POST /responses` requests received so far, in order, with the `response.create` frames of WebSockets.
     public var createRequests: [RecordedRequest] { requests.filter(\.isCreate) }
+
+    /// The `POST /responses/compact` requests received so far, in order (they are not in ``createRequests``).
+    public var compactRequests: [RecordedRequest] { requests.filter { $0.method == "POST" && $0.endpoint == "/responses/compact" } }
+
+    /// How many compactions the server made so far: in creates (`context_management`) and in `POST /responses/compact`.
+    public var compactionsMade: Int { state.withLock { $0.compactions } }
 
     /// How many scripted turns are still unused.
     public var remainingTurns: Int { state.withLock { $0.turns.count } }
@@ -500,6 +513,8 @@ public final class ScriptedResponsesServer: Sendable {
                 return self.error(500, "A WebSocket fault answered an HTTP request.", type: "server_error")
             }
             return plan
+        case ("POST", 2) where parts[0] == "responses" && parts[1] == "compact" && dialect.compaction:
+            return planCompact(request)
         case ("GET", 2):
             return planRetrieve(id: parts[1], request: request)
         case ("DELETE", 2):
@@ -575,6 +590,11 @@ public final class ScriptedResponsesServer: Sendable {
         return ScriptedConversation(request: request, items: items, chainedResponses: earlier.responses + chain.count)
     }
 
+    /// The input items of a create (or compact) body; a string input is one user message.
+    private static func inputItems(_ body: JSONValue?) -> [JSONValue] {
+        body?["input"]?.arrayValue ?? (body?["input"]?.stringValue).map { [["role": "user", "content": .string($0)]] } ?? []
+    }
+
     /// The events of a background stream: `response.queued` after `response.created`, and the numbers shifted.
     private static func queuing(_ events: [JSONValue], numbered: Bool) -> [JSONValue] {
         guard let created = events.first, created["type"] == "response.created" else { return events }
@@ -591,7 +611,8 @@ public final class ScriptedResponsesServer: Sendable {
     /// `previous_response_id` may name the connection's `memory` whatever `store` said.
     private func planCreate(_ request: RecordedRequest, webSocket: Bool = false, memory: ConnectionMemory? = nil) -> CreateOutcome {
         let body = request.body
-        let input = body?["input"]?.arrayValue ?? (body?["input"]?.stringValue).map { [["role": "user", "content": .string($0)]] } ?? []
+        let input = Self.inputItems(body)
+        if let forged = forgedCompaction(in: input) { return .answer(forged) }
         if dialect.rejectsDuplicateCallIDs {
             for type in ["function_call", "function_call_output"] {
                 var seen: Set<String> = []
@@ -623,9 +644,13 @@ public final class ScriptedResponsesServer: Sendable {
                     }
                 }
             }
-            state.creates += 1
             let storedBefore = state.stored
-            let conversation = { Self.conversation(request, input: input, stored: storedBefore, memory: remembered) }
+            let whole = { Self.conversation(request, input: input, stored: storedBefore, memory: remembered) }
+            // Counted (and compacted, and refused when it does not fit) before a turn is used up.
+            let context = countsContext ? self.context(of: whole(), number: state.compactions + 1) : nil
+            if let tokens = context?.tokens, let refusal = overflow(tokens) { return .answer(refusal) }
+            state.creates += 1
+            let conversation = { context?.conversation ?? whole() }
             var turn: ScriptedTurn
             if !state.turns.isEmpty {
                 turn = state.turns.removeFirst()
@@ -651,9 +676,10 @@ public final class ScriptedResponsesServer: Sendable {
             let id = state.factory.id("resp")
             let items = state.factory.items(for: turn, request: body)
             let status = turn.streamError != nil ? "failed" : turn.status
+            if context?.compaction != nil { state.compactions += 1 }
             var final = state.factory.response(
-                id: id, status: status, output: items, request: body, turn: turn,
-                usage: ResponseFactory.usage(request: body, output: items, override: turn.usage))
+                id: id, status: status, output: (context?.compaction).map { [$0] + items } ?? items, request: body, turn: turn,
+                usage: ResponseFactory.usage(request: body, output: items, override: turn.usage, inputTokens: context?.tokens))
             var events = turn.customEvents ?? state.factory.events(for: final, turn: turn)
             if let custom = turn.customEvents, let last = custom.last(where: { $0["response"] != nil })?["response"] {
                 final = last
@@ -671,8 +697,11 @@ public final class ScriptedResponsesServer: Sendable {
             let finalID = final["id"]?.stringValue ?? id
             var answered = Stored(
                 response: final, events: events, input: input, backgroundPolls: polled ? turn.backgroundPolls : 0, isBackground: background)
-            if webSocket {
-                let before = conversation()
+            if let context, let compaction = context.compaction {
+                answered.history = Self.compactedHistory(
+                    compaction, output: final["output"]?.arrayValue ?? [], chainedResponses: context.conversation.chainedResponses)
+            } else if webSocket {
+                let before = whole()
                 answered.history = (before.items + (final["output"]?.arrayValue ?? []), before.chainedResponses + 1)
             }
             if stores { state.stored[finalID] = answered }
@@ -691,6 +720,128 @@ public final class ScriptedResponsesServer: Sendable {
                 return .answer(Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(queued)))
             }
             return .answer(Plan(status: 200, headers: turn.headers, delay: turn.delay, body: .json(turn.customBody ?? final)))
+        }
+    }
+
+    // MARK: The context window and compaction
+
+    /// What a `compaction` item counts, whatever its size.
+    private static let compactionTokens = 40
+
+    /// The scripted server's token estimate of `items`: for each item, the UTF-8 bytes of its compact JSON
+    /// (`jsonString`) divided by 4, rounded up, at least 1; a `compaction` item counts 40 whatever its size. The sum.
+    public static func estimatedTokens(_ items: [JSONValue]) -> Int {
+        items.reduce(0) { total, item in
+            total + (item["type"] == "compaction" ? compactionTokens : max(1, (item.jsonString.utf8.count + 3) / 4))
+        }
+    }
+
+    /// The estimate of a request's whole context, as the server counts it against ``ScriptedDialect/contextWindow``
+    /// and reports it in `usage.input_tokens`: the instructions, when there are any, as the one item
+    /// `{"type": "input_text", "text": instructions}`, then the items of the conversation.
+    public static func estimatedContextTokens(instructions: String?, items: [JSONValue]) -> Int {
+        estimatedTokens((instructions.map { [["type": "input_text", "text": .string($0)]] } ?? []) + items)
+    }
+
+    /// A create's context once the server has compacted it (or not).
+    private struct Context {
+        /// The conversation the responder is shown: the whole one, or the compaction item and the last two items.
+        var conversation: ScriptedConversation
+        /// The estimate of the context, instructions included (after the compaction, when there was one).
+        var tokens: Int
+        /// The compaction item that starts the output, when the server compacted.
+        var compaction: JSONValue?
+    }
+
+    /// Whether the server counts the context of creates: it has a window, or it compacts.
+    private var countsContext: Bool { dialect.contextWindow != nil || dialect.compaction }
+
+    /// The context of `whole` (a create's conversation); compacted, as the server's `number`th compaction, when the
+    /// dialect compacts and the request's `compact_threshold` is crossed.
+    private func context(of whole: ScriptedConversation, number: Int) -> Context {
+        let instructions = whole.request.body?["instructions"]?.stringValue
+        let tokens = Self.estimatedContextTokens(instructions: instructions, items: whole.items)
+        guard dialect.compaction, let threshold = Self.compactThreshold(whole.request.body), tokens > threshold else {
+            return Context(conversation: whole, tokens: tokens)
+        }
+        let item = ResponseFactory.compactionItem(number: number, replaced: whole.items.count)
+        var compacted = whole
+        compacted.items = [item] + whole.items.suffix(2)
+        return Context(
+            conversation: compacted, tokens: Self.estimatedContextTokens(instructions: instructions, items: compacted.items), compaction: item)
+    }
+
+    /// The `compact_threshold` of a create's `context_management` compaction entry.
+    private static func compactThreshold(_ body: JSONValue?) -> Int? {
+        let entries = body?["context_management"]?.arrayValue ?? []
+        return entries.first { $0["type"] == "compaction" }?["compact_threshold"]?.intValue
+    }
+
+    /// What a compacted response remembers of the conversation up to its output: the compaction item, then the
+    /// output after it (so a later chained request walks no further back).
+    private static func compactedHistory(
+        _ compaction: JSONValue, output: [JSONValue], chainedResponses: Int
+    ) -> (items: [JSONValue], responses: Int) {
+        let reply = output.first?["type"] == "compaction" ? Array(output.dropFirst()) : output
+        return ([compaction] + reply, chainedResponses + 1)
+    }
+
+    /// The 400 for a context of `tokens` that does not fit the dialect's window, in its ``ScriptedDialect/contextOverflowStyle``.
+    private func overflow(_ tokens: Int) -> Plan? {
+        guard let window = dialect.contextWindow, tokens > window else { return nil }
+        let error: JSONValue
+        switch dialect.contextOverflowStyle {
+        case .openAI:
+            error = [
+                "message": "Your input exceeds the context window of this model. Please adjust your input and try again.",
+                "type": "invalid_request_error", "param": "input", "code": "context_length_exceeded",
+            ]
+        case .llamaCpp:
+            error = [
+                "code": 400, "message": .string("request (\(tokens) tokens) exceeds the available context size (\(window) tokens), try increasing it"),
+                "type": "exceed_context_size_error", "n_prompt_tokens": .number(Double(tokens)), "n_ctx": .number(Double(window)),
+            ]
+        }
+        return Plan(status: 400, body: .json(["error": error]))
+    }
+
+    /// The 400 for the first `compaction` item of `input` this server cannot have made (its `encrypted_content` does
+    /// not start with `scripted-compaction:`), if there is one.
+    private func forgedCompaction(in input: [JSONValue]) -> Plan? {
+        for (index, item) in input.enumerated() where item["type"] == "compaction" {
+            if item["encrypted_content"]?.stringValue?.hasPrefix("scripted-compaction:") == true { continue }
+            let id = item["id"]?.stringValue ?? "input[\(index)]"
+            return error(400, "The encrypted content for item \(id) could not be verified.", param: "input", code: "invalid_encrypted_content")
+        }
+        return nil
+    }
+
+    /// Answers `POST /responses/compact`: the conversation (the chain from `previous_response_id`, then `input`) becomes
+    /// its user messages, in order, then a compaction item that stands for all of it.
+    private func planCompact(_ request: RecordedRequest) -> Plan {
+        let body = request.body
+        let input = Self.inputItems(body)
+        if let forged = forgedCompaction(in: input) { return forged }
+        return state.withLock { state in
+            let previous = body?["previous_response_id"]?.stringValue
+            if let previous, !dialect.keepsState || state.stored[previous] == nil {
+                return self.error(
+                    400, "Previous response with id '\(previous)' not found.", param: "previous_response_id", code: "previous_response_not_found")
+            }
+            guard previous != nil || !input.isEmpty else { return self.error(400, "Missing required parameter: 'input'.", param: "input") }
+            let items = Self.conversation(request, input: input, stored: state.stored).items
+            state.compactions += 1
+            let number = state.compactions
+            let messages = items.filter { $0["role"] == "user" && ($0["type"] == nil || $0["type"] == "message") }.map { item -> JSONValue in
+                ["type": "message", "role": "user", "content": item["content"] ?? ""]
+            }
+            let tokens = Self.estimatedContextTokens(instructions: body?["instructions"]?.stringValue, items: items)
+            return Plan(status: 200, body: .json([
+                "id": .string("cmpresp_\(number)"), "object": "response.compaction",
+                "created_at": .number(Date().timeIntervalSince1970.rounded(.down)),
+                "output": .array(messages + [ResponseFactory.compactionItem(number: number, replaced: items.count)]),
+                "usage": ResponseFactory.usage(input: tokens, output: Self.compactionTokens),
+            ]))
         }
     }
 }

@@ -174,6 +174,16 @@ public struct ScriptedTurn: Sendable {
     }
 }
 
+/// How a server refuses a request whose context does not fit its window (HTTP 400 either way).
+public enum ScriptedContextOverflow: Sendable, Hashable {
+    /// OpenAI's body: `{"error": {"message": "Your input exceeds the context window of this model. …", "type":
+    /// "invalid_request_error", "param": "input", "code": "context_length_exceeded"}}`.
+    case openAI
+    /// llama.cpp's body: `{"error": {"code": 400, "message": "request (N tokens) exceeds the available context size
+    /// (W tokens), try increasing it", "type": "exceed_context_size_error", "n_prompt_tokens": N, "n_ctx": W}}`.
+    case llamaCpp
+}
+
 /// How the server's answers drift from the spec, to test a client against each compatible provider's habits.
 public struct ScriptedDialect: Sendable, Hashable {
     /// `created_at` (spec) or `created` (UModelverse's docs).
@@ -226,6 +236,18 @@ public struct ScriptedDialect: Sendable, Hashable {
     /// Whether ping frames are answered with a pong.
     public var answersPings: Bool = true
 
+    /// The context window in tokens (``ScriptedResponsesServer/estimatedTokens(_:)`` of the instructions and the whole
+    /// conversation), or `nil` for no limit. A create whose context does not fit is refused with a 400 in the
+    /// ``contextOverflowStyle``; the refused request is recorded but uses up no turn.
+    public var contextWindow: Int? = nil
+    /// Whether the server compacts: it honours `context_management: [{"type": "compaction", "compact_threshold": N}]`
+    /// in a create and serves `POST /responses/compact`. When not, `context_management` is ignored silently (as servers
+    /// that translate to Chat Completions do) and `POST /responses/compact` answers 404 like any unknown route.
+    public var compaction: Bool = false
+    /// The 400 body a context that does not fit ``contextWindow`` is refused with: OpenAI's `context_length_exceeded`,
+    /// or llama.cpp's `exceed_context_size_error` with the numbers.
+    public var contextOverflowStyle: ScriptedContextOverflow = .openAI
+
     /// Creates a dialect; the defaults follow the spec.
     public init() {}
 
@@ -253,7 +275,8 @@ public struct ScriptedDialect: Sendable, Hashable {
 
     /// llama.cpp's `llama-server` as seen on the wire (`errand probe` against it): no state (it refuses
     /// `previous_response_id` with a 400 whose `code` is the number 400), stream events without `sequence_number`,
-    /// `background` ignored, a capped answer `completed`, and (the small model behind it) tool calls written as text.
+    /// `background` ignored, a capped answer `completed`, (the small model behind it) tool calls written as text, and
+    /// a context that does not fit refused with `exceed_context_size_error` (when a ``contextWindow`` is set).
     public static var llamaCpp: ScriptedDialect {
         var dialect = ScriptedDialect()
         dialect.keepsState = false
@@ -265,6 +288,7 @@ public struct ScriptedDialect: Sendable, Hashable {
         dialect.followsToolChoice = false
         dialect.callsToolsAsItems = false
         dialect.webSocket = false
+        dialect.contextOverflowStyle = .llamaCpp
         return dialect
     }
 
