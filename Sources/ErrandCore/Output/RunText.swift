@@ -95,7 +95,8 @@ package enum RunText {
             let resume = result.journal != nil && result.status.canResume ? " (resume with --resume \(result.runID))" : ""
             lines.append("errand: the run ended \(result.status.rawValue): \(short(result.error ?? "no reason given", 600))\(resume)")
         }
-        if let reason = result.incompleteReason { lines.append("errand: the answer is incomplete (\(reason))") }
+        // A budget stop names its budget in its message; its incomplete reason is for programs.
+        if let reason = result.incompleteReason, result.status != .budgetExceeded { lines.append("errand: the answer is incomplete (\(reason))") }
         return lines
     }
 

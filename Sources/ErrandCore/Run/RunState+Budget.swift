@@ -24,7 +24,7 @@ extension RunState {
     /// The first budget of `limits` the run has reached, or (with `nextInput`, the tokens the next request would send)
     /// that the next request would pass: its input tokens on top of the totals, and their cost at `price`.
     package func budgetStop(_ limits: RunLimits, price: ModelPrice?, nextInput: Int?) -> BudgetStop? {
-        let hint = "; resume it with a larger budget (--resume \(runID) with --max-tokens or --max-cost)"
+        let hint = "; resume it with a larger budget (--max-tokens or --max-cost)"
         func tokens(_ n: Int) -> String {
             var digits = String(n)
             var index = digits.endIndex
