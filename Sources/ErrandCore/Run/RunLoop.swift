@@ -138,7 +138,9 @@ struct RunLoop: Sendable {
             try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        let estimate = state.nextInputEstimate
+        // What the request holds, for a compaction's journal line (not computed when the run never compacts: without
+        // the provider's usage it is an estimate over the whole history).
+        let estimate = compactionMode == .off ? 0 : state.nextInputEstimate
         let request = makeRequest(input: input, previousResponseID: previous, overWebSocket: connection != nil)
         var body = request
         body.input = nil
