@@ -60,9 +60,7 @@ public struct Submission: Sendable {
             if let maxCostUSD { limits["max_cost_usd"] = .number(maxCostUSD) }
             object["limits"] = .object(limits)
             if let maxCostUSD, spec.pricing == nil, ModelCatalog.builtIn.price(for: spec.model ?? "") == nil {
-                throw QueueError(
-                    .refused,
-                    "a cost budget (\(maxCostUSD) USD) needs the price of \(spec.model ?? "the spec's model"), which Errand does not know: give it in the spec (\"provider\": {\"pricing\": {\"input\": USD, \"output\": USD}}, per million tokens), or use --max-tokens")
+                throw QueueError(.refused, ModelCatalog.noPrice(for: spec.model ?? "the spec's model", budget: "a cost budget (\(USD.format(maxCostUSD)))"))
             }
         }
         if object["instructions_file"] != nil {

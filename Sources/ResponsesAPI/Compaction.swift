@@ -78,7 +78,8 @@ extension ResponsesError {
     /// `context_length_exceeded`, llama.cpp's `exceed_context_size_error` ("exceeds the available context size"), and
     /// the wordings of vLLM, LiteLLM and others ("maximum context length", "context window").
     public var isContextOverflow: Bool {
-        guard kind == .httpStatus || kind == .streamError || kind == .connectionClosed, let body = providerError else { return false }
+        // A 429 speaks of tokens too (a rate per minute), never of the window.
+        guard kind == .httpStatus || kind == .streamError || kind == .connectionClosed, status != 429, let body = providerError else { return false }
         if body.code == "context_length_exceeded" || body.type == "exceed_context_size_error" { return true }
         if body.code?.contains("context_length") == true || body.type?.contains("ContextWindowExceeded") == true { return true }
         let message = body.message.lowercased()

@@ -114,8 +114,7 @@ struct Batch: AsyncParsableCommand {
                 for line in servers.skipped { printError("errand: \(line)") }
                 let batch = try preparedPlan.tasks(mcp: servers)
                 if let batchMaxCost, let unpriced = batch.first(where: { $0.agent.price == nil }) {
-                    throw ValidationError(
-                        "--batch-max-cost \(batchMaxCost) needs the price of \(unpriced.agent.model) (task \(unpriced.id)), which Errand does not know: give it in the spec (\"provider\": {\"pricing\": {\"input\": USD, \"output\": USD}}, per million tokens) or with --pricing FILE")
+                    throw ValidationError(ModelCatalog.noPrice(for: "\(unpriced.agent.model) (task \(unpriced.id))", budget: "--batch-max-cost \(batchMaxCost)", alternative: nil))
                 }
                 return try await ResponsesClient.withClient(
                     provider: preparedPlan.provider, configuration: preparedPlan.clientConfiguration, logger: logger
@@ -190,7 +189,6 @@ final class BatchProgress: Sendable {
         var failed = 0
         var ranHere = 0
         var tokens = 0
-        var cost: Double = 0
         var shown = false
         var startedAt = ContinuousClock.now
     }
@@ -229,7 +227,7 @@ final class BatchProgress: Sendable {
         guard showing else { return }
         switch event {
         case .runStarted: state.withLock { $0.running += 1 }
-        case .turnFinished(_, _, let usage?, let cost): state.withLock { $0.tokens += usage.totalTokens; $0.cost += cost ?? 0 }
+        case .turnFinished(_, _, let usage?, _): state.withLock { $0.tokens += usage.totalTokens }
         default: break
         }
     }

@@ -45,7 +45,7 @@ struct LiveCompactionTests {
         print("  journal: \(journal.path)")
         #expect(result.status == .completed, "\(result.error ?? "")")
         let first = try #require(compactions.first)
-        #expect(first.reason == "overflow")
+        #expect(first.reason == .overflow)
         #expect(first.window == 2048)
         #expect(first.method == .summary)
         #expect(!result.finalText.isEmpty)

@@ -53,10 +53,18 @@ import Testing
     }
 
     /// A local compaction before `turn`, leaving `tokens`.
-    static func compacted(before turn: Int, tokens: Int, reason: String = "threshold") -> JournalEvent {
+    static func compacted(before turn: Int, tokens: Int, reason: JournalEvent.Compaction.Reason = .threshold) -> JournalEvent {
         .compaction(.init(
             turn: turn, method: .prune, reason: reason, tokensBefore: 5000, tokensAfter: tokens, window: nil, kept: "test",
             history: [.user("do it"), .user("[summary]")]))
+    }
+
+    @Test(arguments: [
+        (2.345, "$2.35"), (0.0123, "$0.0123"), (0.001, "$0.001"), (0.0000042, "$0.0000042"), (0, "$0.00"), (-0.5, "-$0.50"),
+        (Double.nan, "$?"), (Double.infinity, "$?"),
+    ])
+    func dollarsAreReadable(_ amount: Double, _ text: String) {
+        #expect(USD.format(amount) == text)
     }
 
     static func state(_ events: [JournalEvent]) -> RunState {
@@ -187,7 +195,7 @@ import Testing
             compactAt: 1100, expected: "send"),
         Case(
             name: "a refusal as too long compacts and sends the turn again",
-            events: [s, sent(1), compacted(before: 1, tokens: 50, reason: "overflow")], compactAt: 1100, expected: "send"),
+            events: [s, sent(1), compacted(before: 1, tokens: 50, reason: .overflow)], compactAt: 1100, expected: "send"),
         // Approvals
         Case(name: "approval requests are answered first", events: [s, sent(1), response(1, approvals: ["ap1", "ap2"])], expected: "approvals ap1,ap2"),
         Case(

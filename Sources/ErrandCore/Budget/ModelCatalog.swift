@@ -137,7 +137,7 @@ public struct ModelCatalog: Sendable, Hashable {
         do {
             data = try Data(contentsOf: file)
         } catch {
-            throw CoreError(.pricing, "cannot read the price table \(file.path)", underlying: error)
+            throw CoreError(.pricing, "cannot read the price table \(file.path): \(Journal.describe(error))")
         }
         try self.init(json: data, source: file.path)
     }
@@ -160,6 +160,12 @@ public struct ModelCatalog: Sendable, Hashable {
         if let exact = models[bare] { return exact }
         let prefix = models.keys.filter { bare.hasPrefix($0 + "-") }.max { $0.count < $1.count }
         return prefix.flatMap { models[$0] }
+    }
+
+    /// What to say when a cost budget (`budget`, in words) meets `model` with no price: how to give one, and the
+    /// `alternative` when there is one.
+    package static func noPrice(for model: String, budget: String, alternative: String? = "or use a token budget (--max-tokens)") -> String {
+        "\(budget) needs the price of \(model), which Errand does not know: give it in the spec (\"provider\": {\"pricing\": {\"input\": USD, \"cached_input\": USD, \"output\": USD}}, per million tokens) or with --pricing FILE\(alternative.map { ", \($0)" } ?? "")"
     }
 
     /// The price of `model`, when known.

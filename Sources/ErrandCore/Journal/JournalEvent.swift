@@ -397,13 +397,22 @@ public enum JournalEvent: Sendable, Hashable {
             case summary
         }
 
+        /// Why the conversation was compacted.
+        public enum Reason: String, Codable, Sendable, Hashable {
+            /// The next request would have passed the threshold.
+            case threshold
+            /// The provider refused the request as too long; it goes again once.
+            case overflow
+            /// The provider compacted on its own, inside a response.
+            case server
+        }
+
         /// The turn the compaction came before (or, for `server`, the turn whose response carried it).
         public var turn: Int
         /// How.
         public var method: Method
-        /// Why: `threshold` (the next request would pass it), `overflow` (the provider refused the request as too
-        /// long; the request goes again once) or `server` (the provider decided).
-        public var reason: String
+        /// Why.
+        public var reason: Reason
         /// The estimated tokens of the conversation before and after.
         public var tokensBefore: Int
         public var tokensAfter: Int
@@ -421,7 +430,7 @@ public enum JournalEvent: Sendable, Hashable {
 
         /// Creates the payload.
         public init(
-            turn: Int, method: Method, reason: String, tokensBefore: Int, tokensAfter: Int, window: Int?, kept: String,
+            turn: Int, method: Method, reason: Reason, tokensBefore: Int, tokensAfter: Int, window: Int?, kept: String,
             history: [InputItem]?, usage: Usage? = nil, costUSD: Double? = nil
         ) {
             self.turn = turn

@@ -73,7 +73,7 @@ extension RunEvent {
             ]
         case .compacted(let e):
             [
-                "type": "compaction", "turn": .number(Double(e.turn)), "method": .string(e.method.rawValue), "reason": .string(e.reason),
+                "type": "compaction", "turn": .number(Double(e.turn)), "method": .string(e.method.rawValue), "reason": .string(e.reason.rawValue),
                 "tokens_before": .number(Double(e.tokensBefore)), "tokens_after": .number(Double(e.tokensAfter)),
                 "window": e.window.map { .number(Double($0)) } ?? .null, "kept": .string(e.kept),
                 "cost_usd": e.costUSD.map(JSONValue.number) ?? .null,

@@ -76,7 +76,7 @@ package enum RunText {
     package static func compaction(_ e: JournalEvent.Compaction) -> String {
         let when = e.method == .server ? "in turn \(e.turn)" : "before turn \(e.turn)"
         let price = e.costUSD.map { " · \(USD.format($0))" } ?? ""
-        return "⇲ compacted \(when) (\(e.method.rawValue), \(e.reason)): \(tokens(e.tokensBefore)) → \(tokens(e.tokensAfter)) tokens; \(short(e.kept, 160))\(price)"
+        return "⇲ compacted \(when) (\(e.method.rawValue), \(e.reason.rawValue)): \(tokens(e.tokensBefore)) → \(tokens(e.tokensAfter)) tokens; \(short(e.kept, 160))\(price)"
     }
 
     // MARK: Ends

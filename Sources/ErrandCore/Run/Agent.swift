@@ -71,9 +71,7 @@ public struct Agent: Sendable {
     /// Refuses a cost budget for a model with no price, before anything runs.
     public func checkBudget() throws(CoreError) {
         if let limit = limits.maxCostUSD, price == nil {
-            throw CoreError(
-                .pricing,
-                "a cost budget (\(USD.format(limit))) needs the price of \(model), which Errand does not know: give it in the spec (\"provider\": {\"pricing\": {\"input\": USD, \"cached_input\": USD, \"output\": USD}}, per million tokens) or with --pricing FILE, or use a token budget (--max-tokens)")
+            throw CoreError(.pricing, ModelCatalog.noPrice(for: model, budget: "a cost budget (\(USD.format(limit)))"))
         }
     }
 }

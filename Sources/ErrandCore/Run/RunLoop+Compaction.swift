@@ -4,10 +4,10 @@ import ResponsesAPI
 
 /// Keeping a run inside its context window: when to compact, and how (see ``ContextPolicy``).
 extension RunLoop {
-    /// How this run compacts: `auto` is `server` for a provider that compacts itself, else `local`.
-    var compactionMode: ContextPolicy.Compaction {
-        switch agent.context.compaction {
-        case .auto: client.provider.offersServerCompaction ? .server : .local
+    /// How a run compacts: `auto` is `server` for a provider that compacts itself, else `local`.
+    static func compactionMode(_ asked: ContextPolicy.Compaction, provider: Provider) -> ContextPolicy.Compaction {
+        switch asked {
+        case .auto: provider.offersServerCompaction ? .server : .local
         case let mode: mode
         }
     }
@@ -15,7 +15,7 @@ extension RunLoop {
     /// The tokens past which the run compacts before a request: nil when it never does (compaction off, no window
     /// known, or a server that compacts inside responses and has no `/responses/compact`).
     var compactAt: Int? {
-        guard compactionMode != .off, let window = state.learnedWindow ?? agent.contextWindow else { return nil }
+        guard compactionMode != .off, let window = state.learnedWindow ?? contextWindow else { return nil }
         if compactionMode == .server, compactEndpointMissing { return nil }
         return agent.context.limit(window: window)
     }
@@ -26,19 +26,21 @@ extension RunLoop {
         guard compactionMode != .off, state.overflowRetryTurn != turn else {
             let message = compactionMode == .off
                 ? "the request does not fit the model's context window (\(said)). Compaction is off for this run: turn it on (\"context\": {\"compaction\": \"auto\"} in the spec, or Agent.context.compaction) so that the run compacts its history and goes on"
-                : "the request still does not fit the model's context window after compacting (\(said)); lower context.keep_recent_turns or context.threshold, or cap the tools' output (limits.max_tool_output_chars)"
+                : "the request still does not fit the model's context window after compacting (\(said)); lower context.keep_recent_turns or context.threshold in the spec, or have the tools return less"
             try await record(.failure(.init(turn: turn, message: "\(error)", httpStatus: error.status, response: nil)))
             try await record(.runFinished(state.finish(.failed, message: message)))
             return
         }
         logger.notice("the context overflowed; compacting and sending the turn again", metadata: ["run_id": "\(state.runID)", "provider_said": "\(said)"])
         let window = error.reportedContextWindow
-        try await compactContext(reason: "overflow", tokens: max(estimate, window.map { $0 + 1 } ?? 0), learnedWindow: window)
+        try await compactContext(reason: .overflow, tokens: max(estimate, window.map { $0 + 1 } ?? 0), learnedWindow: window)
     }
 
     /// Compacts the conversation (the history; what the next request adds stays as it is) and journals how. On the
     /// server with `POST /responses/compact` where the run compacts there and the server has it; else here.
-    mutating func compactContext(reason: String, tokens before: Int, learnedWindow: Int? = nil) async throws(CoreError) {
+    mutating func compactContext(
+        reason: JournalEvent.Compaction.Reason, tokens before: Int, learnedWindow: Int? = nil
+    ) async throws(CoreError) {
         let turn = state.nextTurn
         var event: JournalEvent.Compaction?
         if compactionMode == .server, !compactEndpointMissing {
@@ -53,15 +55,16 @@ extension RunLoop {
 
     /// `POST /responses/compact` over all but the last turn, whose calls and outputs stay as they are; nil when the
     /// server has no such endpoint or the call failed (the run then compacts here).
-    private mutating func compactOnServer(turn: Int, reason: String, before: Int, learnedWindow: Int?) async -> JournalEvent.Compaction? {
+    private mutating func compactOnServer(
+        turn: Int, reason: JournalEvent.Compaction.Reason, before: Int, learnedWindow: Int?
+    ) async -> JournalEvent.Compaction? {
         let history = state.history
         let recent = LocalCompaction.recentStart(history, keeping: 1)
         guard recent > 0 else { return nil }
         do {
             let compacted = try await client.compact(CompactRequest(model: agent.model, input: Array(history[..<recent]), instructions: agent.instructions))
             let replacement = compacted.output.map(InputItem.output) + history[recent...]
-            let cost = compacted.usage.flatMap { usage in agent.price?.cost(of: usage) }
-            sharedBudget?.add(costUSD: cost, tokens: compacted.usage?.totalTokens ?? 0)
+            let cost = charge(compacted.usage)
             return JournalEvent.Compaction(
                 turn: turn, method: .serverCompact, reason: reason, tokensBefore: before,
                 tokensAfter: state.overheadTokens + TokenEstimate.of(replacement), window: learnedWindow,
@@ -78,9 +81,11 @@ extension RunLoop {
     }
 
     /// Compacts here: old tool outputs dropped first; if that is not enough, the older turns summarised by the model.
-    private func compactHere(turn: Int, reason: String, before: Int, learnedWindow: Int?) async -> JournalEvent.Compaction {
+    private func compactHere(
+        turn: Int, reason: JournalEvent.Compaction.Reason, before: Int, learnedWindow: Int?
+    ) async -> JournalEvent.Compaction {
         let policy = agent.context
-        let window = learnedWindow ?? state.learnedWindow ?? agent.contextWindow
+        let window = learnedWindow ?? state.learnedWindow ?? contextWindow
         // With no window known (a refusal that did not name it), aim well under what did not fit.
         let limit = window.map(policy.limit(window:)) ?? max(1, before * 6 / 10)
         let history = state.history
@@ -103,29 +108,29 @@ extension RunLoop {
             recent = LocalCompaction.recentStart(history, keeping: kept)
         }
         let (items, droppedAll) = LocalCompaction.pruned(history, keepFrom: recent)
-        do {
-            let (summary, usage) = try await summarise(items[..<recent], window: window, limit: limit)
+        let (summary, usage, failure) = await summarise(items[..<recent], window: window, limit: limit)
+        if let summary {
             let task = RunSummary.task(of: state.started?.input ?? [])
             let replacement = [LocalCompaction.summaryMessage(task: String(task.prefix(2000)), summary: summary)] + items[recent...]
-            let cost = usage.flatMap { usage in agent.price?.cost(of: usage) }
             return JournalEvent.Compaction(
                 turn: turn, method: .summary, reason: reason, tokensBefore: before, tokensAfter: overhead + TokenEstimate.of(replacement),
                 window: learnedWindow,
                 kept: recent == history.count
                     ? "a summary of all \(recent) items (the run's input: no model turns yet)"
                     : "a summary of the \(recent) items before the last \(kept) turns (\(droppedAll) tool outputs among them), and those turns whole",
-                history: replacement, usage: usage, costUSD: cost)
-        } catch {
-            logger.warning("the summary turn failed; dropping old tool outputs only", metadata: ["run_id": "\(state.runID)", "error": "\(error)"])
-            return JournalEvent.Compaction(
-                turn: turn, method: .prune, reason: reason, tokensBefore: before, tokensAfter: afterPrune, window: learnedWindow,
-                kept: "\(dropped) older tool outputs replaced by notes (the summary turn failed: \(OneLine.squash("\(error)", limit: 200)))",
-                history: LocalCompaction.pruned(history, keepFrom: LocalCompaction.recentStart(history, keeping: keep)).items)
+                history: replacement, usage: usage, costUSD: usage.flatMap { agent.price?.cost(of: $0) })
         }
+        // The summary turn failed: old outputs are dropped all the same, and what the failed turn cost is counted.
+        logger.warning("the summary turn failed; dropping old tool outputs only", metadata: ["run_id": "\(state.runID)", "error": "\(failure)"])
+        return JournalEvent.Compaction(
+            turn: turn, method: .prune, reason: reason, tokensBefore: before, tokensAfter: afterPrune, window: learnedWindow,
+            kept: "\(dropped) older tool outputs replaced by notes (the summary turn failed: \(OneLine.squash(failure, limit: 200)))",
+            history: pruned, usage: usage, costUSD: usage.flatMap { agent.price?.cost(of: $0) })
     }
 
-    /// Asks the model for a summary of `items` in a turn of its own (plain text in, no tools), within the window.
-    private func summarise(_ items: ArraySlice<InputItem>, window: Int?, limit: Int) async throws -> (String, Usage?) {
+    /// Asks the model for a summary of `items` in a turn of its own (plain text in, no tools), within the window: the
+    /// summary, or why there is none; and what the turn used either way (charged to the shared budget here).
+    private func summarise(_ items: ArraySlice<InputItem>, window: Int?, limit: Int) async -> (summary: String?, usage: Usage?, failure: String) {
         let answerTokens = min(1024, max(128, (window ?? 8192) / 6))
         let room = max(256, limit - TokenEstimate.of(text: LocalCompaction.summaryInstructions) - answerTokens - 64)
         let transcript = LocalCompaction.transcript(items, limit: room * 4 * 9 / 10)
@@ -134,12 +139,15 @@ extension RunLoop {
         request.input = .items([.user(LocalCompaction.summaryRequest(transcript: transcript))])
         request.maxOutputTokens = answerTokens
         if agent.settings.request.store == false { request.store = false }
-        let response = try await client.create(request, echoes: false)
-        sharedBudget?.add(costUSD: response.usage.flatMap { agent.price?.cost(of: $0) }, tokens: response.usage?.totalTokens ?? 0)
-        let text = response.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard response.status != .failed, !text.isEmpty else {
-            throw ResponsesError(kind: .responseFailed, message: "the summary turn came back \(response.status) with no text", provider: client.provider.name)
+        let response: Response
+        do {
+            response = try await client.create(request, echoes: false)
+        } catch {
+            return (nil, nil, "\(error)")
         }
-        return (text, response.usage)
+        _ = charge(response.usage)
+        let text = response.outputText.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard response.status != .failed, !text.isEmpty else { return (nil, response.usage, "the summary turn came back \(response.status) with no text") }
+        return (text, response.usage, "")
     }
 }

@@ -13,15 +13,37 @@ struct RunLoop: Sendable {
     var journal: (any RunJournal)?
     let emit: @Sendable (RunEvent) -> Void
     var state: RunState
-    var options = Runner.ResumeOptions()
+    var options: Runner.ResumeOptions
     /// Asked before each step (see ``Runner/stopRequested``).
     var stopRequested: (@Sendable () -> Bool)?
     /// The run's way to the model: HTTP, or its WebSocket connection.
     let link = ModelLink()
     /// A budget the run shares with others (a batch's), checked before each step.
     var sharedBudget: SharedBudget?
+    /// How this run compacts: the agent's choice, with `auto` settled by the provider (see ``RunLoop/compactAt``).
+    let compactionMode: ContextPolicy.Compaction
+    /// The context window the agent's policy names, or the built-in table's for its model (a provider's refusal can
+    /// still teach the run another: ``RunState/learnedWindow``).
+    let contextWindow: Int?
     /// Whether the server answered `POST /responses/compact` with 404: the run then relies on `context_management`.
     var compactEndpointMissing = false
+
+    /// A loop for `agent`'s run in `state`; what each turn would otherwise look up (the compaction mode, the window)
+    /// is settled here, once.
+    init(
+        agent: Agent, client: ResponsesClient, logger: Logger, journal: (any RunJournal)?, emit: @escaping @Sendable (RunEvent) -> Void,
+        state: RunState, options: Runner.ResumeOptions = Runner.ResumeOptions()
+    ) {
+        self.agent = agent
+        self.client = client
+        self.logger = logger
+        self.journal = journal
+        self.emit = emit
+        self.state = state
+        self.options = options
+        self.compactionMode = Self.compactionMode(agent.context.compaction, provider: client.provider)
+        self.contextWindow = agent.contextWindow
+    }
 
     /// Journals an event, then applies it: nothing changes the state that is not in the journal first.
     mutating func record(_ event: JournalEvent) async throws(CoreError) {
@@ -90,7 +112,7 @@ struct RunLoop: Sendable {
                         emit(.toolCallFinished(record))
                     }
                 case .compact(let tokens):
-                    try await compactContext(reason: "threshold", tokens: tokens)
+                    try await compactContext(reason: .threshold, tokens: tokens)
                 case .runTools(let calls, let rerun):
                     if !rerun.isEmpty {
                         logger.notice("running calls a crash interrupted again", metadata: ["call_ids": "\(rerun.sorted())"])
@@ -138,9 +160,11 @@ struct RunLoop: Sendable {
             try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        // What the request holds, for a compaction's journal line (not computed when the run never compacts: without
-        // the provider's usage it is an estimate over the whole history).
-        let estimate = compactionMode == .off ? 0 : state.nextInputEstimate
+        // What the request holds, estimated only when a compaction needs it (its journal line, an overflow): the
+        // conversation the server held before it (or the instructions and tools), plus what the request sends.
+        let (overhead, sent) = (state.overheadTokens, input)
+        let held = previous != nil ? state.contextTokens ?? overhead : overhead
+        let estimate = { held + TokenEstimate.of(sent) }
         let request = makeRequest(input: input, previousResponseID: previous, overWebSocket: connection != nil)
         var body = request
         body.input = nil
@@ -189,7 +213,7 @@ struct RunLoop: Sendable {
             emit(.stateFallback(reason: reason))
             return
         } catch let error as ResponsesError where error.isContextOverflow && !Task.isCancelled {
-            try await overflowed(error, turn: turn, estimate: estimate)
+            try await overflowed(error, turn: turn, estimate: estimate())
             return
         } catch let error as ResponsesError where connection != nil && (error.kind == .connectionClosed || error.kind == .timeout) && !Task.isCancelled {
             // The connection ended before the response did: the turn goes again on a new one, which decides anew
@@ -214,6 +238,13 @@ struct RunLoop: Sendable {
             return
         }
         try await interpret(response, turn: turn, estimate: estimate)
+    }
+
+    /// The cost of a call's `usage` at the agent's price (nil when either is unknown), added to the shared budget.
+    func charge(_ usage: Usage?) -> Double? {
+        let cost = usage.flatMap { usage in agent.price?.cost(of: usage) }
+        sharedBudget?.add(costUSD: cost, tokens: usage?.totalTokens ?? 0)
+        return cost
     }
 
     /// Journals and announces a connection opened, or the run settling on HTTP.
@@ -242,23 +273,23 @@ struct RunLoop: Sendable {
             try await record(.runFinished(state.finish(.failed, message: "\(error)")))
             return
         }
-        if let fetched { try await interpret(fetched, turn: turn, estimate: state.nextInputEstimate) } else { try await sendTurn(announce: false) }
+        let estimate = state.nextInputEstimate
+        if let fetched { try await interpret(fetched, turn: turn, estimate: { estimate }) } else { try await sendTurn(announce: false) }
     }
 
     /// Records the response with its cost, a compaction the provider made in it, and the provider's own tool calls.
-    /// `estimate` is what the request was thought to hold.
-    private mutating func interpret(_ response: Response, turn: Int, estimate: Int) async throws(CoreError) {
+    /// `estimate` says what the request was thought to hold.
+    private mutating func interpret(_ response: Response, turn: Int, estimate: () -> Int) async throws(CoreError) {
         // The response as the model made it; what the provider echoes of the request is already journaled.
         var made = response
         made.extra = [:]
         made.instructions = nil
-        let cost = response.usage.flatMap { usage in agent.price?.cost(of: usage) }
+        let cost = charge(response.usage)
         try await record(.responseReceived(.init(turn: turn, response: made, costUSD: cost)))
-        sharedBudget?.add(costUSD: cost, tokens: response.usage?.totalTokens ?? 0)
         emit(.turnFinished(turn: turn, responseID: response.id, usage: response.usage, costUSD: cost))
         if response.output.contains(where: \.isCompaction) {
             let compaction = JournalEvent.Compaction(
-                turn: turn, method: .server, reason: "server", tokensBefore: estimate, tokensAfter: state.contextTokens ?? 0,
+                turn: turn, method: .server, reason: .server, tokensBefore: estimate(), tokensAfter: state.contextTokens ?? 0,
                 window: nil, kept: "the provider's compaction item and what follows it", history: nil)
             try await record(.compaction(compaction))
             emit(.compacted(compaction))
@@ -353,7 +384,7 @@ struct RunLoop: Sendable {
         }
         request.input = .items(input)
         request.previousResponseID = previousResponseID
-        if request.contextManagement == nil, compactionMode == .server, let window = state.learnedWindow ?? agent.contextWindow {
+        if request.contextManagement == nil, compactionMode == .server, let window = state.learnedWindow ?? contextWindow {
             request.contextManagement = [["type": "compaction", "compact_threshold": .number(Double(agent.context.limit(window: window)))]]
         }
         if state.replaysHistory || overWebSocket, settings.store == false {

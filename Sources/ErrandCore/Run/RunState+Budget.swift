@@ -69,6 +69,8 @@ extension RunState {
 package enum USD {
     /// `amount` with as many decimals as its size needs.
     package static func format(_ amount: Double) -> String {
+        guard amount.isFinite else { return "$?" }
+        if amount < 0 { return "-" + format(-amount) }
         if amount == 0 { return "$0.00" }
         if amount >= 1 { return String(format: "$%.2f", amount) }
         // Four significant digits at most, trailing zeros trimmed down to cents: $0.0123, $0.001, $0.000042.

@@ -83,8 +83,6 @@ package struct RunState: Sendable, Hashable {
     package private(set) var overheadTokens = 0
     /// The context window a compaction learned (a provider that named it when it refused a request).
     package private(set) var learnedWindow: Int?
-    /// The compactions so far.
-    package private(set) var compactions = 0
     /// The turn before which the run last compacted (one compaction per turn, whatever the estimate says after it).
     private var compactedBeforeTurn: Int?
     /// The turn a refusal as too long was answered by compacting: it is sent again once, not twice.
@@ -297,7 +295,6 @@ package struct RunState: Sendable, Hashable {
     /// The conversation was compacted: its history replaces the run's, and the next request replays it (a chained run
     /// chains again from that request's response). A compaction that answers a refusal sends the refused turn again.
     private mutating func compact(_ e: JournalEvent.Compaction) {
-        compactions += 1
         count(e.usage, cost: e.costUSD)
         if let window = e.window { learnedWindow = window }
         guard e.method != .server else { return }
@@ -307,7 +304,7 @@ package struct RunState: Sendable, Hashable {
         }
         contextTokens = e.tokensAfter
         compactedBeforeTurn = e.turn
-        if e.reason == "overflow" {
+        if e.reason == .overflow {
             overflowRetryTurn = e.turn
             openRequest = nil
             resend = true
