@@ -55,6 +55,8 @@ struct ServerSnapshot {
     var contextManagement: [Int?]
     /// Each create's input items.
     var inputs: [[JSONValue]]
+    /// The creates that came over a WebSocket.
+    var webSocketCreates: Int
     /// Requests the server refused as too long, as the journal tells (an overflow compaction or a failure).
     var refused: Int
 
@@ -63,6 +65,7 @@ struct ServerSnapshot {
         let creates = server.createRequests.filter { $0.body?["instructions"]?.stringValue?.contains("compacting the history") != true }
         contextManagement = creates.map { $0.body?["context_management"]?.arrayValue?.first?["compact_threshold"]?.intValue }
         inputs = creates.map { $0.body?["input"]?.arrayValue ?? [] }
+        webSocketCreates = creates.filter { $0.webSocketConnection != nil }.count
         refused = records.filter { record in
             switch record.event {
             case .compaction(let e): e.reason == .overflow
@@ -97,14 +100,16 @@ struct ServerSnapshot {
     /// Runs `turns` chunk reads against a server with `dialect`, journaled; returns the result, the journal and the
     /// server's recorded requests.
     static func longRun(
-        turns: Int, agent: Agent, dialect: ScriptedDialect, limits: ((inout RunLimits) -> Void)? = nil
+        turns: Int, agent: Agent, dialect: ScriptedDialect, transport: ResponsesTransportKind = .http
     ) async throws -> (RunResult, [JournalRecord], ServerSnapshot, ChunkReader) {
         let reader = ChunkReader(turns: turns)
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let journal = folder.appendingPathComponent("run.jsonl")
+        var configuration = fastClientConfiguration()
+        configuration.transport = transport
         return try await ScriptedResponsesServer.withServer(dialect: dialect, responder: reader.responder) { server in
-            try await ResponsesClient.withClient(provider: server.provider, configuration: fastClientConfiguration()) { client in
+            try await ResponsesClient.withClient(provider: server.provider, configuration: configuration) { client in
                 let result = await Runner(client: client).run(agent, input: "Read the corpus.", journal: journal)
                 let records = try Journal.read(journal)
                 return (result, records, ServerSnapshot(server, records: records), reader)
@@ -170,6 +175,71 @@ struct ServerSnapshot {
         #expect(snapshot.contextManagement.allSatisfy { $0 == 12_800 })
         #expect(Self.inputTokens(records).allSatisfy { $0 <= 16_000 })
         Self.report("server", result, records)
+    }
+
+    @Test func localCompactionOverAWebSocketReplaysOnceThenChainsOnTheConnection() async throws {
+        let (result, records, snapshot, _) = try await Self.longRun(
+            turns: 60, agent: try Self.agent(window: 16_000, compaction: .local), dialect: Self.dialect(window: 16_000), transport: .websocket)
+        #expect(result.status == .completed, "\(result.error ?? "")")
+        #expect(result.turns == 61)
+        let compactions = Self.compactions(records)
+        #expect(compactions.count >= 3)
+        #expect(snapshot.refused == 0)
+        // Every turn went over the connection; the request after each compaction replayed the compacted history, and
+        // the one after that chained again.
+        let requests = records.compactMap { if case .requestSent(let e) = $0.event { e } else { nil } }
+        #expect(requests.count == 61)
+        let compactedBefore = Set(compactions.map(\.turn))
+        for request in requests {
+            if compactedBefore.contains(request.turn) {
+                #expect(request.previousResponseID == nil && request.replayed, "turn \(request.turn)")
+            } else if request.turn > 1 {
+                #expect(request.previousResponseID != nil, "turn \(request.turn)")
+            }
+        }
+        #expect(snapshot.webSocketCreates == snapshot.inputs.count)
+    }
+
+    @Test func aResumeReplaysTheJournaledCompactionsAndNeverAsksForASummaryTwice() async throws {
+        // The run stops at a token budget after compacting; resumed with a larger one, it goes on from the journaled
+        // compacted history: every summary the model wrote is one compaction line, none was asked for again.
+        let reader = ChunkReader(turns: 80)
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let journal = folder.appendingPathComponent("run.jsonl")
+        try await ScriptedResponsesServer.withServer(dialect: Self.dialect(window: 16_000), responder: reader.responder) { server in
+            try await ResponsesClient.withClient(provider: server.provider, configuration: fastClientConfiguration()) { client in
+                var agent = try Self.agent(window: 16_000, compaction: .local)
+                // Eight recent turns kept whole: dropping old outputs soon stops being enough, and summaries come early.
+                agent.context.keepRecentTurns = 8
+                agent.limits.maxTotalTokens = 400_000
+                let first = await Runner(client: client).run(agent, input: "Read the corpus.", journal: journal)
+                #expect(first.status == .budgetExceeded, "\(first.error ?? "")")
+                let stopped = try Journal.read(journal)
+                let before = Self.compactions(stopped)
+                // Whether the run stopped between a compaction and the request that replays it.
+                let steps = stopped.dropLast().filter { if case .toolFinished = $0.event { false } else { true } }
+                let stoppedAfterCompaction = if case .compaction? = steps.last?.event { true } else { false }
+                #expect(before.contains { $0.method == .summary })
+                let summariesBefore = reader.summaries
+                let requestsBefore = server.createRequests.count
+                agent.limits.maxTotalTokens = 100_000_000
+                let resumed = try await Runner(client: client).resume(agent, journal: journal)
+                #expect(resumed.status == .completed, "\(resumed.error ?? "")")
+                #expect(resumed.toolCalls.count == 80)
+                let all = Self.compactions(try Journal.read(journal))
+                #expect(reader.summaries == all.filter { $0.method == .summary }.count)
+                #expect(reader.summaries > summariesBefore)
+                // The first request after the resume goes on as the run would have: it replays the compacted history
+                // when the run stopped right after compacting, and chains otherwise.
+                let next = server.createRequests[requestsBefore]
+                if stoppedAfterCompaction {
+                    #expect(next.body?["previous_response_id"] == nil)
+                } else {
+                    #expect(next.body?["previous_response_id"]?.stringValue != nil)
+                }
+            }
+        }
     }
 
     @Test func withCompactionOffTheRunFailsAndSaysToTurnItOn() async throws {

@@ -67,6 +67,24 @@ import Testing
         #expect(USD.format(amount) == text)
     }
 
+    @Test func aCompactedHistoryIsWhatTheNextRequestReplaysLiveAndOnResume() throws {
+        let events: [JournalEvent] = [
+            Self.s, Self.sent(1), Self.priced(Self.response(1, calls: [("c1", "echo")]), cost: nil), Self.toolFinished(1, "c1"),
+            Self.compacted(before: 2, tokens: 40),
+        ]
+        for state in [Self.state(events), try Self.replayed(events)] {
+            #expect(state.decide(limits: RunLimits(), compactAt: 30) == .send)
+            #expect(state.replaysThisTurnOnly)
+            let (input, previous) = state.nextInput
+            #expect(previous == nil)
+            // The compacted history, then the output that was pending when it was made.
+            #expect(input.count == 3)
+            #expect(input.first == .user("do it"))
+            #expect(input.last == .functionCallOutput(FunctionCallOutput(callID: "c1", output: "ok")))
+            #expect(state.nextInputEstimate > 40)
+        }
+    }
+
     static func state(_ events: [JournalEvent]) -> RunState {
         var state = RunState(runID: "run-test")
         for event in events { state.apply(event) }

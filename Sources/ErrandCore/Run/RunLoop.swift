@@ -133,7 +133,9 @@ struct RunLoop: Sendable {
     private mutating func sendTurn(announce: Bool = true) async throws(CoreError) {
         let turn = state.nextTurn
         var (input, previous) = state.nextInput
-        var replayed = false
+        // A run that chains replays its history for this one request (after a compaction, or a connection that did
+        // not hold the chained response): journaled as such, without the history the journal already has.
+        var replayed = state.replaysThisTurnOnly
         let connection: ResponsesConnection?
         do {
             switch try await link.route(client, turn: turn, background: agent.settings.request.background == true) {

@@ -516,6 +516,10 @@ package struct RunState: Sendable, Hashable {
     /// response needs (a request sent again carries what it carried, which the history already has).
     package var replayInput: (input: [InputItem], previousResponseID: String?) { (history + pendingInput, nil) }
 
+    /// Whether the next request replays the history although the run chains: once, after a compaction or a refused
+    /// chain on a connection.
+    package var replaysThisTurnOnly: Bool { replayNext && !replaysHistory && openRequest == nil }
+
     /// Whether a refusal of `previous_response_id` on a WebSocket connection is answered by replaying this turn only:
     /// the request in flight was chained, in a run that chains.
     package var replaysTurnWhenChainRefused: Bool {
