@@ -61,7 +61,7 @@ package enum LocalCompaction {
 
     /// The history before the recent turns as a plain transcript for the summary turn, at most `limit` characters:
     /// plain text, so that any server reads it (no tool definitions are needed to replay calls).
-    package static func transcript(_ items: ArraySlice<InputItem>, limit: Int) -> String {
+    package static func transcript(_ items: [InputItem], limit: Int) -> String {
         let lines = items.compactMap(line)
         let perLine = max(200, limit / max(1, lines.count))
         // A long line keeps its beginning and its end (where a tool's result or a note's point often is).
@@ -77,9 +77,19 @@ package enum LocalCompaction {
         return .user("[This conversation was compacted to fit the model's context window.]\n\(taskLine)Summary of the work so far:\n\(summary)")
     }
 
-    /// The request text of a summary turn.
-    package static func summaryRequest(transcript: String) -> String {
-        "Here is the history to summarise, oldest first:\n\n\(transcript)\n\nWrite the summary now."
+    /// The request text of a summary turn: the task stated apart from the history, so that the model summarises the
+    /// work rather than doing the task (a small model given the task last in the history answers it).
+    package static func summaryRequest(task: String, transcript: String) -> String {
+        let taskLine = task.isEmpty ? "" : "The agent's task (do not do it; it is kept separately): \(task)\n\n"
+        return "\(taskLine)The history to summarise, oldest first:\n\n\(transcript)\n\nWrite the summary of this history now."
+    }
+
+    /// The run's task: the last user message of its input, whole (up to 2,000 characters), and that item.
+    package static func task(of input: [InputItem]) -> (text: String, item: InputItem?) {
+        guard let item = input.last(where: { if case .message(let message) = $0 { message.role == "user" } else { false } }),
+            case .message(let message) = item
+        else { return ("", nil) }
+        return (String(text(of: message.content).prefix(2000)), item)
     }
 
     private static func line(_ item: InputItem) -> String? {

@@ -108,10 +108,11 @@ extension RunLoop {
             recent = LocalCompaction.recentStart(history, keeping: kept)
         }
         let (items, droppedAll) = LocalCompaction.pruned(history, keepFrom: recent)
-        let (summary, usage, failure) = await summarise(items[..<recent], window: window, limit: limit)
+        let task = LocalCompaction.task(of: state.started?.input ?? [])
+        let older = items[..<recent].filter { $0 != task.item }
+        let (summary, usage, failure) = await summarise(older, task: task.text, window: window, limit: limit)
         if let summary {
-            let task = RunSummary.task(of: state.started?.input ?? [])
-            let replacement = [LocalCompaction.summaryMessage(task: String(task.prefix(2000)), summary: summary)] + items[recent...]
+            let replacement = [LocalCompaction.summaryMessage(task: task.text, summary: summary)] + items[recent...]
             return JournalEvent.Compaction(
                 turn: turn, method: .summary, reason: reason, tokensBefore: before, tokensAfter: overhead + TokenEstimate.of(replacement),
                 window: learnedWindow,
@@ -130,13 +131,15 @@ extension RunLoop {
 
     /// Asks the model for a summary of `items` in a turn of its own (plain text in, no tools), within the window: the
     /// summary, or why there is none; and what the turn used either way (charged to the shared budget here).
-    private func summarise(_ items: ArraySlice<InputItem>, window: Int?, limit: Int) async -> (summary: String?, usage: Usage?, failure: String) {
+    private func summarise(
+        _ items: [InputItem], task: String, window: Int?, limit: Int
+    ) async -> (summary: String?, usage: Usage?, failure: String) {
         let answerTokens = min(1024, max(128, (window ?? 8192) / 6))
-        let room = max(256, limit - TokenEstimate.of(text: LocalCompaction.summaryInstructions) - answerTokens - 64)
+        let room = max(256, limit - TokenEstimate.of(text: LocalCompaction.summaryInstructions + task) - answerTokens - 64)
         let transcript = LocalCompaction.transcript(items, limit: room * 4 * 9 / 10)
         var request = CreateResponseRequest(model: agent.model)
         request.instructions = LocalCompaction.summaryInstructions
-        request.input = .items([.user(LocalCompaction.summaryRequest(transcript: transcript))])
+        request.input = .items([.user(LocalCompaction.summaryRequest(task: task, transcript: transcript))])
         request.maxOutputTokens = answerTokens
         if agent.settings.request.store == false { request.store = false }
         let response: Response
