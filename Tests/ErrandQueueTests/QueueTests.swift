@@ -128,6 +128,27 @@ struct QueueTests {
         #expect(error?.message.contains("outside the folder") == true)
     }
 
+    @Test func budgetsGivenAtSubmitTravelInTheStoredSpec() throws {
+        let fixture = try QueueFixture(baseURL: "http://127.0.0.1:9/v1", tasks: 1)
+        defer { fixture.remove() }
+        let submission = try Submission.prepare(
+            specFile: fixture.spec, tasksFile: fixture.tasks, currentFolder: fixture.folder, environment: QueueFixture.environment,
+            maxTotalTokens: 5000)
+        #expect(submission.bundle["spec"]?["limits"]?["max_total_tokens"] == 5000)
+        // A worker reads them as any spec's limits.
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("errand-bundle-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let bundle = try SpecBundle.materialize(submission.bundle, into: elsewhere, environment: QueueFixture.environment)
+        #expect(bundle.spec.limits.maxTotalTokens == 5000)
+        // A cost budget for a model with no price is refused at submit, saying how to give one.
+        let error = #expect(throws: QueueError.self) {
+            try Submission.prepare(
+                specFile: fixture.spec, tasksFile: fixture.tasks, currentFolder: fixture.folder, environment: QueueFixture.environment, maxCostUSD: 1)
+        }
+        #expect(error?.message.contains("needs the price of scripted") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("--pricing FILE") == true)
+    }
+
     // MARK: Claims and leases
 
     @Test func claimsSkipEachOthersRowsFollowPriorityAndKeepToTheQueuesConcurrency() async throws {
