@@ -113,6 +113,8 @@ import Testing
             "run \(calls.map(\.wireID).joined(separator: ","))" + (rerun.isEmpty ? "" : " rerun \(rerun.sorted().joined(separator: ","))")
         case .finish(let end): "finish \(end.status.rawValue)"
         case .compact(let tokens): "compact \(tokens)"
+        case .rejectOutput(let e): "reject \(e.attempt)"
+        case .checkOutput(let names, _): "check \(names.joined(separator: ","))"
         case .done: "done"
         }
     }

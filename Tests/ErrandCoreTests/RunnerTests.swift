@@ -272,6 +272,7 @@ import Testing
                 case .hostedApproval: "approval"
                 case .connection: "connection"
                 case .compacted: "compacted"
+                case .outputRejected, .guardrail, .handoff, .subRun: "agents"
                 case .runFinished: "finished"
                 }
             }

@@ -33,6 +33,12 @@ public enum JournalEvent: Sendable, Hashable {
     case compaction(Compaction)
     /// A finished run was continued with more input (`errand run --continue`).
     case inputAdded(InputAdded)
+    /// The final answer did not fit the output schema: the next turn carries the problems and asks again.
+    case outputRejected(OutputRejected)
+    /// An input or output guardrail gave its verdict (or could not run).
+    case guardrail(GuardrailChecked)
+    /// The conversation was handed to another agent, which answers from the next turn on.
+    case handoff(Handoff)
     /// The model call failed.
     case failure(RunFailure)
     /// The run was resumed from its journal.
@@ -55,6 +61,9 @@ public enum JournalEvent: Sendable, Hashable {
         case .connection: "connection"
         case .compaction: "compaction"
         case .inputAdded: "input_added"
+        case .outputRejected: "output_rejected"
+        case .guardrail: "guardrail"
+        case .handoff: "handoff"
         case .failure: "error"
         case .runResumed: "run_resumed"
         case .runFinished: "run_finished"
@@ -77,6 +86,9 @@ public enum JournalEvent: Sendable, Hashable {
         case .failure(let e): e.turn
         case .runResumed(let e): e.turn
         case .runFinished(let e): e.turns
+        case .outputRejected(let e): e.turn
+        case .guardrail(let e): e.turn
+        case .handoff(let e): e.turn
         case .runStarted, .inputAdded: nil
         }
     }
@@ -103,12 +115,18 @@ public enum JournalEvent: Sendable, Hashable {
         public var resetToolChoice: Bool?
         /// A digest of the model, instructions and tools, to tell whether a resumed run has the same agent.
         public var fingerprint: String?
+        /// The run that started this one (an agent used as a tool, or a guardrail's judge), when there is one.
+        public var parentRunID: String?
+        /// The parent's call (its unique `call_id`) or check this run answers.
+        public var parentCallID: String?
 
         /// Creates the payload.
         public init(
             agent: String, model: String, mode: StateMode, instructions: String?, tools: [ResponseTool]?, input: [InputItem],
-            toolChoice: ToolChoice?, resetToolChoice: Bool?, fingerprint: String?
+            toolChoice: ToolChoice?, resetToolChoice: Bool?, fingerprint: String?, parentRunID: String? = nil, parentCallID: String? = nil
         ) {
+            self.parentRunID = parentRunID
+            self.parentCallID = parentCallID
             self.agent = agent
             self.model = model
             self.mode = mode
@@ -122,7 +140,7 @@ public enum JournalEvent: Sendable, Hashable {
 
         enum CodingKeys: String, CodingKey {
             case agent, model, mode, instructions, tools, input, toolChoice = "tool_choice", resetToolChoice = "reset_tool_choice"
-            case fingerprint
+            case fingerprint, parentRunID = "parent_run_id", parentCallID = "parent_call_id"
         }
 
         /// Decodes the payload, tolerating journals written before it had every field.
@@ -137,6 +155,8 @@ public enum JournalEvent: Sendable, Hashable {
             toolChoice = try container.decodeIfPresent(ToolChoice.self, forKey: .toolChoice)
             resetToolChoice = try container.decodeIfPresent(Bool.self, forKey: .resetToolChoice)
             fingerprint = try container.decodeIfPresent(String.self, forKey: .fingerprint)
+            parentRunID = try container.decodeIfPresent(String.self, forKey: .parentRunID)
+            parentCallID = try container.decodeIfPresent(String.self, forKey: .parentCallID)
         }
     }
 
@@ -507,12 +527,15 @@ public enum JournalEvent: Sendable, Hashable {
         public var incompleteReason: String?
         /// What the run cost in USD, when every turn's price was known.
         public var costUSD: Double?
+        /// The final answer's JSON value, when the agent has an output schema and the answer fits it.
+        public var output: JSONValue?
 
         /// Creates the payload.
         public init(
             status: RunResult.Status, finalText: String, usage: Usage?, lastResponseID: String?, turns: Int, toolCallCount: Int?,
-            message: String?, incompleteReason: String?, costUSD: Double? = nil
+            message: String?, incompleteReason: String?, costUSD: Double? = nil, output: JSONValue? = nil
         ) {
+            self.output = output
             self.costUSD = costUSD
             self.status = status
             self.finalText = finalText
@@ -526,7 +549,7 @@ public enum JournalEvent: Sendable, Hashable {
 
         enum CodingKeys: String, CodingKey {
             case status, finalText = "final_text", usage, lastResponseID = "last_response_id", turns = "turn"
-            case toolCallCount = "tool_call_count", message, incompleteReason = "incomplete_reason", costUSD = "cost_usd"
+            case toolCallCount = "tool_call_count", message, incompleteReason = "incomplete_reason", costUSD = "cost_usd", output
         }
 
         /// Decodes the payload, tolerating journals written before it had every field.
@@ -541,6 +564,94 @@ public enum JournalEvent: Sendable, Hashable {
             message = try container.decodeIfPresent(String.self, forKey: .message)
             incompleteReason = try container.decodeIfPresent(String.self, forKey: .incompleteReason)
             costUSD = try container.decodeIfPresent(Double.self, forKey: .costUSD)
+            output = try container.decodeIfPresent(JSONValue.self, forKey: .output)
         }
+    }
+
+    /// `output_rejected`.
+    public struct OutputRejected: Codable, Sendable, Hashable {
+        /// The turn whose answer was refused.
+        public var turn: Int
+        /// What is wrong with it.
+        public var problems: [String]
+        /// Which corrective turn this asks for (the first is 1).
+        public var attempt: Int
+        /// The message the next turn sends.
+        public var message: String
+
+        /// Creates the payload.
+        public init(turn: Int, problems: [String], attempt: Int, message: String) {
+            self.turn = turn
+            self.problems = problems
+            self.attempt = attempt
+            self.message = message
+        }
+    }
+
+    /// `guardrail`.
+    public struct GuardrailChecked: Codable, Sendable, Hashable {
+        /// The turn: 0 for an input check made before the first response, else the turn whose answer was checked.
+        public var turn: Int
+        /// `input` (the task) or `output` (the final answer).
+        public var kind: Guardrail.Kind
+        /// The check's name.
+        public var name: String
+        /// Whether it passed.
+        public var passed: Bool
+        /// Why it tripped (the check's reason), or why it passed when it says.
+        public var reason: String?
+        /// Why the check could not run (it crashed, timed out or could not start): such a check fails closed.
+        public var error: String?
+        /// How long it took, in seconds.
+        public var duration: Double
+        /// The judge's run, for a check made by an agent.
+        public var subRun: SubRunRecord?
+
+        /// Creates the payload.
+        public init(
+            turn: Int, kind: Guardrail.Kind, name: String, passed: Bool, reason: String?, error: String? = nil, duration: Double,
+            subRun: SubRunRecord? = nil
+        ) {
+            self.turn = turn
+            self.kind = kind
+            self.name = name
+            self.passed = passed
+            self.reason = reason
+            self.error = error
+            self.duration = duration
+            self.subRun = subRun
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case turn, kind, name, passed, reason, error, duration = "duration_seconds", subRun = "sub_run"
+        }
+    }
+
+    /// `handoff`.
+    public struct Handoff: Codable, Sendable, Hashable {
+        /// The turn whose response asked for it.
+        public var turn: Int
+        /// The `transfer_to_…` call.
+        public var callID: String
+        /// The agent that handed the conversation on.
+        public var from: String
+        /// The agent that has it now.
+        public var to: String
+        /// The new agent's model.
+        public var model: String
+        /// The new agent's first `tool_choice`.
+        public var toolChoice: ToolChoice?
+
+        /// Creates the payload.
+        public init(turn: Int, callID: String, from: String, to: String, model: String, toolChoice: ToolChoice?) {
+            self.turn = turn
+            self.callID = callID
+            self.from = from
+            self.to = to
+            self.model = model
+            self.toolChoice = toolChoice
+        }
+
+        enum CodingKeys: String, CodingKey { case turn, callID = "call_id", from, to, model, toolChoice = "tool_choice" }
     }
 }

@@ -40,10 +40,11 @@ extension RunStore {
     /// The store and the run.
     public func location(of runID: String) -> String { "\(location) run \(runID)" }
 
-    /// The id of an existing run: `runID`, or the run that started last for `last`.
+    /// The id of an existing run: `runID`, or the top-level run that started last for `last` (not a run another
+    /// started: resuming its parent resumes it).
     public func existingRunID(_ runID: String) async throws(CoreError) -> String {
         if runID == "last" {
-            guard let last = try await list().last else { throw CoreError(.runStore, "there are no runs in \(location) yet") }
+            guard let last = try await list().last(where: { $0.parentRunID == nil }) else { throw CoreError(.runStore, "there are no runs in \(location) yet") }
             return last.runID
         }
         return runID
@@ -81,6 +82,8 @@ public struct RunSummary: Sendable, Hashable {
     public var task: String
     /// Why it did not complete, when it did not.
     public var error: String?
+    /// The run that started this one (an agent used as a tool, a guardrail's judge), when there is one.
+    public var parentRunID: String?
 
     /// The summary of a run's journal, or `nil` when the records do not make a run.
     public init?(records: [JournalRecord], journal: String) {
@@ -96,6 +99,7 @@ public struct RunSummary: Sendable, Hashable {
         self.started = Date(timeIntervalSince1970: first.time)
         self.task = Self.task(of: state.started?.input ?? [])
         self.error = state.finished?.message
+        self.parentRunID = state.started?.parentRunID
     }
 
     /// The first line of the last user message of the input.
@@ -139,7 +143,7 @@ public struct FileRunStore: RunStore {
     /// The journal of an existing run: `runID`, or `last` for the run that started last.
     public func existingJournal(_ runID: String) throws(CoreError) -> URL {
         if runID == "last" {
-            guard let last = try listFiles().last else { throw CoreError(.runStore, "there are no runs in \(folder.path) yet") }
+            guard let last = try listFiles().last(where: { $0.parentRunID == nil }) else { throw CoreError(.runStore, "there are no runs in \(folder.path) yet") }
             return URL(fileURLWithPath: last.journal)
         }
         let url = journal(for: runID)

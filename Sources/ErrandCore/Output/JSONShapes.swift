@@ -26,6 +26,7 @@ extension RunResult {
             "usage": usage.jsonValue, "response_id": lastResponseID.map(JSONValue.string) ?? .null, "run_id": .string(runID),
             "journal": journal.map { .string($0.path) } ?? .null, "error": error.map(JSONValue.string) ?? .null,
             "incomplete_reason": incompleteReason.map(JSONValue.string) ?? .null, "cost_usd": costUSD.map(JSONValue.number) ?? .null,
+            "output": output ?? .null,
         ]
     }
 }
@@ -89,6 +90,17 @@ extension RunEvent {
                 "type": "connection", "turn": .number(Double(e.turn)), "transport": .string(e.transport.rawValue), "url": e.url.map(JSONValue.string) ?? .null,
                 "connection": e.number.map { .number(Double($0)) } ?? .null, "reason": .string(e.reason), "next": e.next.map(JSONValue.string) ?? .null,
             ]
+        case .outputRejected(let e):
+            [
+                "type": "output_rejected", "turn": .number(Double(e.turn)), "attempt": .number(Double(e.attempt)),
+                "problems": .array(e.problems.map(JSONValue.string)),
+            ]
+        case .guardrail(let e):
+            { var value = (try? JSONValue(encoding: e)) ?? [:]; value["type"] = "guardrail"; return value }()
+        case .handoff(let e):
+            { var value = (try? JSONValue(encoding: e)) ?? [:]; value["type"] = "handoff"; return value }()
+        case .subRun(let callID, let runID, let event):
+            ["type": "sub_run", "call_id": .string(callID), "run_id": .string(runID), "event": event.jsonValue]
         case .runFinished(let result):
             { var value = result.jsonValue; value["type"] = "run_finished"; return value }()
         }
@@ -106,6 +118,7 @@ extension BatchResult {
             "run_id": .string(result.runID), "error": result.error.map(JSONValue.string) ?? .null,
             "incomplete_reason": result.incompleteReason.map(JSONValue.string) ?? .null, "cost_usd": result.costUSD.map(JSONValue.number) ?? .null,
             "journal": result.journal.map { .string($0.path) } ?? .null, "origin": .string(origin.rawValue),
+            "output": result.output ?? .null,
         ]
     }
 }

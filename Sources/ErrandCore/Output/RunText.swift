@@ -154,6 +154,12 @@ package enum RunText {
             return "turn \(e.turn) \(compaction(e))"
         case .inputAdded(let e):
             return "follow-up: \(short(RunSummary.task(of: e.input), 100))"
+        case .outputRejected(let e):
+            return "turn \(e.turn) \(outputRejected(e))"
+        case .guardrail(let e):
+            return "turn \(e.turn) \(guardrail(e))"
+        case .handoff(let e):
+            return "turn \(e.turn) \(handoff(e))"
         case .failure(let e):
             return "turn \(e.turn) ✗ \(short(e.message, 300))"
         case .runResumed(let e):
@@ -163,6 +169,23 @@ package enum RunText {
             let detail = e.status == .completed ? short(e.finalText, 80) : short(e.message ?? "", 300)
             return "\(mark) \(e.status.rawValue): \(facts(turns: e.turns, toolCalls: e.toolCallCount ?? 0, tokens: e.usage?.totalTokens ?? 0, cost: e.costUSD)) · \(detail)"
         }
+    }
+
+    /// A refused answer: `↺ the answer does not fit the output schema (attempt 1): …`.
+    package static func outputRejected(_ e: JournalEvent.OutputRejected) -> String {
+        "↺ the answer does not fit the output schema; asking again (\(e.attempt)): \(short(e.problems.joined(separator: "; "), 200))"
+    }
+
+    /// A guardrail's verdict: `⛨ input guardrail deny passed` or `⛔ output guardrail judge tripped: reason`.
+    package static func guardrail(_ e: JournalEvent.GuardrailChecked) -> String {
+        let what = "\(e.kind.rawValue) guardrail \(e.name)"
+        if let error = e.error { return "⛔ \(what) could not run: \(short(error, 200))" }
+        return e.passed ? "⛨ \(what) passed" : "⛔ \(what) tripped: \(short(e.reason ?? "no reason given", 200))"
+    }
+
+    /// A handoff: `⇢ handed from triage to billing (model)`.
+    package static func handoff(_ e: JournalEvent.Handoff) -> String {
+        "⇢ handed from \(e.from) to \(e.to) (\(e.model))"
     }
 
     /// The runs of a folder as a table: run, agent, status, turns, tokens, started, task.

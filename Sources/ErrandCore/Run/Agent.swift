@@ -37,6 +37,14 @@ public struct Agent: Sendable {
     public var price: ModelPrice?
     /// How the run keeps within the model's context window (compaction).
     public var context = ContextPolicy()
+    /// What the agent is for: the description of its tool when used as one, and of its handoff.
+    public var description: String?
+    /// The agents this one may hand the conversation to (`transfer_to_<name>` tools).
+    public var handoffs: [Handoff] = []
+    /// The shape the final answer must have; the parsed answer is ``RunResult/output``.
+    public var outputSchema: OutputSchema?
+    /// Checks on the task and the final answer.
+    public var guardrails = Guardrails()
     /// How the run's journal is written (durability, tool output kept, secrets redacted). The provider's API key is
     /// always among the redacted secrets.
     public var journalPolicy = JournalPolicy()
@@ -67,6 +75,11 @@ public struct Agent: Sendable {
 
     /// The context window the run works with: the policy's, else the built-in table's for the model.
     public var contextWindow: Int? { context.window ?? ModelCatalog.builtIn.contextWindow(for: model) }
+
+    /// Every tool the model sees, as sent: the function tools, the handoffs, then the hosted tools.
+    public var toolDefinitions: [ResponseTool] {
+        tools.definitions + handoffs.map(\.definition) + hostedTools.map(ResponseTool.hosted)
+    }
 
     /// Refuses a cost budget for a model with no price, before anything runs.
     public func checkBudget() throws(CoreError) {

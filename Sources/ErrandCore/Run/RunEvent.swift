@@ -2,7 +2,7 @@ import Foundation
 import ResponsesAPI
 
 /// What happens during a run, as it happens.
-public enum RunEvent: Sendable {
+public indirect enum RunEvent: Sendable {
     /// The run started.
     case runStarted(runID: String, agent: String)
     /// A model turn started.
@@ -25,6 +25,14 @@ public enum RunEvent: Sendable {
     case connection(JournalEvent.Connection)
     /// The conversation was compacted to fit the context window.
     case compacted(JournalEvent.Compaction)
+    /// The final answer did not fit the output schema; the next turn asks again.
+    case outputRejected(JournalEvent.OutputRejected)
+    /// A guardrail gave its verdict.
+    case guardrail(JournalEvent.GuardrailChecked)
+    /// The conversation was handed to another agent.
+    case handoff(JournalEvent.Handoff)
+    /// An event of a child run: an agent used as a tool (for the call `callID`), or a guardrail's judge.
+    case subRun(callID: String, runID: String, event: RunEvent)
     /// The run finished.
     case runFinished(RunResult)
 }

@@ -24,6 +24,13 @@ public struct RunLimits: Sendable, Hashable {
     /// The most the run may spend, in USD, at the agent's price (``Agent/price``). A run whose model has no price
     /// cannot have one: ``Runner`` refuses it before the first call.
     public var maxCostUSD: Double?
+    /// How many corrective turns an answer that does not fit the output schema gets before the run ends
+    /// `invalid_output` (default 2).
+    public var outputRetries: Int = 2
+    /// How deep agents may call agents (as tools, or as guardrail judges): the run itself is depth 0 (default 3).
+    public var maxAgentDepth: Int = 3
+    /// How many times the conversation may be handed from one agent to another (default 8).
+    public var maxHandoffs: Int = 8
 
     /// Creates limits.
     public init(

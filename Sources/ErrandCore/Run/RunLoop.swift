@@ -7,7 +7,10 @@ import Tracing
 /// The I/O of one run: each phase asks the state what to do, does it (a model call, tool calls, approvals), records
 /// the event that results and applies it. The rules are in ``RunState``.
 struct RunLoop: Sendable {
-    let agent: Agent
+    /// The run's own agent: its limits are the run's, and its handoffs lead to every agent the run may hand to.
+    let root: Agent
+    /// The agent that has the conversation: the run's own, or the one the last handoff named.
+    var agent: Agent
     let client: ResponsesClient
     let logger: Logger
     var journal: (any RunJournal)?
@@ -27,6 +30,10 @@ struct RunLoop: Sendable {
     let contextWindow: Int?
     /// Whether the server answered `POST /responses/compact` with 404: the run then relies on `context_management`.
     var compactEndpointMissing = false
+    /// Where agents this run calls are journaled (the run's own store); nil: they are not.
+    var childStore: (any RunStore)?
+    /// How deep the run is among runs started by runs (a top-level run is 0).
+    var depth = 0
 
     /// A loop for `agent`'s run in `state`; what each turn would otherwise look up (the compaction mode, the window)
     /// is settled here, once.
@@ -34,7 +41,8 @@ struct RunLoop: Sendable {
         agent: Agent, client: ResponsesClient, logger: Logger, journal: (any RunJournal)?, emit: @escaping @Sendable (RunEvent) -> Void,
         state: RunState, options: Runner.ResumeOptions = Runner.ResumeOptions()
     ) {
-        self.agent = agent
+        self.root = agent
+        self.agent = state.activeAgent.flatMap { agent.reachable(named: $0) } ?? agent
         self.client = client
         self.logger = logger
         self.journal = journal
@@ -75,7 +83,11 @@ struct RunLoop: Sendable {
     }
 
     private mutating func runSteps() async {
-        let (tools, rerunAll) = (agent.tools, options.rerunInterrupted)
+        if let name = state.activeAgent, agent.name != name, state.finished == nil {
+            await end(.failed, "the journal says the conversation was handed to the agent \(name), which \(root.name) cannot hand to (through its handoffs); the spec changed since")
+            return
+        }
+        let rerunAll = options.rerunInterrupted
         while !Task.isCancelled {
             if let stopRequested, stopRequested() {
                 await end(.cancelled, "stopped between steps (its worker is shutting down); resuming the run goes on from here")
@@ -90,9 +102,12 @@ struct RunLoop: Sendable {
                 }
                 return
             }
-            let decision = state.decide(limits: agent.limits, price: agent.price, compactAt: compactAt) { name in
-                rerunAll || tools[name]?.isIdempotent == true
+            let (tools, active) = (agent.tools, agent)
+            let rules = RunState.OutputRules(schema: agent.outputSchema, retries: root.limits.outputRetries, guardrails: agent.guardrails.output.map(\.name))
+            let decision = state.decide(limits: root.limits, price: agent.price, compactAt: compactAt, output: rules) { name in
+                rerunAll || tools[name]?.isIdempotent == true || active.handoff(named: name) != nil
             }
+            let inputChecks = root.guardrails.input.filter { !state.uncheckedInput([$0.name]).isEmpty }
             do {
                 switch decision {
                 case .done:
@@ -100,6 +115,8 @@ struct RunLoop: Sendable {
                 case .finish(let end):
                     try await record(.runFinished(end))
                     return
+                case .send where !inputChecks.isEmpty:
+                    try await sendTurnChecking(inputChecks)
                 case .send:
                     try await sendTurn()
                 case .attach(let id):
@@ -113,6 +130,15 @@ struct RunLoop: Sendable {
                     }
                 case .compact(let tokens):
                     try await compactContext(reason: .threshold, tokens: tokens)
+                case .rejectOutput(let rejected):
+                    try await record(.outputRejected(rejected))
+                    emit(.outputRejected(rejected))
+                case .checkOutput(let names, let text):
+                    let checks = agent.guardrails.output.filter { names.contains($0.name) }
+                    try await check(checks, kind: .output, text: text)
+                case .runTools where !inputChecks.isEmpty:
+                    // A resumed run whose input was not checked yet: no tool runs before it is.
+                    try await check(inputChecks, kind: .input, text: state.inputText)
                 case .runTools(let calls, let rerun):
                     if !rerun.isEmpty {
                         logger.notice("running calls a crash interrupted again", metadata: ["call_ids": "\(rerun.sorted())"])
@@ -130,7 +156,7 @@ struct RunLoop: Sendable {
     // MARK: Phases
 
     /// Prepares the next request, calls the model, and records what came back.
-    private mutating func sendTurn(announce: Bool = true) async throws(CoreError) {
+    private mutating func sendTurn(announce: Bool = true, tripwire: Tripwire? = nil) async throws(CoreError) {
         let turn = state.nextTurn
         var (input, previous) = state.nextInput
         // A run that chains replays its history for this one request (after a compaction, or a connection that did
@@ -188,7 +214,7 @@ struct RunLoop: Sendable {
                 span.attributes["errand.turn"] = turn
                 span.attributes["errand.stateless"] = loop.state.replaysHistory
                 span.attributes["errand.transport"] = connection == nil ? "http" : "websocket"
-                let response = try await loop.callModel(request, turn: turn, background: background, connection: connection)
+                let response = try await loop.callModel(request, turn: turn, background: background, connection: connection, tripwire: tripwire)
                 span.attributes["gen_ai.response.id"] = response.id
                 span.attributes["gen_ai.response.status"] = response.status.rawValue
                 span.attributes["gen_ai.usage.input_tokens"] = response.usage?.inputTokens ?? 0
@@ -229,6 +255,10 @@ struct RunLoop: Sendable {
             return
         } catch let error as CoreError {
             throw error
+        } catch is GuardrailTripped {
+            // An input guardrail tripped while the model was answering: the call was cancelled, and its verdict ends the run.
+            try await noteBackground(background, turn: turn)
+            return
         } catch {
             try await noteBackground(background, turn: turn)
             if Task.isCancelled || error is CancellationError { return }
@@ -314,11 +344,107 @@ struct RunLoop: Sendable {
 
     /// Runs the calls (several at once, up to the concurrency limit). Each call's start is journaled before it runs
     /// and its end after, so that a crash in between is known for what it is: a call a resume must not simply repeat.
-    private mutating func runTools(_ calls: [RunState.Call]) async throws(CoreError) {
+    private mutating func runTools(_ all: [RunState.Call]) async throws(CoreError) {
         let turn = state.turn
-        guard !calls.isEmpty else { return }
-        let limit = max(1, agent.limits.maxToolConcurrency)
-        let executor = ToolExecutor(agent: agent, runID: state.runID, logger: logger)
+        guard !all.isEmpty else { return }
+        let active = agent
+        let handoffs = all.filter { active.handoff(named: $0.call.name) != nil }
+        let calls = all.filter { active.handoff(named: $0.call.name) == nil }
+        if !calls.isEmpty { try await runLocalTools(calls, turn: turn) }
+        // Handoffs go last, once the other calls of the turn are answered under the agent that asked for them.
+        for (index, slot) in handoffs.enumerated() { try await handOff(slot, turn: turn, first: index == 0) }
+    }
+
+    /// Hands the conversation to the agent a `transfer_to_…` call names, or answers the call with why not (a second
+    /// handoff in one turn, the run's limit reached).
+    private mutating func handOff(_ slot: RunState.Call, turn: Int, first: Bool) async throws(CoreError) {
+        let call = slot.call
+        guard let handoff = agent.handoff(named: call.name) else { return }
+        try await start(slot, turn: turn)
+        var refusal: String?
+        if !first {
+            refusal = "error: only one handoff per turn is made; the conversation already went to the agent named in the first"
+        } else if state.handoffCount >= root.limits.maxHandoffs {
+            refusal = "error: the conversation was handed on \(state.handoffCount) times already, the run's limit (limits.max_handoffs); answer the user yourself"
+        }
+        let target = refusal == nil ? handoff.agent : agent
+        var record = ToolCallRecord(
+            turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, output: refusal ?? handoff.output(from: agent.name),
+            isError: refusal != nil, duration: 0, wireCallID: slot.requalifiedID)
+        record.notes = refusal == nil ? ["handed to \(target.name)"] : nil
+        try await finish(record)
+        guard refusal == nil else { return }
+        let event = JournalEvent.Handoff(turn: turn, callID: slot.wireID, from: agent.name, to: target.name, model: target.model, toolChoice: target.toolChoice)
+        try await self.record(.handoff(event))
+        agent = target
+        emit(.handoff(event))
+    }
+
+    /// Runs agents as children of this run, sharing its runner, store, budgets and cancellation.
+    func subRuns() -> SubRuns {
+        var runner = Runner(client: client, logger: logger)
+        runner.stopRequested = stopRequested
+        let limits = root.limits
+        var budget = sharedBudget
+        if limits.maxCostUSD != nil || limits.maxTotalTokens != nil {
+            budget = SharedBudget(
+                maxCostUSD: limits.maxCostUSD.map { max(0, $0 - state.pricedCost) },
+                maxTotalTokens: limits.maxTotalTokens.map { max(0, $0 - state.usage.totalTokens) },
+                name: "what is left of the budget of run \(state.runID)", parent: sharedBudget)
+        }
+        return SubRuns(
+            runner: runner, store: childStore, parentRunID: state.runID, depth: depth, maxDepth: limits.maxAgentDepth, budget: budget,
+            options: options, emit: emit)
+    }
+
+    /// Runs the checks at once, journals every verdict in order, and announces it. A trip ends the run at the next
+    /// decision.
+    private mutating func check(_ checks: [Guardrail], kind: Guardrail.Kind, text: String) async throws(CoreError) {
+        let verdicts = await Self.verdicts(
+            checks, kind: kind, text: text, runID: state.runID, turn: kind == .input ? 0 : state.turn, logger: logger, subRuns: subRuns(), tripwire: nil)
+        for verdict in verdicts {
+            try await record(.guardrail(verdict))
+            emit(.guardrail(verdict))
+        }
+    }
+
+    /// The first request, sent while the input guardrails check the task: one that trips cancels the model call.
+    /// Their verdicts are journaled once the call is over, so no tool runs before they are in.
+    private mutating func sendTurnChecking(_ checks: [Guardrail]) async throws(CoreError) {
+        let tripwire = Tripwire()
+        async let verdicts = Self.verdicts(
+            checks, kind: .input, text: state.inputText, runID: state.runID, turn: 0, logger: logger, subRuns: subRuns(), tripwire: tripwire)
+        try await sendTurn(tripwire: tripwire)
+        for verdict in await verdicts {
+            try await record(.guardrail(verdict))
+            emit(.guardrail(verdict))
+        }
+    }
+
+    /// The checks' verdicts, in the checks' order; `tripwire` is tripped by the first that does not pass.
+    private static func verdicts(
+        _ checks: [Guardrail], kind: Guardrail.Kind, text: String, runID: String, turn: Int, logger: Logger, subRuns: SubRuns, tripwire: Tripwire?
+    ) async -> [JournalEvent.GuardrailChecked] {
+        await withTaskGroup(of: (Int, JournalEvent.GuardrailChecked).self) { group in
+            for (index, guardrail) in checks.enumerated() {
+                let check = GuardrailCheck(kind: kind, name: guardrail.name, text: text, runID: runID, turn: turn, logger: logger, subRuns: subRuns)
+                group.addTask { (index, await guardrail.run(check)) }
+            }
+            var verdicts = [JournalEvent.GuardrailChecked?](repeating: nil, count: checks.count)
+            for await (index, verdict) in group {
+                verdicts[index] = verdict
+                if !verdict.passed { tripwire?.trip() }
+            }
+            return verdicts.compactMap { $0 }
+        }
+    }
+
+    /// Runs the calls of local tools (several at once, up to the concurrency limit).
+    private mutating func runLocalTools(_ calls: [RunState.Call], turn: Int) async throws(CoreError) {
+        let limit = max(1, root.limits.maxToolConcurrency)
+        var configured = ToolExecutor(agent: agent, runID: state.runID, logger: logger)
+        configured.subRuns = subRuns()
+        let executor = configured
         if calls.count == 1 {
             // One call needs no task group (and its extra hop).
             let slot = calls[0]
@@ -379,13 +505,18 @@ struct RunLoop: Sendable {
         var request = settings.request
         request.model = agent.model
         request.instructions = agent.instructions
-        if !(agent.tools.isEmpty && agent.hostedTools.isEmpty) {
-            request.tools = agent.tools.definitions + agent.hostedTools.map(ResponseTool.hosted)
+        if !(agent.tools.isEmpty && agent.hostedTools.isEmpty && agent.handoffs.isEmpty) {
+            request.tools = agent.toolDefinitions
             request.toolChoice = state.toolChoice
             request.parallelToolCalls = agent.parallelToolCalls
         }
         request.input = .items(input)
         request.previousResponseID = previousResponseID
+        if let schema = agent.outputSchema, request.text?.format == nil {
+            var text = request.text ?? TextOptions()
+            text.format = schema.format
+            request.text = text
+        }
         if request.contextManagement == nil, compactionMode == .server, let window = state.learnedWindow ?? contextWindow {
             request.contextManagement = [["type": "compaction", "compact_threshold": .number(Double(agent.context.limit(window: window)))]]
         }
@@ -420,7 +551,7 @@ struct RunLoop: Sendable {
     /// callback cannot wait for), and the call returns only once that line is written or has failed. A turn with no
     /// background response starts nothing.
     private func callModel(
-        _ request: CreateResponseRequest, turn: Int, background: BackgroundID, connection: ResponsesConnection?
+        _ request: CreateResponseRequest, turn: Int, background: BackgroundID, connection: ResponsesConnection?, tripwire: Tripwire? = nil
     ) async throws -> Response {
         let (journal, runID, emit) = (self.journal, state.runID, self.emit)
         let note: @Sendable (String) -> Void = { id in
@@ -441,7 +572,12 @@ struct RunLoop: Sendable {
             }
         }
         do {
-            let response = try await sendModelCall(request, note: note, emit: emit, connection: connection)
+            let response: Response
+            if let tripwire {
+                response = try await tripwire.race { try await self.sendModelCall(request, note: note, emit: emit, connection: connection) }
+            } else {
+                response = try await sendModelCall(request, note: note, emit: emit, connection: connection)
+            }
             await background.writing.withLock({ $0 })?.value
             return response
         } catch {

@@ -19,6 +19,10 @@ public struct RunResult: Sendable, Hashable {
         case failed
         /// A token or cost budget was reached, or the next turn would have passed it (`incompleteReason` names it).
         case budgetExceeded = "budget_exceeded"
+        /// The final answer did not fit the output schema, even after its corrective turns (`error` has the problems).
+        case invalidOutput = "invalid_output"
+        /// An input or output guardrail tripped, or could not run (`error` names it and its reason).
+        case guardrailTripped = "guardrail_tripped"
 
         /// Whether a resume goes on with a run that ended so: one stopped early (cancelled, out of time, a failed
         /// call that may have been transient, a budget reached: resumed with a larger one) is taken up again; one that
@@ -32,6 +36,8 @@ public struct RunResult: Sendable, Hashable {
     public var status: Status
     /// The final answer's text (empty unless completed).
     public var finalText: String
+    /// The final answer's JSON value, when the agent has an output schema and the answer fits it.
+    public var output: JSONValue?
     /// Every output item of every turn, in order.
     public var items: [OutputItem]
     /// Every tool call with its outcome.
@@ -55,9 +61,10 @@ public struct RunResult: Sendable, Hashable {
     public init(
         runID: String, status: Status, finalText: String = "", items: [OutputItem] = [], toolCalls: [ToolCallRecord] = [], usage: Usage = Usage(),
         lastResponseID: String? = nil, turns: Int = 0, error: String? = nil, incompleteReason: String? = nil, journal: URL? = nil,
-        costUSD: Double? = nil
+        costUSD: Double? = nil, output: JSONValue? = nil
     ) {
         self.costUSD = costUSD
+        self.output = output
         self.runID = runID
         self.status = status
         self.finalText = finalText

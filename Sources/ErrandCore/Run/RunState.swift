@@ -22,6 +22,10 @@ package struct RunState: Sendable, Hashable {
         case runTools([Call], rerun: Set<String>)
         /// Compact the conversation before the next request: it would hold about `tokens` tokens, past the threshold.
         case compact(tokens: Int)
+        /// Refuse the final answer, which does not fit the output schema, and ask again.
+        case rejectOutput(JournalEvent.OutputRejected)
+        /// Check the final answer with these output guardrails (by name) before the run completes.
+        case checkOutput(names: [String], text: String)
         /// End the run.
         case finish(JournalEvent.RunFinished)
         /// The run has ended.
@@ -130,6 +134,33 @@ package struct RunState: Sendable, Hashable {
     /// How the run ended, once it has.
     package private(set) var finished: JournalEvent.RunFinished?
 
+    /// The agent that has the conversation after a handoff (nil: the run's own agent).
+    package private(set) var activeAgent: String?
+    /// How many times the conversation was handed on.
+    package private(set) var handoffCount = 0
+    /// The guardrails that gave a verdict: `input:NAME` (for the current input), `output:NAME:TURN`.
+    package private(set) var checkedGuardrails: Set<String> = []
+    /// The guardrail that tripped (or could not run), which ends the run.
+    package private(set) var trip: JournalEvent.GuardrailChecked?
+    /// Corrective turns asked for in this stretch of the run.
+    package private(set) var outputAttempts = 0
+
+    /// What the run's end depends on besides the limits: the active agent's output schema and output guardrails.
+    package struct OutputRules: Sendable {
+        /// The schema the final answer must fit.
+        package var schema: OutputSchema?
+        /// How many corrective turns a refused answer gets.
+        package var retries: Int
+        /// The output guardrails' names.
+        package var guardrails: [String]
+
+        package init(schema: OutputSchema? = nil, retries: Int = 2, guardrails: [String] = []) {
+            self.schema = schema
+            self.retries = retries
+            self.guardrails = guardrails
+        }
+    }
+
     private struct Answer: Sendable, Hashable {
         var status: ResponseStatus
         var text: String
@@ -215,9 +246,26 @@ package struct RunState: Sendable, Hashable {
         case .compaction(let e):
             compact(e)
 
+        case .outputRejected(let e):
+            outputAttempts = max(outputAttempts, e.attempt)
+            added.append(.user(e.message))
+
+        case .guardrail(let e):
+            checkedGuardrails.insert(e.kind == .input ? "input:\(e.name)" : "output:\(e.name):\(e.turn)")
+            count(e.subRun?.usage, cost: e.subRun?.costUSD)
+            if !e.passed, trip == nil { trip = e }
+
+        case .handoff(let e):
+            activeAgent = e.to
+            handoffCount += 1
+            toolChoice = e.toolChoice
+
         case .inputAdded(let e):
             finished = nil
             answer = nil
+            trip = nil
+            outputAttempts = 0
+            checkedGuardrails = checkedGuardrails.filter { !$0.hasPrefix("input:") }
             added += e.input
             usedCallIDs.formUnion(Self.callIDs(in: e.input))
             segmentTurn = turn
@@ -273,6 +321,7 @@ package struct RunState: Sendable, Hashable {
     /// A call ended: its output is kept under its wire id, and its record takes its place among the run's calls, in
     /// the order the model asked for them (records arrive as calls finish).
     private mutating func finishCall(_ record: ToolCallRecord) {
+        if let child = record.subRun { count(child.usage, cost: child.costUSD) }
         let id = record.wireCallID ?? wireID(forServerID: record.callID, turn: record.turn) { outputs[$0] != nil }
         outputs[id] = record
         startedCalls.insert(id)
@@ -393,9 +442,11 @@ package struct RunState: Sendable, Hashable {
     /// the totals have reached one; and before each request, when what it would send (``nextInputEstimate``) cannot
     /// fit, costed at `price`. Past `compactAt` tokens, the run compacts before sending (once a turn).
     package func decide(
-        limits: RunLimits, price: ModelPrice? = nil, compactAt: Int? = nil, safeToRepeat: (String) -> Bool = { _ in false }
+        limits: RunLimits, price: ModelPrice? = nil, compactAt: Int? = nil, output rules: OutputRules = OutputRules(),
+        safeToRepeat: (String) -> Bool = { _ in false }
     ) -> Decision {
         if finished != nil { return .done }
+        if let trip { return .finish(finish(.guardrailTripped, message: Self.tripMessage(trip))) }
         if openRequest != nil {
             // A request without its response (a resumed run): fetch the background response, or send it again.
             if let backgroundResponseID { return .attach(responseID: backgroundResponseID) }
@@ -423,7 +474,7 @@ package struct RunState: Sendable, Hashable {
                 return .runTools(unanswered, rerun: Set(interrupted.map(\.wireID)))
             }
             if calls.isEmpty, added.isEmpty {
-                return .finish(finish(.completed, text: answer.text, incompleteReason: answer.incompleteReason))
+                return complete(answer, rules: rules)
             }
         }
         if turn - segmentTurn >= limits.maxTurns {
@@ -437,6 +488,53 @@ package struct RunState: Sendable, Hashable {
             }
         }
         return .send
+    }
+
+    /// The end of a run whose model answered without tools: the answer read against the output schema (refused, with
+    /// a corrective turn while any are left), checked by the output guardrails, then the run completes.
+    private func complete(_ answer: Answer, rules: OutputRules) -> Decision {
+        var output: JSONValue?
+        if let schema = rules.schema {
+            switch schema.read(answer.text) {
+            case .success(let value):
+                output = value
+            case .failure(let rejection):
+                let cut = answer.incompleteReason.map { " (the answer was cut short: \($0))" } ?? ""
+                guard outputAttempts < rules.retries else {
+                    let tries = rules.retries == 0 ? "" : " after \(rules.retries) corrective turn\(rules.retries == 1 ? "" : "s")"
+                    return .finish(finish(
+                        .invalidOutput, text: answer.text,
+                        message: "the answer does not match the output schema \"\(schema.name)\"\(tries)\(cut): \(rejection.description)"))
+                }
+                let attempt = outputAttempts + 1
+                return .rejectOutput(JournalEvent.OutputRejected(
+                    turn: turn, problems: rejection.problems, attempt: attempt,
+                    message: schema.correction(rejection, attempt: attempt, of: rules.retries)))
+            }
+        }
+        let unchecked = rules.guardrails.filter { !checkedGuardrails.contains("output:\($0):\(turn)") }
+        if !unchecked.isEmpty { return .checkOutput(names: unchecked, text: answer.text) }
+        return .finish(finish(.completed, text: answer.text, incompleteReason: answer.incompleteReason, output: output))
+    }
+
+    /// The message of a run a guardrail stopped.
+    static func tripMessage(_ trip: JournalEvent.GuardrailChecked) -> String {
+        let what = "the \(trip.kind.rawValue) guardrail '\(trip.name)'"
+        if let error = trip.error { return "\(what) could not run: \(error); guardrails fail closed, so the run stopped" }
+        return "\(what) tripped: \(trip.reason ?? "no reason given")"
+    }
+
+    /// Which of `names` (input guardrails) have not given a verdict on the current input.
+    package func uncheckedInput(_ names: [String]) -> [String] { names.filter { !checkedGuardrails.contains("input:\($0)") } }
+
+    /// The text input guardrails check: the user messages of the run's input (or of the input a continuation added).
+    package var inputText: String {
+        let source = added.isEmpty ? (started?.input ?? []) : added
+        return source.compactMap { item -> String? in
+            let json = (try? JSONValue(encoding: item)) ?? .null
+            guard json["role"] == "user" else { return nil }
+            return json["content"]?.stringValue ?? (json["content"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
+        }.joined(separator: "\n\n")
     }
 
     /// The record of a call a crash interrupted and that is not run again: an error that tells the model so.
@@ -476,10 +574,12 @@ package struct RunState: Sendable, Hashable {
     }
 
     /// The end of the run as it stands, with `status`.
-    package func finish(_ status: RunResult.Status, text: String = "", message: String? = nil, incompleteReason: String? = nil) -> JournalEvent.RunFinished {
+    package func finish(
+        _ status: RunResult.Status, text: String = "", message: String? = nil, incompleteReason: String? = nil, output: JSONValue? = nil
+    ) -> JournalEvent.RunFinished {
         JournalEvent.RunFinished(
             status: status, finalText: text, usage: usage, lastResponseID: lastResponseID, turns: turn, toolCallCount: toolCalls.count,
-            message: message, incompleteReason: incompleteReason, costUSD: cost)
+            message: message, incompleteReason: incompleteReason, costUSD: cost, output: output)
     }
 
     /// The last response's calls that have no output yet.
@@ -532,7 +632,7 @@ package struct RunState: Sendable, Hashable {
         return RunResult(
             runID: runID, status: end?.status ?? .failed, finalText: end?.finalText ?? "", items: items, toolCalls: toolCalls,
             usage: usage, lastResponseID: lastResponseID, turns: turn, error: end?.message, incompleteReason: end?.incompleteReason,
-            journal: journal, costUSD: cost)
+            journal: journal, costUSD: cost, output: end?.output)
     }
 
     /// `auto` in place of a choice that forces a tool.

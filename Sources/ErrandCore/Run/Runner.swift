@@ -26,6 +26,11 @@ public struct Runner: Sendable {
     /// A budget this runner's runs share (a batch's): each run adds its calls' cost, and stops at its next step once
     /// the budget is spent (status `budget_exceeded`).
     public var sharedBudget: SharedBudget?
+    /// The run that starts this runner's runs (an agent used as a tool, a guardrail's judge), journaled in their
+    /// `run_started`.
+    package var parent: JournalEvent.ParentLink?
+    /// How deep this runner's runs are among runs started by runs (a top-level run is 0).
+    package var depth = 0
 
     /// Creates a runner.
     public init(client: ResponsesClient, logger: Logger = ResponsesClient.quietLogger) {
@@ -54,7 +59,9 @@ public struct Runner: Sendable {
         onEvent: @escaping @Sendable (RunEvent) -> Void = { _ in }
     ) async -> RunResult {
         let policy = journalPolicy(for: agent)
-        return await run(agent, input: input, runID: runID, opening: journal.map { url in { () throws(CoreError) in try Journal(url: url, policy: policy) } }, onEvent: onEvent)
+        return await run(
+            agent, input: input, runID: runID, opening: journal.map { url in { () throws(CoreError) in try Journal(url: url, policy: policy) } },
+            children: journal.map { FileRunStore(folder: $0.deletingLastPathComponent()) }, onEvent: onEvent)
     }
 
     /// Runs `agent` on `input` as ``run(_:input:journal:runID:onEvent:)`` does, journaling into `store` under `runID`.
@@ -63,12 +70,14 @@ public struct Runner: Sendable {
     ) async -> RunResult {
         let id = runID ?? Self.makeRunID()
         let policy = journalPolicy(for: agent)
-        return await run(agent, input: input, runID: id, opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) }, onEvent: onEvent)
+        return await run(
+            agent, input: input, runID: id, opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) }, children: store,
+            onEvent: onEvent)
     }
 
     /// Runs `agent` on `input` with the journal `open` gives (none when `nil`).
     private func run(
-        _ agent: Agent, input: ResponseInput, runID: String?, opening open: (() async throws(CoreError) -> any RunJournal)?,
+        _ agent: Agent, input: ResponseInput, runID: String?, opening open: (() async throws(CoreError) -> any RunJournal)?, children: (any RunStore)?,
         onEvent: @escaping @Sendable (RunEvent) -> Void
     ) async -> RunResult {
         let id = runID ?? Self.makeRunID()
@@ -78,11 +87,13 @@ public struct Runner: Sendable {
         case .items(let list): items = list
         }
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: nil, emit: onEvent, state: RunState(runID: id))
+        loop.childStore = children
+        loop.depth = depth
         do {
             // A cost budget for a model with no price is refused before anything is journaled or sent.
             try agent.checkBudget()
             if let open { loop.journal = try await open() }
-            try await loop.record(.runStarted(agent.startEvent(input: items)))
+            try await loop.record(.runStarted(agent.startEvent(input: items, parent: parent)))
         } catch {
             // Nothing ran and nothing could be journaled: the run ends here, and says so as every run ends.
             loop.state.apply(.runFinished(loop.state.finish(.failed, message: error.description)))
@@ -136,7 +147,7 @@ public struct Runner: Sendable {
         let policy = journalPolicy(for: agent)
         return try await resume(
             agent, state: state, location: store.location(of: id), opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) },
-            options: options, onEvent: onEvent)
+            options: options, onEvent: onEvent, children: store)
     }
 
     /// Resumes the run whose journal at `url` was read into `state` (see ``resume(_:journal:options:onEvent:)``).
@@ -146,13 +157,13 @@ public struct Runner: Sendable {
         let policy = journalPolicy(for: agent)
         return try await resume(
             agent, state: state, location: url.lastPathComponent, opening: { () throws(CoreError) in try Journal(url: url, policy: policy) },
-            options: options, onEvent: onEvent, settledJournal: url)
+            options: options, onEvent: onEvent, settledJournal: url, children: FileRunStore(folder: url.deletingLastPathComponent()))
     }
 
     /// Resumes the run read into `state`, appending to the journal `open` gives.
     package func resume(
         _ agent: Agent, state: RunState, location: String, opening open: () async throws(CoreError) -> any RunJournal, options: ResumeOptions,
-        onEvent: @escaping @Sendable (RunEvent) -> Void, settledJournal: URL? = nil
+        onEvent: @escaping @Sendable (RunEvent) -> Void, settledJournal: URL? = nil, children: (any RunStore)? = nil
     ) async throws(CoreError) -> RunResult {
         try Self.check(agent, against: state, force: options.force, journal: location)
         try agent.checkBudget()
@@ -163,6 +174,8 @@ public struct Runner: Sendable {
         }
         let journal = try await open()
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: journal, emit: onEvent, state: state, options: options)
+        loop.childStore = children
+        loop.depth = depth
         do {
             try await loop.record(.runResumed(.init(turn: state.turn)))
         } catch {
@@ -183,7 +196,8 @@ public struct Runner: Sendable {
         let policy = journalPolicy(for: agent)
         return try await continueRun(
             agent, state: try RunState(replaying: try Journal.read(url)), location: url.lastPathComponent,
-            opening: { () throws(CoreError) in try Journal(url: url, policy: policy) }, with: input, options: options, onEvent: onEvent)
+            opening: { () throws(CoreError) in try Journal(url: url, policy: policy) }, with: input, options: options, onEvent: onEvent,
+            children: FileRunStore(folder: url.deletingLastPathComponent()))
     }
 
     /// Continues the run `runID` of `store` as a conversation, as ``continueRun(_:journal:with:options:onEvent:)`` does.
@@ -197,12 +211,12 @@ public struct Runner: Sendable {
         return try await continueRun(
             agent, state: state, location: store.location(of: id),
             opening: { () async throws(CoreError) in try await store.openJournal(runID: id, policy: policy) }, with: input, options: options,
-            onEvent: onEvent)
+            onEvent: onEvent, children: store)
     }
 
     private func continueRun(
         _ agent: Agent, state: RunState, location: String, opening open: () async throws(CoreError) -> any RunJournal, with input: ResponseInput,
-        options: ResumeOptions, onEvent: @escaping @Sendable (RunEvent) -> Void
+        options: ResumeOptions, onEvent: @escaping @Sendable (RunEvent) -> Void, children: (any RunStore)?
     ) async throws(CoreError) -> RunResult {
         try Self.check(agent, against: state, force: options.force, journal: location)
         try agent.checkBudget()
@@ -214,6 +228,8 @@ public struct Runner: Sendable {
         }
         let journal = try await open()
         var loop = RunLoop(agent: agent, client: client, logger: logger, journal: journal, emit: onEvent, state: state, options: options)
+        loop.childStore = children
+        loop.depth = depth
         do {
             try await loop.record(.inputAdded(.init(input: items)))
         } catch {
@@ -252,6 +268,7 @@ public struct Runner: Sendable {
             span.attributes["errand.run.id"] = loop.state.runID
             span.attributes["errand.agent"] = loop.agent.name
             span.attributes["gen_ai.request.model"] = loop.agent.model
+            if let parent = loop.state.started?.parentRunID { span.attributes["errand.parent_run.id"] = parent }
             let result = await driveUnderLimit(loop)
             span.attributes["errand.run.status"] = result.status.rawValue
             span.attributes["errand.run.turns"] = result.turns

@@ -23,6 +23,9 @@ public struct ToolCallRecord: Sendable, Hashable, Codable {
     public var duration: Double
     /// Notes the tool kept for the journal (e.g. a command's stderr), not sent to the model.
     public var notes: [String]?
+    /// The run an agent used as a tool made for this call (its journal is its own), with what it spent: counted in
+    /// this run's usage, cost and budgets.
+    public var subRun: SubRunRecord?
 
     /// Creates a record.
     public init(
@@ -42,6 +45,7 @@ public struct ToolCallRecord: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case turn, callID = "call_id", wireCallID = "wire_call_id", name, arguments, output, ok, isError = "is_error", duration = "duration_seconds", notes
+        case subRun = "sub_run"
     }
 
     /// Decodes a record; `ok` (or, in journals written before it, `is_error`) says whether the call succeeded.
@@ -60,10 +64,11 @@ public struct ToolCallRecord: Sendable, Hashable, Codable {
         }
         duration = try container.decodeIfPresent(Double.self, forKey: .duration) ?? 0
         notes = try container.decodeIfPresent([String].self, forKey: .notes)
+        subRun = try container.decodeIfPresent(SubRunRecord.self, forKey: .subRun)
     }
 
     /// The one shape of a tool-call record, in journals, `--json` and `--events` alike: `turn`, `call_id` (and `wire_call_id` when it differs), `name`,
-    /// `arguments`, `output`, `ok`, `duration_seconds` (to the millisecond) and `notes` when there are any.
+    /// `arguments`, `output`, `ok`, `duration_seconds` (to the millisecond), `notes` when there are any and `sub_run` for an agent's call.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(turn, forKey: .turn)
@@ -75,5 +80,39 @@ public struct ToolCallRecord: Sendable, Hashable, Codable {
         try container.encode(!isError, forKey: .ok)
         try container.encode((duration * 1000).rounded() / 1000, forKey: .duration)
         try container.encodeIfPresent(notes, forKey: .notes)
+        try container.encodeIfPresent(subRun, forKey: .subRun)
     }
+}
+
+/// A run that another run started (an agent used as a tool, a guardrail's judge): its id, how it ended and what it spent.
+public struct SubRunRecord: Sendable, Hashable, Codable {
+    /// The child run's id (its journal is its own).
+    public var runID: String
+    /// The child's agent.
+    public var agent: String
+    /// How it ended.
+    public var status: RunResult.Status
+    /// Its model turns.
+    public var turns: Int
+    /// Its usage, its own children's included.
+    public var usage: Usage
+    /// Its cost in USD, nil when some of it was unpriced.
+    public var costUSD: Double?
+
+    /// Creates a record.
+    public init(runID: String, agent: String, status: RunResult.Status, turns: Int, usage: Usage, costUSD: Double?) {
+        self.runID = runID
+        self.agent = agent
+        self.status = status
+        self.turns = turns
+        self.usage = usage
+        self.costUSD = costUSD
+    }
+
+    /// The record of a finished run of `agent`.
+    public init(_ result: RunResult, agent: String) {
+        self.init(runID: result.runID, agent: agent, status: result.status, turns: result.turns, usage: result.usage, costUSD: result.costUSD)
+    }
+
+    enum CodingKeys: String, CodingKey { case runID = "run_id", agent, status, turns, usage, costUSD = "cost_usd" }
 }

@@ -44,6 +44,67 @@ public enum SchemaValidator {
         return problems
     }
 
+    /// What is wrong with `schema` as a JSON Schema, each problem with its path (`properties.tags.items`): the parts this
+    /// validator reads must have the shapes the standard gives them (`type` a known type or a list of them,
+    /// `properties` an object of schemas, `required` a list of names it defines, `items` a schema, `enum` a non-empty
+    /// list, `anyOf`/`oneOf`/`allOf` non-empty lists of schemas). Empty when it can be used.
+    public static func schemaProblems(_ schema: JSONValue, path: String = "") -> [String] {
+        let here = path.isEmpty ? "the schema" : "'\(path)'"
+        guard case .object(let rules) = schema else {
+            if case .bool = schema { return [] }
+            return ["\(here) must be an object (a JSON Schema), not \(describe(schema))"]
+        }
+        var problems: [String] = []
+        let known: Set<String> = ["null", "boolean", "object", "array", "number", "string", "integer"]
+        switch rules["type"] {
+        case nil: break
+        case .string(let type)?:
+            if !known.contains(type) { problems.append("\(join(path, "type")): '\(type)' is not a JSON Schema type (\(known.sorted().joined(separator: ", ")))") }
+        case .array(let types)?:
+            for type in types where type.stringValue.map({ !known.contains($0) }) ?? true {
+                problems.append("\(join(path, "type")): \(type.jsonString) is not a JSON Schema type")
+            }
+        case let other?:
+            problems.append("\(join(path, "type")) must be a type name or a list of them, not \(describe(other))")
+        }
+        var defined: Set<String>?
+        if let properties = rules["properties"] {
+            if case .object(let members) = properties {
+                defined = Set(members.keys)
+                for (name, member) in members.sorted(by: { $0.key < $1.key }) {
+                    problems += schemaProblems(member, path: join(join(path, "properties"), name))
+                }
+            } else {
+                problems.append("\(join(path, "properties")) must be an object of schemas, not \(describe(properties))")
+            }
+        }
+        if let required = rules["required"] {
+            if case .array(let names) = required, names.allSatisfy({ $0.stringValue != nil }) {
+                for case .string(let name) in names where defined.map({ !$0.contains(name) }) ?? false {
+                    problems.append("\(join(path, "required")) names '\(name)', which is not among the properties")
+                }
+            } else {
+                problems.append("\(join(path, "required")) must be a list of property names")
+            }
+        }
+        if let items = rules["items"] { problems += schemaProblems(items, path: join(path, "items")) }
+        if let additional = rules["additionalProperties"], additional.boolValue == nil {
+            problems += schemaProblems(additional, path: join(path, "additionalProperties"))
+        }
+        if let values = rules["enum"], (values.arrayValue?.isEmpty ?? true) {
+            problems.append("\(join(path, "enum")) must be a non-empty list of values")
+        }
+        for key in ["anyOf", "oneOf", "allOf"] {
+            guard let forms = rules[key] else { continue }
+            guard case .array(let list) = forms, !list.isEmpty else {
+                problems.append("\(join(path, key)) must be a non-empty list of schemas")
+                continue
+            }
+            for (index, form) in list.enumerated() { problems += schemaProblems(form, path: "\(join(path, key))[\(index)]") }
+        }
+        return problems
+    }
+
     /// `value` with `null` in place of every property that `schema` requires but would accept as `null` and that is
     /// absent, in nested objects and array elements too. Strict mode makes a tool's optional properties required and
     /// nullable; a model that does not follow strict mode leaves them out, and this reads them as the `null` they stand for.

@@ -17,10 +17,13 @@ public struct ToolContext: Sendable {
     public let workspace: Workspace?
     /// A logger with the run and call in its metadata.
     public let logger: Logger
+    /// Runs agents as children of this run (``Agent/asTool(name:description:parameters:)`` uses it); nil outside a run.
+    public let subRuns: SubRuns?
     private let notes: ToolNotes
 
     /// Creates a context.
-    public init(runID: String, callID: String, uniqueCallID: String? = nil, workspace: Workspace?, logger: Logger) {
+    public init(runID: String, callID: String, uniqueCallID: String? = nil, workspace: Workspace?, logger: Logger, subRuns: SubRuns? = nil) {
+        self.subRuns = subRuns
         self.runID = runID
         self.callID = callID
         self.uniqueCallID = uniqueCallID ?? callID
@@ -34,6 +37,12 @@ public struct ToolContext: Sendable {
 
     /// The notes kept so far.
     public var keptNotes: [String] { notes.all }
+
+    /// Keeps the record of the child run this call made, for its journal line (and the parent's usage and cost).
+    public func noteSubRun(_ record: SubRunRecord) { notes.subRun.set(record) }
+
+    /// The child run this call made, when it made one.
+    public var subRun: SubRunRecord? { notes.subRun.value }
 
     /// Whether the run was cancelled or the call timed out; long tools should check and stop.
     public var isCancelled: Bool { Task.isCancelled }
@@ -51,6 +60,7 @@ public struct ToolContext: Sendable {
 /// The notes of one call, shared by the copies of its context.
 final class ToolNotes: Sendable {
     private let storage = Mutex<[String]>([])
+    let subRun = SubRunRecorder()
     func append(_ text: String) { storage.withLock { $0.append(text) } }
     var all: [String] { storage.withLock { $0 } }
 }

@@ -10,6 +10,8 @@ struct ToolExecutor: Sendable {
     let agent: Agent
     let runID: String
     let logger: Logger
+    /// Runs agents used as tools as children of the run.
+    var subRuns: SubRuns?
 
     /// Runs the call in a span of its own (`execute_tool NAME`).
     func execute(_ slot: RunState.Call, turn: Int) async -> ToolCallRecord {
@@ -40,10 +42,12 @@ struct ToolExecutor: Sendable {
             let cut = text.count - cap
             text = String(text.prefix(cap)) + "\n[output cut: \(cut) more characters not shown]"
         }
-        return ToolCallRecord(
+        var record = ToolCallRecord(
             turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, output: text, isError: isError,
             duration: ((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * 1000).rounded() / 1000,
             notes: notes.context.flatMap { $0.keptNotes.isEmpty ? nil : $0.keptNotes })
+        record.subRun = notes.context?.subRun
+        return record
     }
 
     /// The context a call ran with, to read its notes afterwards.
@@ -70,7 +74,8 @@ struct ToolExecutor: Sendable {
         callLogger[metadataKey: "run_id"] = "\(runID)"
         callLogger[metadataKey: "call_id"] = "\(call.callID)"
         callLogger[metadataKey: "tool"] = "\(call.name)"
-        let context = ToolContext(runID: runID, callID: call.callID, uniqueCallID: uniqueID, workspace: agent.workspace, logger: callLogger)
+        let context = ToolContext(
+            runID: runID, callID: call.callID, uniqueCallID: uniqueID, workspace: agent.workspace, logger: callLogger, subRuns: subRuns)
         notes.context = context
         let timeout = tool.timeout ?? agent.limits.toolTimeout
         do {
