@@ -19,6 +19,26 @@ public struct AgentSpec: Sendable {
         /// A tool the provider runs (`{"type": "web_search"}`, a hosted MCP server…), sent as given; `approve` answers a
         /// hosted MCP server's approval requests (nil: ask on the terminal when interactive, else refuse).
         case hosted(JSONValue, approve: HostedApproval?)
+        /// Another agent's spec used as a tool: a call runs it to completion as a child run.
+        indirect case agent(AgentTool)
+    }
+
+    /// An agent used as a tool (`{"agent": "reviewer.json", "name": …, "description": …}`).
+    public struct AgentTool: Sendable {
+        /// The agent's spec.
+        public var spec: AgentSpec
+        /// The tool's name (default: the agent's name).
+        public var name: String
+        /// The tool's description (default: the agent's description).
+        public var description: String?
+    }
+
+    /// A guardrail a spec names.
+    public enum GuardrailEntry: Sendable {
+        /// A command manifest: `{"kind", "text"}` on stdin; exit 0 passes, another status trips with stdout as the reason.
+        case command(CommandTool, manifest: URL, name: String, timeout: Duration)
+        /// A judge agent answering `{"pass": boolean, "reason": string}`.
+        indirect case agent(AgentSpec, name: String, timeout: Duration?)
     }
 
     /// How a hosted MCP server's approval requests are answered.
@@ -82,6 +102,17 @@ public struct AgentSpec: Sendable {
     /// Environment variables substituted (`${VAR}`) into MCP servers' `env`: credentials, as a rule, so their values are
     /// redacted from journals too (as are those substituted into the provider's headers).
     public var mcpEnvironmentReferences: [String] = []
+    /// The shape the final answer must have (`output_schema`).
+    public var outputSchema: OutputSchema? = nil
+    /// The parameters the agent takes when another agent uses it as a tool (`input_schema`; default: one `task`).
+    public var inputSchema: JSONValue? = nil
+    /// The specs this agent may hand the conversation to (`handoffs`), by file.
+    public var handoffs: [URL] = []
+    /// Checks on the task and the final answer (`guardrails`).
+    public var guardrails: (input: [GuardrailEntry], output: [GuardrailEntry]) = ([], [])
+    /// Every spec the run's agents may hand to, by file path: loaded once with the spec that was loaded first, so
+    /// that agents that hand to each other can be built (filled in on that spec only).
+    public var linked: [String: AgentSpec] = [:]
 
     /// The built-in tools a spec can name.
     public static let builtinTools = FileTools.names + ["fetch_url"]
@@ -93,12 +124,12 @@ public struct AgentSpec: Sendable {
 
     static let rootKeys = [
         "$schema", "name", "description", "model", "instructions", "instructions_file", "provider", "tools", "tool_choice",
-        "parallel_tool_calls", "settings", "limits", "workspace", "journal", "context",
+        "parallel_tool_calls", "settings", "limits", "workspace", "journal", "context", "output_schema", "input_schema", "handoffs", "guardrails",
     ]
 
     static let journalKeys = ["durability", "tool_output", "tool_output_max_chars", "redact_env"]
 
-    /// Loads and checks a spec file (and the manifests it names).
+    /// Loads and checks a spec file (and the manifests and specs it names: agents used as tools, handoffs, judges).
     public static func load(_ url: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SpecError) -> AgentSpec {
         let data: Data
         do {
@@ -111,6 +142,17 @@ public struct AgentSpec: Sendable {
 
     /// Checks a spec given as JSON; `file` names it in errors and anchors its relative paths.
     public static func parse(_ data: Data, file: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SpecError) -> AgentSpec {
+        let loader = SpecLoader(environment: environment)
+        var spec = try parse(data, file: file, environment: environment, loader: loader)
+        spec.linked = loader.handoffTargets
+        if let problem = loader.conflictingMCPServers(spec) { throw SpecError(problems: [problem]) }
+        return spec
+    }
+
+    /// Checks a spec given as JSON, loading the specs it names through `loader`.
+    static func parse(_ data: Data, file: URL, environment: [String: String], loader: SpecLoader) throws(SpecError) -> AgentSpec {
+        loader.chain.append(file.standardizedFileURL.path)
+        defer { loader.chain.removeLast() }
         let reader = SpecReader(file: file.path)
         let json = try SpecReader.parse(data, file: file.path)
         let folder = file.deletingLastPathComponent()
@@ -134,9 +176,10 @@ public struct AgentSpec: Sendable {
         }
         readProvider(root, into: &spec, reader: reader)
         readWorkspace(root, into: &spec, reader: reader, folder: folder)
-        readTools(root, into: &spec, reader: reader, folder: folder, environment: environment)
+        readTools(root, into: &spec, reader: reader, folder: folder, environment: environment, loader: loader)
         readSettings(root, into: &spec, reader: reader)
         readLimits(root, into: &spec, reader: reader)
+        readAgents(root, into: &spec, reader: reader, folder: folder, environment: environment, loader: loader)
         readContext(root, into: &spec, reader: reader)
         readJournal(root, into: &spec, reader: reader)
         if let choice = root["tool_choice"] {
@@ -166,6 +209,7 @@ public struct AgentSpec: Sendable {
             switch tool {
             case .builtin(let name, _): name
             case .command(let command, _): command.name
+            case .agent(let tool): tool.name
             case .mcp, .hosted: nil
             }
         }
@@ -319,7 +363,7 @@ public struct AgentSpec: Sendable {
     }
 
     private static func readTools(
-        _ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader, folder: URL, environment: [String: String]
+        _ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader, folder: URL, environment: [String: String], loader: SpecLoader
     ) {
         guard let value = root["tools"] else { return }
         guard case .array(let entries) = value else {
@@ -357,13 +401,15 @@ public struct AgentSpec: Sendable {
                 }
             case .object(let object) where object["hosted"] != nil:
                 tool = hosted(object, at: path, reader: reader)
+            case .object(let object) where object["agent"] != nil:
+                tool = agentTool(object, at: path, reader: reader, folder: folder, loader: loader)
             case .object(let object):
                 guard let name = reader.string(object, "name", at: path, required: true) else { continue }
                 var options = object
                 options.removeValue(forKey: "name")
                 tool = builtin(name, options: options, at: path, reader: reader, spec: spec)
             default:
-                reader.problem(path, "expected a built-in tool's name, {\"name\": …, options}, {\"manifest\": \"tools/….json\"}, {\"mcp\": {…}} or {\"hosted\": {…}}, not \(SpecReader.kind(entry))")
+                reader.problem(path, "expected a built-in tool's name, {\"name\": …, options}, {\"manifest\": \"tools/….json\"}, {\"mcp\": {…}}, {\"hosted\": {…}} or {\"agent\": \"….json\"}, not \(SpecReader.kind(entry))")
             }
             guard let tool else { continue }
             spec.tools.append(tool)
@@ -372,6 +418,7 @@ public struct AgentSpec: Sendable {
             case .builtin(let builtin, _): name = builtin
             case .command(let command, _): name = command.name
             case .mcp(let server): name = "mcp:\(server.name)"
+            case .agent(let agent): name = agent.name
             case .hosted: continue
             }
             if !seen.insert(name).inserted {
@@ -510,7 +557,7 @@ public struct AgentSpec: Sendable {
     private static func readLimits(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
         let keys = [
             "max_turns", "max_tool_calls", "timeout_seconds", "tool_timeout_seconds", "max_tool_concurrency", "max_total_tokens", "max_input_tokens",
-            "max_output_tokens", "max_cost_usd",
+            "max_output_tokens", "max_cost_usd", "output_retries", "max_agent_depth", "max_handoffs",
         ]
         guard let limits = reader.object(root["limits"], at: "limits", allowed: keys) else { return }
         if let turns = reader.int(limits, "max_turns", at: "limits", minimum: 1) { spec.limits.maxTurns = turns }
@@ -526,6 +573,9 @@ public struct AgentSpec: Sendable {
         spec.limits.maxInputTokens = reader.int(limits, "max_input_tokens", at: "limits", minimum: 1)
         spec.limits.maxOutputTokens = reader.int(limits, "max_output_tokens", at: "limits", minimum: 1)
         spec.limits.maxCostUSD = reader.number(limits, "max_cost_usd", at: "limits", range: 0.000001...1_000_000)
+        if let retries = reader.int(limits, "output_retries", at: "limits", minimum: 0) { spec.limits.outputRetries = retries }
+        if let depth = reader.int(limits, "max_agent_depth", at: "limits", minimum: 0) { spec.limits.maxAgentDepth = depth }
+        if let handoffs = reader.int(limits, "max_handoffs", at: "limits", minimum: 0) { spec.limits.maxHandoffs = handoffs }
     }
 
     static let contextKeys = ["window", "compaction", "threshold", "keep_recent_turns"]

@@ -35,13 +35,17 @@ public struct SpecOverrides: Sendable {
     public var maxCostUSD: Double?
     /// Prices and context windows laid over the built-in table and the spec's (`--pricing FILE`).
     public var pricing: ModelCatalog?
+    /// The shape the final answer must have (`--output-schema FILE`), over the spec's `output_schema`.
+    public var outputSchema: OutputSchema?
 
     /// No overrides.
     public init(
         model: String? = nil, preset: String? = nil, baseURL: String? = nil, maxTurns: Int? = nil, workspace: URL? = nil,
         allowHosts: [String] = [], state: StateMode? = nil, background: Bool? = nil, stream: Bool? = nil, timeout: Duration? = nil,
-        transport: ResponsesTransportKind? = nil, maxTotalTokens: Int? = nil, maxCostUSD: Double? = nil, pricing: ModelCatalog? = nil
+        transport: ResponsesTransportKind? = nil, maxTotalTokens: Int? = nil, maxCostUSD: Double? = nil, pricing: ModelCatalog? = nil,
+        outputSchema: OutputSchema? = nil
     ) {
+        self.outputSchema = outputSchema
         self.transport = transport
         self.maxTotalTokens = maxTotalTokens
         self.maxCostUSD = maxCostUSD
@@ -56,6 +60,18 @@ public struct SpecOverrides: Sendable {
         self.background = background
         self.stream = stream
         self.timeout = timeout
+    }
+
+    /// The overrides that apply to the other agents of a run (agents used as tools, judges, handoff targets): the
+    /// provider, model, workspace, hosts, state, transport and prices; not the run's limits or output schema.
+    var forOtherAgents: SpecOverrides {
+        var other = self
+        other.maxTurns = nil
+        other.timeout = nil
+        other.maxTotalTokens = nil
+        other.maxCostUSD = nil
+        other.outputSchema = nil
+        return other
     }
 }
 
@@ -102,21 +118,24 @@ extension AgentSpec {
         overrides.model ?? model ?? provider.defaultModel(environment: environment)
     }
 
-    /// Starts the spec's MCP servers (all at once); stop them with ``MCPServers/stop()`` however the run ends.
+    /// Starts the MCP servers of the spec and of the agents it uses (all at once); stop them with ``MCPServers/stop()`` however the run ends.
     public func startMCPServers(logger: Logger) async throws -> MCPServers {
-        try await MCPServers.start(mcpServers, logger: logger)
+        try await MCPServers.start(allMCPServers, logger: logger)
     }
 
     /// Starts the spec's MCP servers, runs `body` with them, and stops them however `body` ends.
     public func withMCPServers<Result: Sendable>(
         logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (MCPServers) async throws -> Result
     ) async throws -> Result {
-        try await MCPServers.with(mcpServers, logger: logger, body)
+        try await MCPServers.with(allMCPServers, logger: logger, body)
     }
 
     /// The spec's tools, registered in the spec's order, for a workspace; `allowHosts` adds to `fetch_url`'s list; the
-    /// tools of the started MCP servers `mcp` join where their server is named.
-    public func registry(workspace: Workspace, allowHosts: [String] = [], mcp: MCPServers = .none) throws(CoreError) -> ToolRegistry {
+    /// tools of the started MCP servers `mcp` join where their server is named, and `agents` (by tool name) where an
+    /// agent used as a tool is.
+    public func registry(
+        workspace: Workspace, allowHosts: [String] = [], mcp: MCPServers = .none, agents: [String: RegisteredTool] = [:]
+    ) throws(CoreError) -> ToolRegistry {
         var all = ToolRegistry()
         try FileTools.register(into: &all, workspace: try Workspace(root: workspace.root, writable: true))
         var registry = ToolRegistry()
@@ -138,6 +157,8 @@ extension AgentSpec {
                 for started in mcp.servers where started.configuration.name == server.name {
                     for tool in MCPServers.tools(of: started) { try registry.add(tool) }
                 }
+            case .agent(let agent):
+                if let tool = agents[agent.name] { try registry.add(tool) }
             case .hosted:
                 continue
             }
@@ -162,17 +183,91 @@ extension AgentSpec {
     }
 
     /// The agent this spec describes, with the overrides applied, the tools of the started MCP servers `mcp`, and
-    /// `ask` for approvals the spec leaves open.
+    /// `ask` for approvals the spec leaves open; with the agents it uses as tools, its judges and the agents it may
+    /// hand to, built from their specs (the run's provider, model and workspace overrides apply to them too).
     public func agent(
         overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment, mcp: MCPServers = .none,
         ask: (@Sendable (HostedToolCall) async -> Bool)? = nil
     ) throws(SpecError) -> Agent {
+        let agent = try agent(overrides: overrides, environment: environment, mcp: mcp, ask: ask, graph: linked)
+        do {
+            try agent.checkBudget()
+            if let limit = agent.limits.maxCostUSD { try Self.checkPrices(agent, budget: limit) }
+        } catch {
+            throw SpecError(setup: error)
+        }
+        return agent
+    }
+
+    /// Refuses a cost budget when an agent the run may use has no price (its cost would be unknown).
+    private static func checkPrices(_ root: Agent, budget: Double) throws(CoreError) {
+        var seen: Set<String> = [root.name]
+        var queue = root.handoffs.map(\.agent)
+        while !queue.isEmpty {
+            let next = queue.removeFirst()
+            guard seen.insert(next.name).inserted else { continue }
+            if next.price == nil {
+                throw CoreError(.pricing, ModelCatalog.noPrice(for: next.model, budget: "the cost budget (\(USD.format(budget))) of a run that may hand to \(next.name)"))
+            }
+            queue += next.handoffs.map(\.agent)
+        }
+    }
+
+    /// The agent, its agents used as tools, judges and handoffs resolved through `graph` (every spec a handoff names).
+    func agent(
+        overrides: SpecOverrides, environment: [String: String], mcp: MCPServers, ask: (@Sendable (HostedToolCall) async -> Bool)?,
+        graph: [String: AgentSpec]
+    ) throws(SpecError) -> Agent {
+        let selfPath = file.standardizedFileURL.path
+        let specs = graph.merging([selfPath: self]) { _, own in own }
+        var bases: [String: Agent] = [:]
+        var links: [String: [String]] = [:]
+        for (path, spec) in specs where path == selfPath || reaches(path, through: specs) {
+            let base = try spec.baseAgent(
+                overrides: path == selfPath ? overrides : overrides.forOtherAgents, environment: environment, mcp: mcp, ask: ask, graph: graph)
+            bases[path] = base
+            links[path] = spec.handoffs.map(\.path).filter { specs[$0] != nil }
+        }
+        let (agents, edges) = (bases, links)
+        @Sendable func resolve(_ path: String) -> Agent {
+            var agent = agents[path]!
+            agent.handoffs = (edges[path] ?? []).compactMap { target in
+                agents[target].map { base in Handoff(name: base.name, description: base.description) { resolve(target) } }
+            }
+            return agent
+        }
+        return resolve(selfPath)
+    }
+
+    /// Whether a chain of handoffs leads from this spec to `path`.
+    private func reaches(_ path: String, through specs: [String: AgentSpec]) -> Bool {
+        var seen: Set<String> = []
+        var queue = handoffs.map(\.path)
+        while !queue.isEmpty {
+            let next = queue.removeFirst()
+            if next == path { return true }
+            guard seen.insert(next).inserted, let spec = specs[next] else { continue }
+            queue += spec.handoffs.map(\.path)
+        }
+        return false
+    }
+
+    /// The agent this spec describes, without its handoffs.
+    private func baseAgent(
+        overrides: SpecOverrides, environment: [String: String], mcp: MCPServers, ask: (@Sendable (HostedToolCall) async -> Bool)?,
+        graph: [String: AgentSpec]
+    ) throws(SpecError) -> Agent {
         let provider = try provider(overrides: overrides, environment: environment)
         let workspace: Workspace
         let tools: ToolRegistry
+        var agentTools: [String: RegisteredTool] = [:]
+        for case .agent(let entry) in self.tools {
+            let child = try entry.spec.agent(overrides: overrides.forOtherAgents, environment: environment, mcp: mcp, ask: ask, graph: graph)
+            agentTools[entry.name] = child.asTool(name: entry.name, description: entry.description, parameters: entry.spec.inputSchema)
+        }
         do {
             workspace = try Workspace(root: overrides.workspace ?? workspaceRoot, writable: writable)
-            tools = try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp)
+            tools = try registry(workspace: workspace, allowHosts: overrides.allowHosts, mcp: mcp, agents: agentTools)
         } catch {
             throw SpecError(setup: error)
         }
@@ -205,11 +300,22 @@ extension AgentSpec {
             policy.secrets.append(value)
         }
         agent.journalPolicy = policy
-        do {
-            try agent.checkBudget()
-        } catch {
-            throw SpecError(setup: error)
-        }
+        agent.description = description
+        agent.outputSchema = overrides.outputSchema ?? outputSchema
+        for entry in guardrails.input { agent.guardrails.input.append(try guardrail(entry, workspace: workspace, overrides: overrides, environment: environment, mcp: mcp, graph: graph)) }
+        for entry in guardrails.output { agent.guardrails.output.append(try guardrail(entry, workspace: workspace, overrides: overrides, environment: environment, mcp: mcp, graph: graph)) }
         return agent
+    }
+
+    private func guardrail(
+        _ entry: GuardrailEntry, workspace: Workspace, overrides: SpecOverrides, environment: [String: String], mcp: MCPServers, graph: [String: AgentSpec]
+    ) throws(SpecError) -> Guardrail {
+        switch entry {
+        case .command(let command, _, let name, let timeout):
+            return command.guardrail(name: name, timeout: timeout, workspace: workspace)
+        case .agent(let spec, let name, let timeout):
+            let judge = try spec.agent(overrides: overrides.forOtherAgents, environment: environment, mcp: mcp, ask: nil, graph: graph)
+            return .agent(judge, name: name, timeout: timeout)
+        }
     }
 }

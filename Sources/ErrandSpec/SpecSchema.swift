@@ -51,7 +51,29 @@ extension AgentSpec {
                     "hosted": ["type": "object", "required": ["type"], "properties": ["type": string]],
                     "approve": described(["type": "string", "enum": ["always", "never"]], "How a hosted MCP server's approval requests are answered (default: ask on the terminal, else refuse)."),
                  ]],
+                ["type": "object", "description": "Another agent's spec used as a tool: a call runs it to completion as a child run and returns its final output (JSON when it has an output_schema).",
+                 "required": ["agent"], "additionalProperties": false,
+                 "properties": [
+                    "agent": described(string, "The agent's spec, relative to this one."),
+                    "name": described(string, "The tool's name (default: the agent's name)."),
+                    "description": described(string, "The tool's description (default: the agent's description)."),
+                 ]],
             ]
+        ]
+        let schemaOrFile: JSONValue = [
+            "oneOf": [
+                ["type": "object", "description": "A JSON Schema with \"type\": \"object\"."],
+                ["type": "object", "required": ["file"], "additionalProperties": false, "properties": ["file": described(string, "A file holding the schema, relative to the spec.")]],
+            ]
+        ]
+        let check: JSONValue = [
+            "type": "object", "additionalProperties": false,
+            "properties": [
+                "manifest": described(string, "A command manifest: it gets {\"kind\": \"input\"|\"output\", \"text\": …} on stdin; exit 0 passes, another status trips with its stdout as the reason."),
+                "agent": described(string, "A judge agent's spec: it gets the same JSON as its task and answers {\"pass\": boolean, \"reason\": string}."),
+                "name": described(string, "The check's name in journals and messages (default: the manifest's or agent's name)."),
+                "timeout_seconds": described(["type": "number", "exclusiveMinimum": 0], "How long the check may take; past it, it fails closed."),
+            ],
         ]
         return [
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -94,6 +116,22 @@ extension AgentSpec {
                     ],
                 ],
                 "tools": ["type": "array", "items": tool],
+                "output_schema": described(
+                    schemaOrFile,
+                    "The shape of the final answer: sent as text.format json_schema (strict when the schema allows it) and always checked; an answer that does not fit gets limits.output_retries corrective turns, then the run ends invalid_output. The parsed value is the result's output."),
+                "input_schema": described(schemaOrFile, "The parameters this agent takes when another agent uses it as a tool (default: one \"task\" string), sent to it as JSON."),
+                "handoffs": described(
+                    ["type": "array", "items": string],
+                    "Specs of agents this one may hand the conversation to: the model gets a transfer_to_<name> tool for each; the agent it names answers from the next turn."),
+                "guardrails": described(
+                    [
+                        "type": "object", "additionalProperties": false,
+                        "properties": [
+                            "input": described(["type": "array", "items": check], "Checks on the task, run beside the first model call; a trip cancels it before any tool runs."),
+                            "output": described(["type": "array", "items": check], "Checks on the final answer."),
+                        ],
+                    ],
+                    "Checks that end the run with status guardrail_tripped; one that crashes or times out fails closed."),
                 "tool_choice": [
                     "oneOf": [
                         ["type": "string", "enum": ["auto", "none", "required"]],
@@ -164,6 +202,9 @@ extension AgentSpec {
                         "max_cost_usd": described(
                             ["type": "number", "exclusiveMinimum": 0],
                             "A budget in USD over the run, at the model's price; the run stops with status budget_exceeded before a turn that would pass it."),
+                        "output_retries": described(["type": "integer", "minimum": 0], "Corrective turns for an answer that does not fit output_schema (default 2)."),
+                        "max_agent_depth": described(["type": "integer", "minimum": 0], "How deep agents may call agents, as tools or judges (default 3)."),
+                        "max_handoffs": described(["type": "integer", "minimum": 0], "How many times the conversation may be handed on (default 8)."),
                     ],
                 ],
                 "context": described(

@@ -166,11 +166,53 @@ public struct CommandTool: Sendable {
     }
 }
 
+extension CommandTool {
+    /// This command as a guardrail: it gets `{"kind": "input"|"output", "text": …}` as JSON on stdin, in the workspace
+    /// (or the current folder). Exit status 0 passes; another status with a reason on stdout trips, for that reason.
+    /// A command that fails with nothing on stdout (a crash), is killed by a signal, passes `timeout` or cannot start
+    /// could not check: the guardrail fails closed.
+    public func guardrail(name: String? = nil, timeout: Duration? = nil, workspace: Workspace?) -> Guardrail {
+        let limit = timeout ?? self.timeout
+        let command = self
+        return Guardrail(name: name ?? self.name, timeout: limit + .seconds(5)) { check in
+            let folder = workspace?.root ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            let parent = ProcessInfo.processInfo.environment
+            var environment: [String: String] = [:]
+            for key in Self.baseEnvironment + command.environment { environment[key] = parent[key] }
+            environment["ERRAND_RUN_ID"] = check.runID
+            let input: JSONValue = ["kind": .string(check.kind.rawValue), "text": .string(check.text)]
+            let run = CommandRun(
+                executable: command.executable, argv: command.arguments, folder: folder, environment: environment, stdin: Data(input.jsonString.utf8),
+                maxOutputBytes: command.maxOutputBytes)
+            let outcome: CommandRun.Outcome
+            do {
+                outcome = try await run.execute(timeout: limit)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw ToolError("\(command.name) could not start: \(error)")
+            }
+            if outcome.timedOut { throw ToolError("\(command.name) did not answer within \(limit) and was stopped") }
+            if let signal = outcome.signal { throw ToolError("\(command.name) was killed by signal \(signal)") }
+            guard outcome.status != 0 else { return .pass }
+            let reason = String(decoding: outcome.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !reason.isEmpty else {
+                // A check that trips says why on stdout; a failure with nothing there is a crash (a traceback on stderr).
+                let stderr = String(decoding: outcome.stderr.suffix(1000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                throw ToolError("\(command.name) failed with exit status \(outcome.status) and gave no reason on stdout\(stderr.isEmpty ? "" : ": \(stderr)")")
+            }
+            return .trip(String(reason.prefix(2000)))
+        }
+    }
+}
+
 /// One execution of a command through swift-subprocess (see ``Children``): its own process group, so that a timeout,
 /// a cancel or the end of the call stops what it started too.
 struct CommandRun: Sendable {
     struct Outcome {
         var status: Int32
+        /// The signal that ended the command, when one did (its `status` is then 128 + the signal).
+        var signal: Int32? = nil
         var stdout: Data
         var stderr: Data
         var droppedBytes: Int
@@ -278,8 +320,10 @@ struct CommandRun: Sendable {
         }
         if Task.isCancelled { throw CancellationError() }
         let output = kept.value.withLock { $0 }
+        var signal: Int32?
+        if case .signaled(let number) = status { signal = Int32(truncatingIfNeeded: number) }
         return Outcome(
-            status: Children.exitCode(status), stdout: output.stdout, stderr: output.stderr, droppedBytes: output.dropped,
+            status: Children.exitCode(status), signal: signal, stdout: output.stdout, stderr: output.stderr, droppedBytes: output.dropped,
             timedOut: timedOut.withLock { $0 })
     }
 }

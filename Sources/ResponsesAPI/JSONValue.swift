@@ -153,6 +153,14 @@ extension JSONValue {
         guard let data = try? encoder.encode(self) else { return "null" }
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// Indented JSON text with sorted keys (for files people read).
+    public var prettyJSONString: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+        guard let data = try? encoder.encode(self) else { return "null" }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
 
 extension JSONValue: CustomStringConvertible {

@@ -79,6 +79,11 @@ struct OverrideOptions: ParsableArguments {
     @OptionGroup var budget: BudgetOptions
 
     @Option(help: ArgumentHelp(
+        "A JSON Schema file the final answer must fit (over the spec's output_schema): sent as text.format, always checked, with corrective turns (limits.output_retries); the parsed value is \"output\" in --json and batch lines.",
+        valueName: "file"))
+    var outputSchema: String?
+
+    @Option(help: ArgumentHelp(
         "A JSON price table laid over the built-in one: {\"models\": {\"MODEL\": {\"input\": USD, \"cached_input\": USD, \"output\": USD, \"context_window\": N}}}, USD per million tokens.",
         valueName: "file"))
     var pricing: String?
@@ -96,6 +101,13 @@ struct OverrideOptions: ParsableArguments {
         if let timeout, !(timeout > 0 && timeout <= 604_800) {
             throw ValidationError("--timeout must be a number of seconds above 0 and at most 604800 (a week), as limits.timeout_seconds")
         }
+        if let outputSchema {
+            do {
+                _ = try AgentSpec.outputSchema(file: URL(fileURLWithPath: outputSchema))
+            } catch {
+                throw ValidationError("--output-schema: \(error)")
+            }
+        }
     }
 
     var overrides: SpecOverrides {
@@ -104,7 +116,8 @@ struct OverrideOptions: ParsableArguments {
             workspace: workspace.map { URL(fileURLWithPath: $0).standardizedFileURL }, allowHosts: allowHost,
             state: state.flatMap(StateMode.init(rawValue:)), background: background ? true : nil, stream: stream,
             timeout: timeout.map { .milliseconds(Int64($0 * 1000)) }, transport: connection.transport, maxTotalTokens: budget.maxTokens,
-            maxCostUSD: budget.maxCost, pricing: pricingTable)
+            maxCostUSD: budget.maxCost, pricing: pricingTable,
+            outputSchema: outputSchema.flatMap { try? AgentSpec.outputSchema(file: URL(fileURLWithPath: $0)) })
     }
 
     /// The `--pricing` table, read when the options are validated.
@@ -192,6 +205,9 @@ struct Run: AsyncParsableCommand {
 
     @Flag(help: "When the run is interrupted or times out, leave its background turn running on the server; --resume picks it up.")
     var detach = false
+
+    @Option(help: ArgumentHelp("Write the final answer to this file: its JSON value when the run has an output schema, else its text.", valueName: "file"))
+    var output: String?
 
     @OptionGroup var logging: LoggingOptions
 
@@ -290,6 +306,15 @@ struct Run: AsyncParsableCommand {
             throw reportFailure(error, otherwise: outcome.exitCode ?? 1)
         }
         display.finish(result)
+        if let output, result.status == .completed {
+            let text = result.output.map { $0.prettyJSONString + "\n" } ?? result.finalText
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            } catch {
+                printError("errand: cannot write --output \(output): \(error.localizedDescription)")
+                throw ExitCode(1)
+            }
+        }
         switch result.status {
         case .completed: return
         case .cancelled: throw ExitCode(outcome.exitCode ?? 130)
@@ -395,8 +420,38 @@ final class RunDisplay: Sendable {
         case .compacted(let e):
             clearSpinner()
             printError("  " + RunText.compaction(e))
+        case .outputRejected(let e):
+            clearSpinner()
+            printError("  " + RunText.outputRejected(e))
+        case .guardrail(let e):
+            clearSpinner()
+            printError("  " + RunText.guardrail(e))
+        case .handoff(let e):
+            clearSpinner()
+            printError("  " + RunText.handoff(e))
+        case .subRun:
+            if let line = Self.childLine(event, depth: 1) {
+                clearSpinner()
+                printError(line)
+            }
         default:
             break
+        }
+    }
+
+    /// A child run's event as an indented line (its tool calls, checks, handoffs and end), or nil for one not shown.
+    private static func childLine(_ event: RunEvent, depth: Int) -> String? {
+        guard case .subRun(_, let runID, let inner) = event else { return nil }
+        let indent = String(repeating: "  ", count: depth + 1)
+        switch inner {
+        case .subRun: return childLine(inner, depth: depth + 1)
+        case .runStarted(_, let agent): return "\(indent)⤷ \(agent) started (run \(runID))"
+        case .toolCallFinished(let record): return "\(indent)" + RunText.toolCall(record)
+        case .guardrail(let e): return "\(indent)" + RunText.guardrail(e)
+        case .handoff(let e): return "\(indent)" + RunText.handoff(e)
+        case .outputRejected(let e): return "\(indent)" + RunText.outputRejected(e)
+        case .runFinished(let result): return "\(indent)⤶ \(result.status.rawValue) (run \(runID), \(result.turns) turns, \(result.usage.totalTokens) tokens)"
+        default: return nil
         }
     }
 

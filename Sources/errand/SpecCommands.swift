@@ -29,6 +29,13 @@ struct Validate: ParsableCommand {
                 var parts = ["\(tools.count) tool\(tools.count == 1 ? "" : "s")\(tools.isEmpty ? "" : ": " + tools.joined(separator: ", "))"]
                 if !spec.mcpServers.isEmpty { parts.append("MCP servers: " + spec.mcpServers.map(\.name).joined(separator: ", ")) }
                 if !spec.hostedTools.isEmpty { parts.append("hosted: " + spec.hostedTools.map { $0["type"]?.stringValue ?? "?" }.joined(separator: ", ")) }
+                let agents = spec.tools.compactMap { if case .agent(let tool) = $0 { "\(tool.name) → \(tool.spec.name)" } else { nil } }
+                if !agents.isEmpty { parts.append("agents as tools: " + agents.joined(separator: ", ")) }
+                let targets = spec.handoffs.compactMap { spec.linked[$0.path]?.name }
+                if !targets.isEmpty { parts.append("handoffs: " + targets.joined(separator: ", ")) }
+                let checks = spec.guardrails.input.count + spec.guardrails.output.count
+                if checks > 0 { parts.append("guardrails: \(spec.guardrails.input.count) input, \(spec.guardrails.output.count) output") }
+                if let schema = spec.outputSchema { parts.append("output schema \(schema.name)\(schema.isStrict ? " (strict)" : "")") }
                 writeOut("✓ \(path): \(spec.name) (\(parts.joined(separator: "; ")))\n")
             } catch {
                 failed = true

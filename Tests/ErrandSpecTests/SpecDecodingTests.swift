@@ -231,6 +231,6 @@ import Testing
         #expect(file == AgentSpec.jsonSchema, "regenerate it with: swift run errand schema > agents/schema/agent-spec.schema.json")
         // Every key the decoder accepts at the top level is in the schema, and no other.
         let keys = Set(AgentSpec.jsonSchema["properties"]?.objectValue?.keys.map { $0 } ?? [])
-        #expect(keys == ["$schema", "name", "description", "model", "instructions", "instructions_file", "provider", "tools", "tool_choice", "parallel_tool_calls", "settings", "limits", "workspace", "journal", "context"])
+        #expect(keys == ["$schema", "name", "description", "model", "instructions", "instructions_file", "provider", "tools", "tool_choice", "parallel_tool_calls", "settings", "limits", "workspace", "journal", "context", "output_schema", "input_schema", "handoffs", "guardrails"])
     }
 }

@@ -134,6 +134,12 @@ public struct Guardrails: Sendable {
 }
 
 extension Guardrail {
+    /// Runs the check on `text` outside a run (to try a guardrail out), as a run does: under its timeout, failing
+    /// closed. An agent guardrail needs a run to run its judge in, and says so.
+    public func verdict(on text: String, kind: Kind, runID: String = "check", logger: Logger = ResponsesClient.quietLogger) async -> JournalEvent.GuardrailChecked {
+        await run(GuardrailCheck(kind: kind, name: name, text: text, runID: runID, turn: 0, logger: logger, subRuns: nil))
+    }
+
     /// Runs the check under its timeout and journals-ready: the verdict, or a failure that fails closed.
     func run(_ check: GuardrailCheck) async -> JournalEvent.GuardrailChecked {
         let clock = ContinuousClock()

@@ -36,8 +36,11 @@ public struct Handoff: Sendable {
     public var agent: Agent { target() }
 
     /// The tool's name: `transfer_to_` and the agent's name, with anything but letters, digits, `-` and `_` made `_`.
-    public var toolName: String {
-        "transfer_to_" + String(agentName.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" }.prefix(52))
+    public var toolName: String { Self.toolName(for: agentName) }
+
+    /// The tool name of a handoff to the agent `name`.
+    public static func toolName(for name: String) -> String {
+        "transfer_to_" + String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" }.prefix(52))
     }
 
     /// The function tool the model sees.

@@ -37,7 +37,8 @@ package enum RunText {
     /// A finished tool call: `↳ read_file {"path":…} ✓ 3 ms`.
     package static func toolCall(_ record: ToolCallRecord, arguments: Int = 60, output: Int = 70) -> String {
         let outcome = record.isError ? "✗ \(short(record.output, output))" : "✓"
-        return "↳ \(record.name) \(short(record.arguments, arguments)) \(outcome) \(milliseconds(record.duration))"
+        let child = record.subRun.map { " · run \($0.runID) (\($0.turns) turns, \($0.usage.totalTokens) tokens)" } ?? ""
+        return "↳ \(record.name) \(short(record.arguments, arguments)) \(outcome) \(milliseconds(record.duration))\(child)"
     }
 
     /// A tool the provider ran.
