@@ -190,12 +190,13 @@ extension AgentSpec {
     }
 
     /// The output schema in a JSON Schema file (`--output-schema FILE`), checked as a spec's `output_schema` is; named
-    /// after the file.
+    /// after the file (`word.schema.json` is `word`).
     public static func outputSchema(file url: URL) throws(SpecError) -> OutputSchema {
         let reader = SpecReader(file: url.path)
         let schema = readSchema(["file": .string(url.path)], at: "", reader: reader, folder: url.deletingLastPathComponent())
         guard let schema, reader.problems.isEmpty else { throw SpecError(problems: reader.problems) }
-        let stem = url.deletingPathExtension().lastPathComponent
+        var stem = url.deletingPathExtension().lastPathComponent
+        if stem.hasSuffix(".schema") { stem.removeLast(".schema".count) }
         let name = String(stem.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" }.prefix(64))
         return OutputSchema(name: name.isEmpty ? "output" : name, schema: schema)
     }
