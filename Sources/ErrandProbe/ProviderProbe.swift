@@ -15,7 +15,7 @@ package struct ProviderProbe: Sendable {
     /// The names of the capabilities, in the order they are reported.
     package static let capabilityNames = [
         "responses", "json", "streaming", "usage", "max_output_tokens", "max_tokens", "stateful", "store", "function_calling",
-        "tool_choice_required", "tool_choice_named", "parallel_calls", "strict_schemas", "background", "stream_resumption",
+        "tool_choice_required", "tool_choice_named", "parallel_calls", "strict_schemas", "output_schema", "background", "stream_resumption",
         "websocket", "websocket_chaining", "compaction",
     ]
 
@@ -30,6 +30,7 @@ package struct ProviderProbe: Sendable {
         "POST /responses with tool_choice required",
         "POST /responses with tool_choice naming a function",
         "POST /responses asking for two calls at once (parallel_tool_calls)",
+        "POST /responses with text.format json_schema (strict); when the answer is not JSON, again with Chat Completions' response_format",
         "POST /responses with background: true, then GET /responses/{id} until it is done",
         "POST /responses streamed (in background mode when it works), then GET /responses/{id}?stream=true&starting_after=N",
         "WebSocket {base_url}/responses: a response.create giving a word (store: false), then a chained one asking for it",
@@ -128,6 +129,7 @@ package struct ProviderProbe: Sendable {
         let output = run.findings["max_output_tokens"]?.supported
         let tokens = run.findings["max_tokens"]?.supported
         provider["max_tokens_field"] = output != true && tokens == true ? "max_tokens" : "max_output_tokens"
+        if run.schemaOnlyAsResponseFormat { provider["response_format"] = true }
         if run.findings["websocket_chaining"]?.supported == true {
             provider["transport"] = "websocket"
         } else if run.findings["websocket"]?.supported == true {
@@ -156,6 +158,8 @@ private struct ProbeRun {
     var capField = "max_output_tokens"
     /// Whether the server is unreachable or refuses the key: then nothing else can be learned.
     var blocked: String?
+    /// Whether the server keeps to an output schema only when it comes as Chat Completions' `response_format`.
+    var schemaOnlyAsResponseFormat = false
 
     static let cap = 16
 
@@ -197,6 +201,7 @@ private struct ProbeRun {
         await chaining()
         await retrieval()
         await functionCalling()
+        await outputSchema()
         await background()
         await streamResumption()
         await compaction()
@@ -476,6 +481,51 @@ private struct ProbeRun {
         } else {
             findings["compaction"] = .init(nil, "POST /responses/compact: \(exchange.evidence)")
         }
+    }
+
+    // MARK: Structured output
+
+    static let greeting: JSONValue = [
+        "type": "object", "additionalProperties": false, "required": ["greeting", "language"],
+        "properties": ["greeting": ["type": "string"], "language": ["type": "string"]],
+    ]
+
+    /// Whether the server holds the answer to a schema: `text.format` as the spec has it, else (llama.cpp) only Chat
+    /// Completions' `response_format`. Runs check every answer themselves; this says whether the model is held to it.
+    private mutating func outputSchema() async {
+        let ask = "Say hello in French, in one short sentence."
+        let format: JSONValue = ["type": "json_schema", "name": "greeting", "schema": Self.greeting, "strict": true]
+        let first = await send(.POST, "/responses", body: body(["input": .string(ask), "text": ["format": format], "max_output_tokens": 60]))
+        guard first.ok, let json = first.json else {
+            findings["output_schema"] = .init(
+                first.status == 400 ? false : nil,
+                "text.format json_schema: \(first.evidence)\(mentions(first, "strict") ? " (the server refuses strict schemas)" : "")")
+            return
+        }
+        let answer = Self.text(json)
+        if Self.fits(answer) {
+            findings["output_schema"] = .init(true, "text.format json_schema (strict) was kept to: \(Self.short(answer, 120))")
+            return
+        }
+        let chat: JSONValue = ["type": "json_schema", "json_schema": ["name": "greeting", "schema": Self.greeting, "strict": true]]
+        let second = await send(.POST, "/responses", body: body(["input": .string(ask), "response_format": chat, "max_output_tokens": 60]))
+        let retry = second.json.map(Self.text) ?? ""
+        if second.ok, Self.fits(retry) {
+            schemaOnlyAsResponseFormat = true
+            findings["output_schema"] = .init(
+                false,
+                "text.format was ignored (the answer: \(Self.short(answer, 60))); Chat Completions' response_format was kept to (\(Self.short(retry, 60))): set provider.response_format true")
+            drift.append("The server ignores text.format and keeps to a schema only when it comes as Chat Completions' response_format.")
+        } else {
+            findings["output_schema"] = .init(
+                false, "the answer to a text.format json_schema request does not fit it: \(Self.short(answer, 100)); runs check answers and ask again")
+        }
+    }
+
+    /// Whether an answer is the greeting object the probe's schema asks for.
+    static func fits(_ text: String) -> Bool {
+        guard let value = try? JSONValue(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines)), case .object(let members) = value else { return false }
+        return members["greeting"]?.stringValue != nil && members["language"]?.stringValue != nil && members.count == 2
     }
 
     // MARK: Function calling

@@ -53,6 +53,18 @@ public struct Submission: Sendable {
         }
         guard var object = root.objectValue else { throw QueueError(.refused, "\(specFile.path) is not a spec object") }
         object.removeValue(forKey: "$schema")
+        // Other specs travel with it only as files, which a worker on another machine does not have.
+        var others: [String] = []
+        if spec.tools.contains(where: { if case .agent = $0 { true } else { false } }) { others.append("agents used as tools") }
+        if !spec.handoffs.isEmpty { others.append("handoffs") }
+        if !(spec.guardrails.input.isEmpty && spec.guardrails.output.isEmpty) { others.append("guardrails") }
+        if case .object(let schema)? = object["output_schema"], schema["file"] != nil { others.append("an output_schema file (inline the schema)") }
+        if case .object(let schema)? = object["input_schema"], schema["file"] != nil { others.append("an input_schema file (inline the schema)") }
+        if !others.isEmpty {
+            throw QueueError(
+                .refused,
+                "\(specFile.lastPathComponent) names other files the queue cannot carry to its workers yet: \(others.joined(separator: ", ")); run it with errand run or errand batch")
+        }
         if maxTotalTokens != nil || maxCostUSD != nil {
             // Budgets given at submit time travel in the stored spec's limits, so every worker applies them.
             var limits = object["limits"]?.objectValue ?? [:]

@@ -68,6 +68,8 @@ public struct AgentSpec: Sendable {
     public var state: StateMode
     /// The name of the token cap's field, when the spec sets it.
     public var maxTokensField: CreateResponseRequest.MaxTokensField?
+    /// Whether a structured output's schema also goes as Chat Completions' `response_format` (`provider.response_format`).
+    public var sendsResponseFormat: Bool = false
     /// How runs reach the model (`provider.transport`), when the spec says.
     public var transport: ResponsesTransportKind? = nil
     /// The WebSocket mode's URL (`provider.websocket_url`), when it is not the base URL's.
@@ -316,7 +318,10 @@ public struct AgentSpec: Sendable {
     }
 
     private static func readProvider(_ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader) {
-        let keys = ["preset", "base_url", "api_key_env", "headers", "state", "max_tokens_field", "transport", "websocket_url", "pricing", "context_window"]
+        let keys = [
+            "preset", "base_url", "api_key_env", "headers", "state", "max_tokens_field", "transport", "websocket_url", "pricing", "context_window",
+            "response_format",
+        ]
         guard let provider = reader.object(root["provider"], at: "provider", allowed: keys) else { return }
         spec.preset = reader.string(provider, "preset", at: "provider", allowed: Provider.presetNames)
         if let url = reader.string(provider, "base_url", at: "provider") {
@@ -336,6 +341,7 @@ public struct AgentSpec: Sendable {
             spec.transport = ResponsesTransportKind(rawValue: transport)
         }
         spec.contextWindow = reader.int(provider, "context_window", at: "provider", minimum: 256)
+        spec.sendsResponseFormat = reader.bool(provider, "response_format", at: "provider") ?? false
         if let pricing = reader.object(provider["pricing"], at: "provider.pricing", allowed: ["input", "cached_input", "output", "source", "as_of"]) {
             let input = reader.number(pricing, "input", at: "provider.pricing", range: 0...1_000_000)
             let output = reader.number(pricing, "output", at: "provider.pricing", range: 0...1_000_000)

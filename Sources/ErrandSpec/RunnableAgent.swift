@@ -95,6 +95,7 @@ extension AgentSpec {
         for (name, value) in headers { provider.headers[name] = Self.expand(value, environment: environment) }
         if let maxTokensField { provider.maxTokensField = maxTokensField }
         if let webSocketURL { provider.webSocketURL = webSocketURL }
+        if sendsResponseFormat { provider.sendsResponseFormat = true }
         return provider
     }
 

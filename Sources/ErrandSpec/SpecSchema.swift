@@ -113,6 +113,9 @@ extension AgentSpec {
                             "The model's price in USD per million tokens (input, cached input, output), over the built-in table's; --pricing FILE overrides it."),
                         "context_window": described(
                             ["type": "integer", "minimum": 256], "The model's context window in tokens, when the built-in table does not know it."),
+                        "response_format": described(
+                            ["type": "boolean"],
+                            "Also send an output_schema as Chat Completions' response_format: llama.cpp's server reads only that (and turns it into a grammar), ignoring text.format; errand probe tells (output_schema)."),
                     ],
                 ],
                 "tools": ["type": "array", "items": tool],

@@ -9,6 +9,8 @@ import ResponsesAPI
 /// - Arguments fit the tool's schema: the first enum value, `null` where allowed, "Paris" for strings, 1 for numbers.
 /// - "Count from 1 to N" is answered with numbers up to the output cap (the dialect's field), `incomplete` when cut
 ///   (or `completed`, as llama.cpp does), with one output token per number.
+/// - A structured output's schema, in the field the dialect reads (`text.format`, or llama.cpp's `response_format`), is
+///   answered with JSON that fits it.
 /// - Anything else is answered with the word the prompt asks for ("reply with the single word: X"), or "ok".
 public enum ScriptedModel {
     /// A turn that answers whatever request arrives, in `dialect`.
@@ -39,6 +41,10 @@ public enum ScriptedModel {
             }.joined(separator: "\n")
             return .message(text)
         }
+        let schema = dialect.structuredOutputField == "text.format"
+            ? body["text"]?["format"].flatMap { $0["type"] == "json_schema" ? $0["schema"] : nil }
+            : body["response_format"]?["json_schema"]?["schema"]
+        if let schema { return .message(sample(schema).jsonString) }
         let cap = body[dialect.maxTokensField]?.intValue
         if let limit = countingLimit(prompt) {
             let count = min(limit, cap ?? limit)

@@ -247,6 +247,10 @@ public struct ScriptedDialect: Sendable, Hashable {
     /// The 400 body a context that does not fit ``contextWindow`` is refused with: OpenAI's `context_length_exceeded`,
     /// or llama.cpp's `exceed_context_size_error` with the numbers.
     public var contextOverflowStyle: ScriptedContextOverflow = .openAI
+    /// Which field holds a structured output's schema that the model keeps to (``ScriptedModel`` answers with JSON that
+    /// fits it): the Responses API's `text.format` (OpenAI), or only the Chat Completions `response_format` that
+    /// llama.cpp's server reads from a `/responses` body and turns into a grammar.
+    public var structuredOutputField: String = "text.format"
 
     /// Creates a dialect; the defaults follow the spec.
     public init() {}
@@ -289,6 +293,7 @@ public struct ScriptedDialect: Sendable, Hashable {
         dialect.callsToolsAsItems = false
         dialect.webSocket = false
         dialect.contextOverflowStyle = .llamaCpp
+        dialect.structuredOutputField = "response_format"
         return dialect
     }
 

@@ -32,6 +32,10 @@ public struct Provider: Sendable, Hashable {
     public var headers: [String: String]
     /// The name under which the output-token cap is sent.
     public var maxTokensField: CreateResponseRequest.MaxTokensField
+    /// Whether a structured output's schema is also sent as Chat Completions' `response_format`: llama.cpp's server
+    /// reads only that from a `/responses` body (and turns it into a grammar), ignoring `text.format`. `errand probe`
+    /// tells (`output_schema`). Off for servers that follow the spec, which refuse unknown fields.
+    public var sendsResponseFormat = false
     /// Where the WebSocket mode listens, when it is not the base URL's `/responses` with `ws`/`wss` (see
     /// ``responsesWebSocketURL``).
     public var webSocketURL: String?

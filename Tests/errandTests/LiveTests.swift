@@ -129,6 +129,28 @@ struct LiveTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stdout.isEmpty)
     }
+
+    /// An output schema against llama-server: its /v1/responses ignores text.format, so the model is not held to the
+    /// schema and its answer is checked and corrected here; with provider.response_format the server turns the schema
+    /// into a grammar and the first answer fits.
+    @Test func liveOutputSchemaCorrectedOrHeldByAGrammar() async throws {
+        let schema = #"{"type": "object", "additionalProperties": false, "required": ["name", "organisation", "emails"], "properties": {"name": {"type": ["string", "null"]}, "organisation": {"type": ["string", "null"]}, "emails": {"type": "array", "items": {"type": "string"}}}}"#
+        let task = "Best regards, Dr. Anna Kowalski, Head of Research, Nordlicht GmbH, Hafenstrasse 12, 20457 Hamburg. anna.kowalski@nordlicht.example, +49 40 1234567"
+        var turns: [String: Int] = [:]
+        for grammar in [false, true] {
+            let spec = folder.appendingPathComponent("contacts-\(grammar).json")
+            try #"{"name": "contacts", "instructions": "Extract the contact details from the text of the task. Use null for what it does not give.", "provider": {"base_url": "\#(Live.baseURL)", "response_format": \#(grammar)}, "output_schema": \#(schema), "settings": {"temperature": 0}, "limits": {"max_turns": 4, "output_retries": 2}}"#
+                .write(to: spec, atomically: true, encoding: .utf8)
+            let result = try await errand(["run", spec.path, task, "--model", Live.model, "--json", "--journal-dir", folder.appendingPathComponent("j").path])
+            show("output_schema, response_format \(grammar)", result)
+            #expect(result.status == 0, "\(result.stderr)")
+            let json = try JSONValue(parsing: result.stdout)
+            #expect(json["output"]?["emails"] == ["anna.kowalski@nordlicht.example"])
+            turns["\(grammar)"] = json["turns"]?.intValue
+        }
+        print("LIVE | output_schema turns: text.format only \(turns["false"] ?? 0), with response_format \(turns["true"] ?? 0)")
+        #expect(turns["true"] == 1, "a grammar holds the first answer to the schema")
+    }
 }
 
 /// Errand through LiteLLM's proxy in front of the same llama-server (`../shared/localmodel/gateway.sh`): the Responses

@@ -113,10 +113,14 @@ public struct OutputSchema: Sendable, Hashable {
     }
 
     /// The message a corrective turn sends after a refused answer.
+    /// The schema itself is in it (when short enough): a provider that ignores `text.format` never showed it to the model.
     func correction(_ rejection: Rejection, attempt: Int, of retries: Int) -> String {
-        """
-        Your answer does not match the required JSON schema "\(name)": \(rejection.description). \
-        Answer again with only a JSON value that matches the schema, with no other text (attempt \(attempt) of \(retries)).
-        """
+        let text = schema.jsonString
+        let shown = text.count <= 4000 ? " The schema is: \(text)" : ""
+        return """
+            Your answer does not match the required JSON schema "\(name)": \(rejection.description). \
+            Answer again with only a JSON value that matches the schema, with no other text and no Markdown fence \
+            (attempt \(attempt) of \(retries)).\(shown)
+            """
     }
 }

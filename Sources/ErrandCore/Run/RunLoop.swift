@@ -516,6 +516,11 @@ struct RunLoop: Sendable {
             var text = request.text ?? TextOptions()
             text.format = schema.format
             request.text = text
+            if client.provider.sendsResponseFormat, request.extra["response_format"] == nil {
+                request.extra["response_format"] = [
+                    "type": "json_schema", "json_schema": ["name": .string(schema.name), "schema": schema.schema, "strict": .bool(schema.isStrict)],
+                ]
+            }
         }
         if request.contextManagement == nil, compactionMode == .server, let window = state.learnedWindow ?? contextWindow {
             request.contextManagement = [["type": "compaction", "compact_threshold": .number(Double(agent.context.limit(window: window)))]]
