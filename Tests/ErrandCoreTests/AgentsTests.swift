@@ -7,7 +7,7 @@ import Testing
 
 /// Agents that use agents (as tools, by handoff, as guardrail judges), typed results and guardrails, over loopback
 /// HTTP against the scripted server, which answers each request by the agent that sent it (its instructions).
-@Suite(.timeLimit(.minutes(3))) struct AgentsTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct AgentsTests {
     /// Runs `body` with a scripted server answering by `routes` and a runner on a client pointed at it.
     func withAgents<Result>(
         _ routes: [(String, @Sendable (ScriptedConversation) -> ScriptedTurn)], dialect: ScriptedDialect = .spec,
@@ -96,6 +96,48 @@ import Testing
             #expect(Set(childEvents) == ["call_a lead.call_a", "call_b lead.call_b"])
             // `last` is the lead, not the child that started last.
             #expect(try await FileRunStore(folder: folder).existingRunID("last") == "lead")
+        }
+    }
+
+    @Test func aParentCancelledDuringASubRunResumesTheChildAndItsSideEffectHappensOnce() async throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("log.txt")
+        try Data().write(to: file)
+        let routes: [(String, @Sendable (ScriptedConversation) -> ScriptedTurn)] = [
+            ("You lead", { conversation in
+                conversation.toolOutputs.isEmpty
+                    ? .calls(.call("work", ["task": "append one"], id: "call_work")) : .message("lead: \(conversation.toolOutputs[0]["output"]?.stringValue ?? "")")
+            }),
+            ("You work", { conversation in
+                conversation.toolOutputs.isEmpty ? .calls(.call("append", ["line": "one"])) : ScriptedTurn.message("appended one").delayed(by: .milliseconds(600))
+            }),
+        ]
+        try await withAgents(routes) { runner, _ in
+            let worker = Agent(name: "worker", model: "m", instructions: "You work.", tools: try registry([Append(file: file)]))
+            var lead = Agent(name: "lead", model: "m", instructions: "You lead.")
+            try lead.tools.add(worker.asTool(name: "work"))
+            let journal = folder.appendingPathComponent("lead.jsonl")
+            let (agent, runner) = (lead, runner)
+            let running = Task { @Sendable in await runner.run(agent, input: "Go", journal: journal, runID: "lead") }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(20)
+            while (try? String(contentsOf: file, encoding: .utf8))?.isEmpty ?? true, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(150))
+            running.cancel()
+            let stopped = await running.value
+            #expect(stopped.status == .cancelled)
+            let lines = try Self.records(journal)
+            #expect(lines.contains { $0["type"] == "tool_started" } && !lines.contains { $0["type"] == "tool_finished" },
+                    "the call a stop interrupted is not journaled as finished: \(lines.compactMap { $0["type"]?.stringValue })")
+
+            let resumed = try await runner.resume(lead, journal: journal)
+            #expect(resumed.status == .completed, "\(resumed.error ?? "")")
+            #expect(resumed.finalText == "lead: appended one")
+            #expect(try String(contentsOf: file, encoding: .utf8) == "one\n", "the child's side effect happened once")
+            let child = try Self.records(folder.appendingPathComponent("lead.call_work.jsonl"))
+            #expect(child.contains { $0["type"] == "run_resumed" })
+            #expect(child.filter { $0["type"] == "run_started" }.count == 1)
         }
     }
 

@@ -7,7 +7,7 @@ import Testing
 
 /// Specs that name other specs (agents used as tools, handoffs, judges), output schemas and guardrails: what loads,
 /// what is refused (naming the file and the path), and the agents built from them.
-@Suite struct AgentGraphSpecTests {
+@Suite(.serialized) struct AgentGraphSpecTests {
     static let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
 
     /// A folder with the files given (name → JSON text).
@@ -144,11 +144,13 @@ import Testing
 
     // MARK: Command guardrails, run for real
 
-    func check(_ manifest: String, text: String) async throws -> JournalEvent.GuardrailChecked {
+    /// The verdict of a manifest's guardrail on `text`; `timeout` is generous unless a test needs it short (the whole
+    /// suite runs at once on two cores, and starting a process can take seconds then).
+    func check(_ manifest: String, text: String, timeout: Duration = .seconds(60)) async throws -> JournalEvent.GuardrailChecked {
         let folder = try folder(["g.json": manifest])
         defer { try? FileManager.default.removeItem(at: folder) }
         let command = try CommandManifest.load(folder.appendingPathComponent("g.json"), environment: Self.environment)
-        let guardrail = command.guardrail(workspace: try Workspace(root: folder))
+        let guardrail = command.guardrail(timeout: timeout, workspace: try Workspace(root: folder))
         return await guardrail.verdict(on: text, kind: .input)
     }
 
@@ -165,10 +167,11 @@ import Testing
     @Test(arguments: [
         (#"["sh", "-c", "echo 'Traceback: boom' >&2; exit 1"]"#, "failed with exit status 1 and gave no reason on stdout: Traceback: boom"),
         (#"["sh", "-c", "kill -9 $$"]"#, "was killed by signal 9"),
-        (#"["sleep", "30"]"#, "did not answer within"),
+        (#"["sleep", "120"]"#, "did not answer within"),
     ])
     func aCommandThatCannotCheckFailsClosed(_ c: (command: String, error: String)) async throws {
-        let verdict = try await check(#"{"name": "g", "description": "d", "timeout_seconds": 0.5, "command": \#(c.command)}"#, text: "hello")
+        let verdict = try await check(
+            #"{"name": "g", "description": "d", "command": \#(c.command)}"#, text: "hello", timeout: c.command.contains("sleep") ? .seconds(2) : .seconds(60))
         #expect(!verdict.passed)
         #expect(verdict.error?.contains(c.error) == true, "\(verdict.error ?? "nil")")
     }

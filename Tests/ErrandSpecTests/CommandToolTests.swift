@@ -115,7 +115,7 @@ import Testing
         let start = clock.now
         let (message, _) = try await failure(tool, [:])
         #expect(message.contains("slow timed out after"))
-        #expect(clock.now - start < .seconds(15), "stopped long before the command's 30 s, with room for a loaded machine")
+        #expect(clock.now - start < .seconds(25), "stopped before the command's 30 s, with room for a loaded machine (the whole suite at once on two cores)")
     }
 
     @Test func aCommandThatIgnoresSIGTERMIsKilledAndLeavesNothing() async throws {
@@ -127,7 +127,7 @@ import Testing
         let start = clock.now
         let (message, _) = try await failure(tool, [:])
         #expect(message.contains("stubborn timed out after"))
-        #expect(clock.now - start < .seconds(15), "SIGTERM ignored, SIGKILL a second later: long before the 30 s sleep ends")
+        #expect(clock.now - start < .seconds(25), "SIGTERM ignored, SIGKILL a second later: before the 30 s sleep ends, with room for a loaded machine")
         // Within moments, long before the 30 s sleep would have ended by itself.
         try await waitUntil("the shell and its sleep to be gone", timeout: .seconds(5), pollEvery: .milliseconds(50)) {
             ProcessList.processes(withCommandLineContaining: tag).isEmpty
@@ -145,7 +145,7 @@ import Testing
         let start = clock.now
         let (output, _) = try await call(tool, [:])
         #expect(output == "started\n")
-        #expect(clock.now - start < .seconds(15), "not held by the background child's 30 s sleep")
+        #expect(clock.now - start < .seconds(25), "not held by the background child's 30 s sleep (room for a loaded machine)")
         // Within moments, long before the 30 s sleep would have ended by itself.
         try await waitUntil("the background child to be killed with the group", timeout: .seconds(5), pollEvery: .milliseconds(50)) {
             ProcessList.processes(withCommandLineContaining: tag).isEmpty

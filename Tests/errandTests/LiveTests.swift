@@ -57,6 +57,9 @@ struct LiveTests {
         // llama.cpp refuses previous_response_id with its own 400, and keeps nothing.
         #expect(report["stateful"]?["supported"] == false)
         #expect(report["stateful"]?["evidence"]?.stringValue?.contains("HTTP 400") == true)
+        // llama-server's /v1/responses ignores text.format and keeps to response_format (a grammar).
+        #expect(report["output_schema"]?["supported"] == false)
+        #expect(report["provider"]?["response_format"] == true)
         #expect(report["store"]?["supported"] == false)
         #expect(report["provider"]?["state"] == "stateless")
         #expect(report["drift"]?.arrayValue?.contains { $0.stringValue?.contains("'code' as a number") == true } == true)

@@ -100,7 +100,7 @@ extension Agent {
         let toolName = name ?? String(agent.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }.prefix(64))
         let schema = parameters ?? Self.taskParameters
         let timeout = agent.limits.timeout.map { $0 + .seconds(30) } ?? .seconds(7 * 86_400)
-        return RegisteredTool(
+        var tool = RegisteredTool(
             name: toolName, description: description ?? agent.description ?? "Ask the agent \(agent.name) to do a task; it answers with its result.",
             parameters: schema, strict: OutputSchema.allowsStrict(schema), timeout: timeout, idempotent: true
         ) { arguments, context in
@@ -113,5 +113,7 @@ extension Agent {
             }
             return result.output.map(ToolOutput.json) ?? .text(result.finalText)
         }
+        tool.runsAgent = true
+        return tool
     }
 }

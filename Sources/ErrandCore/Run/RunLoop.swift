@@ -449,7 +449,8 @@ struct RunLoop: Sendable {
             // One call needs no task group (and its extra hop).
             let slot = calls[0]
             try await start(slot, turn: turn)
-            try await finish(await executor.execute(slot, turn: turn))
+            let record = await executor.execute(slot, turn: turn)
+            if !leftForResume(record) { try await finish(record) }
             return
         }
         var failure: CoreError?
@@ -470,7 +471,7 @@ struct RunLoop: Sendable {
             }
             while next < min(limit, calls.count), await startNext() {}
             while let finished = await group.next() {
-                if failure == nil {
+                if failure == nil, !self.leftForResume(finished) {
                     do throws(CoreError) {
                         try await self.finish(finished)
                     } catch {
@@ -481,6 +482,15 @@ struct RunLoop: Sendable {
             }
         }
         if let failure { throw failure }
+    }
+
+    /// Whether a call's end is left out of the journal so that a resume takes it up again: an agent's call whose child
+    /// run was stopped because this run is (cancelled, out of time, its worker shutting down). Journaled, it would tell
+    /// the model the agent was cancelled; left out, the call is one a stop interrupted, and a resume runs it again,
+    /// which resumes the child from its journal.
+    private func leftForResume(_ record: ToolCallRecord) -> Bool {
+        guard record.subRun?.status == .cancelled else { return false }
+        return Task.isCancelled || stopRequested?() == true
     }
 
     /// Journals and announces a call's start.

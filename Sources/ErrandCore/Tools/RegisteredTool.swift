@@ -16,6 +16,9 @@ public struct RegisteredTool: Sendable {
     /// Whether a call a crash interrupted may be run again on resume (see ``Tool/isIdempotent``).
     public let isIdempotent: Bool
     let invoke: @Sendable (JSONValue, ToolContext) async throws -> ToolOutput
+    /// Whether the tool runs an agent (``Agent/asTool(name:description:parameters:)``): cancelled, its call is waited
+    /// for while the child run winds down and journals its end, rather than abandoned.
+    package var runsAgent = false
 
     /// Creates a tool from a closure that takes JSON arguments.
     public init(

@@ -79,7 +79,17 @@ struct ToolExecutor: Sendable {
         notes.context = context
         let timeout = tool.timeout ?? agent.limits.toolTimeout
         do {
-            let output = try await withDeadline(timeout) { try await tool.invoke(arguments, context) }
+            let output: ToolOutput
+            if tool.runsAgent {
+                // A child run is cancelled and waited for, so that it journals its end before the parent goes on.
+                let (outcome, timedOut) = await withTimeLimit(timeout) { () async -> Result<ToolOutput, any Error> in
+                    do { return .success(try await tool.invoke(arguments, context)) } catch { return .failure(error) }
+                }
+                if timedOut { throw DeadlineExceeded() }
+                output = try outcome.get()
+            } else {
+                output = try await withDeadline(timeout) { try await tool.invoke(arguments, context) }
+            }
             return (output.text, false)
         } catch is DeadlineExceeded {
             return ("error: \(call.name) timed out after \(timeout) and was stopped.", true)
