@@ -9,8 +9,9 @@ import ResponsesAPI
 /// to each other are not a cycle but a graph, kept in ``handoffTargets``.
 final class SpecLoader {
     let environment: [String: String]
-    /// The specs being loaded through tools and judges, outermost first (the spec loaded first included).
-    var chain: [String] = []
+    /// The specs being loaded, outermost first, each marked when it is used as a tool or judge (the others are the spec
+    /// loaded first and handoff targets).
+    var chain: [(path: String, embedded: Bool)] = []
     /// Specs loaded so far, by path.
     var loaded: [String: AgentSpec] = [:]
     /// The specs a handoff names, by path (the run may hand to any of them).
@@ -24,13 +25,23 @@ final class SpecLoader {
     /// spec already on the chain is a cycle.
     func spec(_ url: URL, at path: String, reader: SpecReader, embedded: Bool) -> AgentSpec? {
         let key = url.standardizedFileURL.path
-        if embedded, let start = chain.firstIndex(of: key) {
-            let names = (chain[start...] + [key]).map { URL(fileURLWithPath: $0).lastPathComponent }
+        // A cycle of tools and judges: from the last spec that is not one (where the calling starts) to here.
+        let calling = chain[(chain.lastIndex { !$0.embedded } ?? 0)...].map(\.path)
+        if embedded, let start = calling.firstIndex(of: key) {
+            let names = (calling[start...] + [key]).map { URL(fileURLWithPath: $0).lastPathComponent }
             reader.problem(path, "a cycle: \(names.joined(separator: " → ")); an agent cannot call itself, even through others")
             return nil
         }
         if let done = loaded[key] { return done }
-        if !embedded, loadingHandoffs.contains(key) || chain.contains(key) { return nil }
+        if loadingHandoffs.contains(key) || chain.contains(where: { $0.path == key }) {
+            // A handoff back to a spec being loaded is the graph; a tool or judge that is such a spec is not supported.
+            if embedded {
+                reader.problem(
+                    path,
+                    "\(url.lastPathComponent) hands the conversation on to an agent that would use it as a tool or judge; give the tool a spec of its own")
+            }
+            return nil
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)
@@ -42,7 +53,7 @@ final class SpecLoader {
         if !embedded { loadingHandoffs.insert(key) }
         defer { if !embedded { loadingHandoffs.remove(key) } }
         do {
-            let spec = try AgentSpec.parse(data, file: url, environment: environment, loader: self)
+            let spec = try AgentSpec.parse(data, file: url, environment: environment, loader: self, embedded: embedded)
             loaded[key] = spec
             return spec
         } catch {

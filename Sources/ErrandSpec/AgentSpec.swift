@@ -146,14 +146,14 @@ public struct AgentSpec: Sendable {
     public static func parse(_ data: Data, file: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws(SpecError) -> AgentSpec {
         let loader = SpecLoader(environment: environment)
         var spec = try parse(data, file: file, environment: environment, loader: loader)
-        spec.linked = loader.handoffTargets
+        spec.linked = loader.loaded.merging(loader.handoffTargets) { loaded, _ in loaded }
         if let problem = loader.conflictingMCPServers(spec) { throw SpecError(problems: [problem]) }
         return spec
     }
 
     /// Checks a spec given as JSON, loading the specs it names through `loader`.
-    static func parse(_ data: Data, file: URL, environment: [String: String], loader: SpecLoader) throws(SpecError) -> AgentSpec {
-        loader.chain.append(file.standardizedFileURL.path)
+    static func parse(_ data: Data, file: URL, environment: [String: String], loader: SpecLoader, embedded: Bool = false) throws(SpecError) -> AgentSpec {
+        loader.chain.append((file.standardizedFileURL.path, embedded))
         defer { loader.chain.removeLast() }
         let reader = SpecReader(file: file.path)
         let json = try SpecReader.parse(data, file: file.path)

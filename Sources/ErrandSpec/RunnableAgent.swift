@@ -4,6 +4,7 @@ import ErrandTools
 import Logging
 import Foundation
 import ResponsesAPI
+import Synchronization
 
 /// Command-line overrides of a spec.
 public struct SpecOverrides: Sendable {
@@ -185,85 +186,40 @@ extension AgentSpec {
 
     /// The agent this spec describes, with the overrides applied, the tools of the started MCP servers `mcp`, and
     /// `ask` for approvals the spec leaves open; with the agents it uses as tools, its judges and the agents it may
-    /// hand to, built from their specs (the run's provider, model and workspace overrides apply to them too).
+    /// hand to, built from their specs once each (the run's provider, model and workspace overrides apply to them too).
     public func agent(
         overrides: SpecOverrides = SpecOverrides(), environment: [String: String] = ProcessInfo.processInfo.environment, mcp: MCPServers = .none,
         ask: (@Sendable (HostedToolCall) async -> Bool)? = nil
     ) throws(SpecError) -> Agent {
-        let agent = try agent(overrides: overrides, environment: environment, mcp: mcp, ask: ask, graph: linked)
+        let builder = AgentBuilder(root: self, overrides: overrides, environment: environment, mcp: mcp, ask: ask)
+        let agent = try builder.agent(self)
         do {
             try agent.checkBudget()
-            if let limit = agent.limits.maxCostUSD { try Self.checkPrices(agent, budget: limit) }
+            if let limit = agent.limits.maxCostUSD {
+                // Every agent the run may use spends from its budget: each needs a price.
+                for other in builder.table.all where other.price == nil {
+                    throw CoreError(
+                        .pricing, ModelCatalog.noPrice(for: other.model, budget: "the cost budget (\(USD.format(limit))) of a run that may use the agent \(other.name)"))
+                }
+            }
         } catch {
             throw SpecError(setup: error)
         }
         return agent
     }
 
-    /// Refuses a cost budget when an agent the run may use has no price (its cost would be unknown).
-    private static func checkPrices(_ root: Agent, budget: Double) throws(CoreError) {
-        var seen: Set<String> = [root.name]
-        var queue = root.handoffs.map(\.agent)
-        while !queue.isEmpty {
-            let next = queue.removeFirst()
-            guard seen.insert(next.name).inserted else { continue }
-            if next.price == nil {
-                throw CoreError(.pricing, ModelCatalog.noPrice(for: next.model, budget: "the cost budget (\(USD.format(budget))) of a run that may hand to \(next.name)"))
-            }
-            queue += next.handoffs.map(\.agent)
-        }
-    }
-
-    /// The agent, its agents used as tools, judges and handoffs resolved through `graph` (every spec a handoff names).
-    func agent(
+    /// The agent this spec describes, without its handoffs; the agents it uses as tools and its judges come from
+    /// `builder`.
+    fileprivate func baseAgent(
         overrides: SpecOverrides, environment: [String: String], mcp: MCPServers, ask: (@Sendable (HostedToolCall) async -> Bool)?,
-        graph: [String: AgentSpec]
-    ) throws(SpecError) -> Agent {
-        let selfPath = file.standardizedFileURL.path
-        let specs = graph.merging([selfPath: self]) { _, own in own }
-        var bases: [String: Agent] = [:]
-        var links: [String: [String]] = [:]
-        for (path, spec) in specs where path == selfPath || reaches(path, through: specs) {
-            let base = try spec.baseAgent(
-                overrides: path == selfPath ? overrides : overrides.forOtherAgents, environment: environment, mcp: mcp, ask: ask, graph: graph)
-            bases[path] = base
-            links[path] = spec.handoffs.map(\.path).filter { specs[$0] != nil }
-        }
-        let (agents, edges) = (bases, links)
-        @Sendable func resolve(_ path: String) -> Agent {
-            var agent = agents[path]!
-            agent.handoffs = (edges[path] ?? []).compactMap { target in
-                agents[target].map { base in Handoff(name: base.name, description: base.description) { resolve(target) } }
-            }
-            return agent
-        }
-        return resolve(selfPath)
-    }
-
-    /// Whether a chain of handoffs leads from this spec to `path`.
-    private func reaches(_ path: String, through specs: [String: AgentSpec]) -> Bool {
-        var seen: Set<String> = []
-        var queue = handoffs.map(\.path)
-        while !queue.isEmpty {
-            let next = queue.removeFirst()
-            if next == path { return true }
-            guard seen.insert(next).inserted, let spec = specs[next] else { continue }
-            queue += spec.handoffs.map(\.path)
-        }
-        return false
-    }
-
-    /// The agent this spec describes, without its handoffs.
-    private func baseAgent(
-        overrides: SpecOverrides, environment: [String: String], mcp: MCPServers, ask: (@Sendable (HostedToolCall) async -> Bool)?,
-        graph: [String: AgentSpec]
+        builder: AgentBuilder
     ) throws(SpecError) -> Agent {
         let provider = try provider(overrides: overrides, environment: environment)
         let workspace: Workspace
         let tools: ToolRegistry
         var agentTools: [String: RegisteredTool] = [:]
         for case .agent(let entry) in self.tools {
-            let child = try entry.spec.agent(overrides: overrides.forOtherAgents, environment: environment, mcp: mcp, ask: ask, graph: graph)
+            let child = try builder.agent(entry.spec)
             agentTools[entry.name] = child.asTool(name: entry.name, description: entry.description, parameters: entry.spec.inputSchema)
         }
         do {
@@ -303,20 +259,92 @@ extension AgentSpec {
         agent.journalPolicy = policy
         agent.description = description
         agent.outputSchema = overrides.outputSchema ?? outputSchema
-        for entry in guardrails.input { agent.guardrails.input.append(try guardrail(entry, workspace: workspace, overrides: overrides, environment: environment, mcp: mcp, graph: graph)) }
-        for entry in guardrails.output { agent.guardrails.output.append(try guardrail(entry, workspace: workspace, overrides: overrides, environment: environment, mcp: mcp, graph: graph)) }
+        for entry in guardrails.input + guardrails.output {
+            let check: Guardrail
+            switch entry {
+            case .command(let command, _, let name, let timeout):
+                check = command.guardrail(name: name, timeout: timeout, workspace: workspace)
+            case .agent(let spec, let name, let timeout):
+                check = .agent(try builder.agent(spec), name: name, timeout: timeout)
+            }
+            if agent.guardrails.input.count < guardrails.input.count { agent.guardrails.input.append(check) } else { agent.guardrails.output.append(check) }
+        }
         return agent
     }
+}
 
-    private func guardrail(
-        _ entry: GuardrailEntry, workspace: Workspace, overrides: SpecOverrides, environment: [String: String], mcp: MCPServers, graph: [String: AgentSpec]
-    ) throws(SpecError) -> Guardrail {
-        switch entry {
-        case .command(let command, _, let name, let timeout):
-            return command.guardrail(name: name, timeout: timeout, workspace: workspace)
-        case .agent(let spec, let name, let timeout):
-            let judge = try spec.agent(overrides: overrides.forOtherAgents, environment: environment, mcp: mcp, ask: nil, graph: graph)
-            return .agent(judge, name: name, timeout: timeout)
+/// Builds the agents of a run from their specs, each once, by file: the first one with the run's overrides, the others
+/// (agents used as tools, judges, the agents handoffs name) with those that apply to every agent. Handoffs are resolved
+/// when a run asks for them, from the finished table, so agents may hand to each other.
+final class AgentBuilder {
+    let root: AgentSpec
+    let overrides: SpecOverrides
+    let environment: [String: String]
+    let mcp: MCPServers
+    let ask: (@Sendable (HostedToolCall) async -> Bool)?
+    let table = AgentTable()
+    /// Every spec the run may use, by path.
+    let specs: [String: AgentSpec]
+    private var building: [String] = []
+
+    init(root: AgentSpec, overrides: SpecOverrides, environment: [String: String], mcp: MCPServers, ask: (@Sendable (HostedToolCall) async -> Bool)?) {
+        self.root = root
+        self.overrides = overrides
+        self.environment = environment
+        self.mcp = mcp
+        self.ask = ask
+        self.specs = root.linked.merging([root.file.standardizedFileURL.path: root]) { _, own in own }
+    }
+
+    /// The agent of `spec`, with its handoffs; built once, and the agents its handoffs name with it.
+    func agent(_ spec: AgentSpec) throws(SpecError) -> Agent {
+        let path = spec.file.standardizedFileURL.path
+        if table.base(path) == nil {
+            if building.contains(path) {
+                let names = (building + [path]).map { URL(fileURLWithPath: $0).lastPathComponent }
+                throw SpecError(setup: CoreError(.registry, "\(names.joined(separator: " → ")): an agent would use itself through handoffs and tools; break the chain"))
+            }
+            building.append(path)
+            let base = try spec.baseAgent(
+                overrides: path == root.file.standardizedFileURL.path ? overrides : overrides.forOtherAgents, environment: environment, mcp: mcp,
+                ask: ask, builder: self)
+            building.removeLast()
+            let targets = spec.handoffs.map(\.path).filter { specs[$0] != nil }
+            table.set(path, base: base, handoffs: targets.map { (path: $0, name: specs[$0]!.name, description: specs[$0]!.description) })
+            for target in targets where table.base(target) == nil && !building.contains(target) { _ = try agent(specs[target]!) }
         }
+        return table.resolve(path)!
+    }
+}
+
+/// The agents of a run by spec path, without their handoffs, and the handoffs each makes: filled while the agents are
+/// built, read when a run hands on.
+final class AgentTable: Sendable {
+    private struct Entry {
+        var base: Agent
+        var handoffs: [(path: String, name: String, description: String?)]
+    }
+    private let entries = Mutex<[String: Entry]>([:])
+
+    func base(_ path: String) -> Agent? { entries.withLock { $0[path]?.base } }
+
+    func set(_ path: String, base: Agent, handoffs: [(path: String, name: String, description: String?)]) {
+        entries.withLock { $0[path] = Entry(base: base, handoffs: handoffs) }
+    }
+
+    /// Every agent built.
+    var all: [Agent] { entries.withLock { $0.values.map(\.base) } }
+
+    /// The agent at `path` with its handoffs, each resolved again from the table when a run takes it.
+    func resolve(_ path: String) -> Agent? {
+        guard let entry = entries.withLock({ $0[path] }) else { return nil }
+        var agent = entry.base
+        agent.handoffs = entry.handoffs.map { target in
+            Handoff(name: target.name, description: target.description) { [self] in
+                // Every target was built with the agent that names it.
+                resolve(target.path) ?? Agent(name: target.name, model: entry.base.model)
+            }
+        }
+        return agent
     }
 }

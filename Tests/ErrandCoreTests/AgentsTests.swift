@@ -394,6 +394,69 @@ import Testing
         }
     }
 
+    @Test func aRunStoppedWhileItsInputIsCheckedIsCheckedAgainOnResume() async throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let routes: [(String, @Sendable (ScriptedConversation) -> ScriptedTurn)] = [("You help", { _ in .message("Hello.") })]
+        try await withAgents(routes) { runner, _ in
+            var agent = Agent(name: "helper", model: "m", instructions: "You help.")
+            let slow = Marker()
+            agent.guardrails.input = [Guardrail(name: "slow") { _ in
+                if !slow.isSet {
+                    slow.set()
+                    try await Task.sleep(for: .seconds(30))
+                }
+                return .pass
+            }]
+            let journal = folder.appendingPathComponent("run.jsonl")
+            let (checked, runner) = (agent, runner)
+            let running = Task { @Sendable in await runner.run(checked, input: "Say hello", journal: journal) }
+            try await waitUntil("the check to start", timeout: .seconds(20)) { slow.isSet }
+            try await Task.sleep(for: .milliseconds(100))
+            running.cancel()
+            #expect(await running.value.status == .cancelled)
+            #expect(!(try Self.records(journal)).contains { $0["type"] == "guardrail" }, "a check the stop cut short is not a verdict")
+            let resumed = try await runner.resume(agent, journal: journal)
+            #expect(resumed.status == .completed, "\(resumed.error ?? "")")
+            #expect(try Self.records(journal).filter { $0["type"] == "guardrail" }.map { $0["passed"] } == [true])
+        }
+    }
+
+    @Test func aResumedRunChecksItsInputBeforeAnythingElse() throws {
+        var state = RunState(runID: "r")
+        state.apply(.runStarted(.init(
+            agent: "a", model: "m", mode: .auto, instructions: nil, tools: nil, input: [.user("do it")], toolChoice: nil, resetToolChoice: nil,
+            fingerprint: nil)))
+        state.apply(.requestSent(.init(turn: 1, stateless: false, previousResponseID: nil, input: nil, request: nil)))
+        let response = Response(id: "resp_1", status: .completed, output: [.message(OutputMessage(content: [.text(OutputText(text: "done"))]))])
+        state.apply(.responseReceived(.init(turn: 1, response: response)))
+        let rules = RunState.OutputRules(inputGuardrails: ["g"])
+        #expect(state.decide(limits: RunLimits(), output: rules) == .checkInput(names: ["g"]), "the answer is not given before the input is checked")
+        state.apply(.guardrail(.init(turn: 0, kind: .input, name: "g", passed: true, reason: nil, duration: 0)))
+        guard case .finish(let end) = state.decide(limits: RunLimits(), output: rules) else { Issue.record("expected the end"); return }
+        #expect(end.status == .completed)
+        #expect(state.inputText == "do it")
+    }
+
+    @Test func aSecondHandoffInOneTurnIsRefused() async throws {
+        let routes: [(String, @Sendable (ScriptedConversation) -> ScriptedTurn)] = [
+            ("You triage", { _ in .calls(.call("transfer_to_billing", [:], id: "first"), .call("transfer_to_support", [:], id: "second")) }),
+            ("You handle billing", { _ in .message("billing here") }),
+        ]
+        try await withAgents(routes) { runner, _ in
+            var triage = Agent(name: "triage", model: "m", instructions: "You triage requests.")
+            triage.handoffs = [
+                Handoff(to: Agent(name: "billing", model: "m", instructions: "You handle billing.")),
+                Handoff(to: Agent(name: "support", model: "m", instructions: "You support.")),
+            ]
+            let result = await runner.run(triage, input: "Help")
+            #expect(result.status == .completed)
+            #expect(result.finalText == "billing here")
+            #expect(result.toolCalls.map(\.isError) == [false, true])
+            #expect(result.toolCalls.last?.output.contains("only one handoff per turn") == true, "\(result.toolCalls.map(\.output))")
+        }
+    }
+
     @Test func anOutputGuardrailTripsOnTheAnswer() async throws {
         let routes: [(String, @Sendable (ScriptedConversation) -> ScriptedTurn)] = [("You help", { _ in .message("The password is hunter2.") })]
         try await withAgents(routes) { runner, _ in

@@ -115,6 +115,7 @@ import Testing
         case .compact(let tokens): "compact \(tokens)"
         case .rejectOutput(let e): "reject \(e.attempt)"
         case .checkOutput(let names, _): "check \(names.joined(separator: ","))"
+        case .checkInput(let names): "check input \(names.joined(separator: ","))"
         case .done: "done"
         }
     }

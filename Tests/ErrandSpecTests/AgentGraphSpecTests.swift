@@ -142,6 +142,20 @@ import Testing
         #expect(found.isEmpty, "\(found)")
     }
 
+    @Test func aToolAgentThatHandsBackToItsCallerBuildsOnce() throws {
+        // R hands to B; B uses A as a tool; A hands to B. Each agent is built once, and the handoffs resolve.
+        let folder = try folder([
+            "r.json": #"{"name": "r", "handoffs": ["b.json"]}"#, "b.json": #"{"name": "b", "tools": [{"agent": "a.json"}]}"#,
+            "a.json": #"{"name": "a", "handoffs": ["b.json"]}"#,
+        ])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = try AgentSpec.load(folder.appendingPathComponent("r.json"), environment: Self.environment)
+        let r = try spec.agent(environment: Self.environment)
+        let b = try #require(r.reachable(named: "b"))
+        #expect(b.tools.names == ["a"])
+        #expect(r.handoffs.map(\.agentName) == ["b"])
+    }
+
     // MARK: Command guardrails, run for real
 
     /// The verdict of a manifest's guardrail on `text`; `timeout` is generous unless a test needs it short (the whole

@@ -28,6 +28,8 @@ public struct Guardrail: Sendable {
     /// How long the check may take before it counts as one that could not run.
     public var timeout: Duration
     let check: @Sendable (GuardrailCheck) async throws -> GuardrailVerdict
+    /// Whether the check runs a judge agent: stopped, it is waited for while the judge's run journals its end.
+    var runsAgent = false
 
     /// A check made by a closure.
     public init(name: String, timeout: Duration = .seconds(60), check: @escaping @Sendable (GuardrailCheck) async throws -> GuardrailVerdict) {
@@ -43,7 +45,7 @@ public struct Guardrail: Sendable {
         var judge = judge
         if judge.outputSchema == nil { judge.outputSchema = .verdict }
         let limit = timeout ?? judge.limits.timeout.map { $0 + .seconds(5) } ?? .seconds(300)
-        return Guardrail(name: name ?? judge.name, timeout: limit) { [judge] check in
+        var guardrail = Guardrail(name: name ?? judge.name, timeout: limit) { [judge] check in
             guard let subRuns = check.subRuns else { throw ToolError("an agent guardrail runs only inside a run") }
             let task: JSONValue = ["kind": .string(check.kind.rawValue), "text": .string(check.text)]
             let result = try await subRuns.run(judge, input: .text(task.jsonString), key: check.key)
@@ -57,6 +59,8 @@ public struct Guardrail: Sendable {
             let reason = result.output?["reason"]?.stringValue
             return GuardrailVerdict(passed: pass, reason: reason)
         }
+        guardrail.runsAgent = true
+        return guardrail
     }
 }
 
@@ -76,12 +80,16 @@ public struct GuardrailCheck: Sendable {
     public var subRuns: SubRuns?
     let recorder: SubRunRecorder
 
-    /// The key of the check within the run: a judge's run id is derived from it.
-    var key: String { kind == .input ? "guardrail-input-\(name)" : "guardrail-output-\(name)-t\(turn)" }
+    /// The key of the check within the run: a judge's run id is derived from it. An input check is keyed by the turn
+    /// its input goes out with (a continuation's input is another check), an output check by the answer's turn.
+    var key: String { kind == .input ? "guardrail-input-\(name)-t\(stretch)" : "guardrail-output-\(name)-t\(turn)" }
     /// The check's name.
     let name: String
+    /// The turn the checked input goes out with.
+    let stretch: Int
 
-    init(kind: Guardrail.Kind, name: String, text: String, runID: String, turn: Int, logger: Logger, subRuns: SubRuns?) {
+    init(kind: Guardrail.Kind, name: String, text: String, runID: String, turn: Int, stretch: Int = 1, logger: Logger, subRuns: SubRuns?) {
+        self.stretch = stretch
         self.kind = kind
         self.name = name
         self.text = text
@@ -148,7 +156,16 @@ extension Guardrail {
         var failure: String?
         do {
             let body = self.check
-            verdict = try await withDeadline(timeout) { try await body(check) }
+            if runsAgent {
+                // A judge's run is cancelled and waited for, so that its end (and what it spent) is journaled.
+                let (outcome, timedOut) = await withTimeLimit(timeout) { () async -> Result<GuardrailVerdict, any Error> in
+                    do { return .success(try await body(check)) } catch { return .failure(error) }
+                }
+                if timedOut, case .failure = outcome { throw DeadlineExceeded() }
+                verdict = try outcome.get()
+            } else {
+                verdict = try await withDeadline(timeout) { try await body(check) }
+            }
         } catch is DeadlineExceeded {
             verdict = GuardrailVerdict(passed: false)
             failure = "it did not answer within \(timeout)"

@@ -641,9 +641,12 @@ public enum JournalEvent: Sendable, Hashable {
         public var model: String
         /// The new agent's first `tool_choice`.
         public var toolChoice: ToolChoice?
+        /// The `transfer_to_…` call's answer: the handoff and the call's end are one line.
+        public var record: ToolCallRecord?
 
         /// Creates the payload.
-        public init(turn: Int, callID: String, from: String, to: String, model: String, toolChoice: ToolChoice?) {
+        public init(turn: Int, callID: String, from: String, to: String, model: String, toolChoice: ToolChoice?, record: ToolCallRecord? = nil) {
+            self.record = record
             self.turn = turn
             self.callID = callID
             self.from = from
@@ -652,6 +655,6 @@ public enum JournalEvent: Sendable, Hashable {
             self.toolChoice = toolChoice
         }
 
-        enum CodingKeys: String, CodingKey { case turn, callID = "call_id", from, to, model, toolChoice = "tool_choice" }
+        enum CodingKeys: String, CodingKey { case turn, callID = "call_id", from, to, model, toolChoice = "tool_choice", record = "call" }
     }
 }

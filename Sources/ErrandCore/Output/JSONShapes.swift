@@ -150,6 +150,7 @@ extension RunSummary {
             "total_tokens": .number(Double(totalTokens)), "cost_usd": costUSD.map(JSONValue.number) ?? .null,
             "started": .number(started.timeIntervalSince1970.rounded()),
             "task": .string(task), "error": error.map(JSONValue.string) ?? .null, "journal": .string(journal),
+            "parent_run_id": parentRunID.map(JSONValue.string) ?? .null,
         ]
     }
 }

@@ -195,7 +195,7 @@ package enum RunText {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd HH:mm"
         let rows = runs.map { run in
-            [run.runID, run.agent, run.status?.rawValue ?? "unfinished", "\(run.turns)", "\(run.totalTokens)", cost(run.costUSD),
+            [run.parentRunID == nil ? run.runID : "↳ \(run.runID)", run.agent, run.status?.rawValue ?? "unfinished", "\(run.turns)", "\(run.totalTokens)", cost(run.costUSD),
              formatter.string(from: run.started), short(run.task, 50)]
         }
         let header = ["RUN", "AGENT", "STATUS", "TURNS", "TOKENS", "COST", "STARTED", "TASK"]

@@ -103,11 +103,14 @@ struct RunLoop: Sendable {
                 return
             }
             let (tools, active) = (agent.tools, agent)
-            let rules = RunState.OutputRules(schema: agent.outputSchema, retries: root.limits.outputRetries, guardrails: agent.guardrails.output.map(\.name))
+            let rules = RunState.OutputRules(
+                schema: agent.outputSchema, retries: root.limits.outputRetries, guardrails: agent.guardrails.output.map(\.name),
+                inputGuardrails: root.guardrails.input.map(\.name))
             let decision = state.decide(limits: root.limits, price: agent.price, compactAt: compactAt, output: rules) { name in
                 rerunAll || tools[name]?.isIdempotent == true || active.handoff(named: name) != nil
             }
-            let inputChecks = root.guardrails.input.filter { !state.uncheckedInput([$0.name]).isEmpty }
+            let unchecked = root.guardrails.input.isEmpty ? [] : state.uncheckedInput(rules.inputGuardrails)
+            let inputChecks = root.guardrails.input.filter { unchecked.contains($0.name) }
             do {
                 switch decision {
                 case .done:
@@ -136,9 +139,9 @@ struct RunLoop: Sendable {
                 case .checkOutput(let names, let text):
                     let checks = agent.guardrails.output.filter { names.contains($0.name) }
                     try await check(checks, kind: .output, text: text)
-                case .runTools where !inputChecks.isEmpty:
-                    // A resumed run whose input was not checked yet: no tool runs before it is.
-                    try await check(inputChecks, kind: .input, text: state.inputText)
+                case .checkInput(let names):
+                    // A resumed run whose input was not checked yet: nothing happens before it is.
+                    try await check(root.guardrails.input.filter { names.contains($0.name) }, kind: .input, text: state.inputText)
                 case .runTools(let calls, let rerun):
                     if !rerun.isEmpty {
                         logger.notice("running calls a crash interrupted again", metadata: ["call_ids": "\(rerun.sorted())"])
@@ -351,15 +354,17 @@ struct RunLoop: Sendable {
         let handoffs = all.filter { active.handoff(named: $0.call.name) != nil }
         let calls = all.filter { active.handoff(named: $0.call.name) == nil }
         if !calls.isEmpty { try await runLocalTools(calls, turn: turn) }
+        // A stop may have left a call for the resume, which runs it under the agent that asked for it: no handoff yet.
+        if Task.isCancelled || stopRequested?() == true { return }
         // Handoffs go last, once the other calls of the turn are answered under the agent that asked for them.
-        for (index, slot) in handoffs.enumerated() { try await handOff(slot, turn: turn, first: index == 0) }
+        for (index, slot) in handoffs.enumerated() { try await handOff(slot, turn: turn, first: index == 0, asker: active) }
     }
 
     /// Hands the conversation to the agent a `transfer_to_…` call names, or answers the call with why not (a second
     /// handoff in one turn, the run's limit reached).
-    private mutating func handOff(_ slot: RunState.Call, turn: Int, first: Bool) async throws(CoreError) {
+    private mutating func handOff(_ slot: RunState.Call, turn: Int, first: Bool, asker: Agent) async throws(CoreError) {
         let call = slot.call
-        guard let handoff = agent.handoff(named: call.name) else { return }
+        guard let handoff = asker.handoff(named: call.name) else { return }
         try await start(slot, turn: turn)
         var refusal: String?
         if !first {
@@ -367,16 +372,18 @@ struct RunLoop: Sendable {
         } else if state.handoffCount >= root.limits.maxHandoffs {
             refusal = "error: the conversation was handed on \(state.handoffCount) times already, the run's limit (limits.max_handoffs); answer the user yourself"
         }
-        let target = refusal == nil ? handoff.agent : agent
         var record = ToolCallRecord(
-            turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, output: refusal ?? handoff.output(from: agent.name),
+            turn: turn, callID: call.callID, name: call.name, arguments: call.arguments, output: refusal ?? handoff.output(from: asker.name),
             isError: refusal != nil, duration: 0, wireCallID: slot.requalifiedID)
-        record.notes = refusal == nil ? ["handed to \(target.name)"] : nil
-        try await finish(record)
-        guard refusal == nil else { return }
-        let event = JournalEvent.Handoff(turn: turn, callID: slot.wireID, from: agent.name, to: target.name, model: target.model, toolChoice: target.toolChoice)
+        guard refusal == nil else { return try await finish(record) }
+        let target = handoff.agent
+        record.notes = ["handed to \(target.name)"]
+        // The call's answer and the switch are one journal line: a crash cannot leave one without the other.
+        let event = JournalEvent.Handoff(
+            turn: turn, callID: slot.wireID, from: asker.name, to: target.name, model: target.model, toolChoice: target.toolChoice, record: record)
         try await self.record(.handoff(event))
         agent = target
+        emit(.toolCallFinished(record))
         emit(.handoff(event))
     }
 
@@ -401,8 +408,16 @@ struct RunLoop: Sendable {
     /// decision.
     private mutating func check(_ checks: [Guardrail], kind: Guardrail.Kind, text: String) async throws(CoreError) {
         let verdicts = await Self.verdicts(
-            checks, kind: kind, text: text, runID: state.runID, turn: kind == .input ? 0 : state.turn, logger: logger, subRuns: subRuns(), tripwire: nil)
-        for verdict in verdicts {
+            checks, kind: kind, text: text, runID: state.runID, turn: kind == .input ? 0 : state.turn, stretch: state.nextTurn, logger: logger,
+            subRuns: subRuns(), tripwire: nil)
+        try await journal(verdicts)
+    }
+
+    /// Journals and announces verdicts; those a stop of the run cut short are left out, so that a resume checks again
+    /// instead of reading the stop as a check that could not run.
+    private mutating func journal(_ verdicts: [JournalEvent.GuardrailChecked]) async throws(CoreError) {
+        let stopping = Task.isCancelled || stopRequested?() == true
+        for verdict in verdicts where !(stopping && verdict.error != nil) {
             try await record(.guardrail(verdict))
             emit(.guardrail(verdict))
         }
@@ -412,22 +427,22 @@ struct RunLoop: Sendable {
     /// Their verdicts are journaled once the call is over, so no tool runs before they are in.
     private mutating func sendTurnChecking(_ checks: [Guardrail]) async throws(CoreError) {
         let tripwire = Tripwire()
+        let (text, runID, stretch, logger, subRuns) = (state.inputText, state.runID, state.nextTurn, self.logger, subRuns())
         async let verdicts = Self.verdicts(
-            checks, kind: .input, text: state.inputText, runID: state.runID, turn: 0, logger: logger, subRuns: subRuns(), tripwire: tripwire)
+            checks, kind: .input, text: text, runID: runID, turn: 0, stretch: stretch, logger: logger, subRuns: subRuns, tripwire: tripwire)
         try await sendTurn(tripwire: tripwire)
-        for verdict in await verdicts {
-            try await record(.guardrail(verdict))
-            emit(.guardrail(verdict))
-        }
+        try await journal(await verdicts)
     }
 
     /// The checks' verdicts, in the checks' order; `tripwire` is tripped by the first that does not pass.
     private static func verdicts(
-        _ checks: [Guardrail], kind: Guardrail.Kind, text: String, runID: String, turn: Int, logger: Logger, subRuns: SubRuns, tripwire: Tripwire?
+        _ checks: [Guardrail], kind: Guardrail.Kind, text: String, runID: String, turn: Int, stretch: Int, logger: Logger, subRuns: SubRuns,
+        tripwire: Tripwire?
     ) async -> [JournalEvent.GuardrailChecked] {
         await withTaskGroup(of: (Int, JournalEvent.GuardrailChecked).self) { group in
             for (index, guardrail) in checks.enumerated() {
-                let check = GuardrailCheck(kind: kind, name: guardrail.name, text: text, runID: runID, turn: turn, logger: logger, subRuns: subRuns)
+                let check = GuardrailCheck(
+                    kind: kind, name: guardrail.name, text: text, runID: runID, turn: turn, stretch: stretch, logger: logger, subRuns: subRuns)
                 group.addTask { (index, await guardrail.run(check)) }
             }
             var verdicts = [JournalEvent.GuardrailChecked?](repeating: nil, count: checks.count)

@@ -26,6 +26,9 @@ package struct RunState: Sendable, Hashable {
         case rejectOutput(JournalEvent.OutputRejected)
         /// Check the final answer with these output guardrails (by name) before the run completes.
         case checkOutput(names: [String], text: String)
+        /// Check the input with these input guardrails (by name) before anything else happens (a resumed run whose
+        /// verdicts were not journaled). A `send` with unchecked input guardrails runs them beside the request instead.
+        case checkInput(names: [String])
         /// End the run.
         case finish(JournalEvent.RunFinished)
         /// The run has ended.
@@ -144,6 +147,8 @@ package struct RunState: Sendable, Hashable {
     package private(set) var trip: JournalEvent.GuardrailChecked?
     /// Corrective turns asked for in this stretch of the run.
     package private(set) var outputAttempts = 0
+    /// The input of this stretch of the run: the run's, or what a continuation added (what input guardrails check).
+    private var stretchInput: [InputItem] = []
 
     /// What the run's end depends on besides the limits: the active agent's output schema and output guardrails.
     package struct OutputRules: Sendable {
@@ -153,11 +158,14 @@ package struct RunState: Sendable, Hashable {
         package var retries: Int
         /// The output guardrails' names.
         package var guardrails: [String]
+        /// The input guardrails' names (the run's own agent's).
+        package var inputGuardrails: [String]
 
-        package init(schema: OutputSchema? = nil, retries: Int = 2, guardrails: [String] = []) {
+        package init(schema: OutputSchema? = nil, retries: Int = 2, guardrails: [String] = [], inputGuardrails: [String] = []) {
             self.schema = schema
             self.retries = retries
             self.guardrails = guardrails
+            self.inputGuardrails = inputGuardrails
         }
     }
 
@@ -192,6 +200,7 @@ package struct RunState: Sendable, Hashable {
             agent = e.agent
             model = e.model
             history = e.input
+            stretchInput = e.input
             overheadTokens = TokenEstimate.of(text: e.instructions ?? "") + (e.tools.map { TokenEstimate.of($0) } ?? 0)
             usedCallIDs.formUnion(Self.callIDs(in: e.input))
             replaysHistory = e.mode == .stateless
@@ -256,6 +265,8 @@ package struct RunState: Sendable, Hashable {
             if !e.passed, trip == nil { trip = e }
 
         case .handoff(let e):
+            // One line for the call's answer and the switch, so that a crash cannot leave one without the other.
+            if let record = e.record { finishCall(record) }
             activeAgent = e.to
             handoffCount += 1
             toolChoice = e.toolChoice
@@ -266,6 +277,7 @@ package struct RunState: Sendable, Hashable {
             trip = nil
             outputAttempts = 0
             checkedGuardrails = checkedGuardrails.filter { !$0.hasPrefix("input:") }
+            stretchInput = e.input
             added += e.input
             usedCallIDs.formUnion(Self.callIDs(in: e.input))
             segmentTurn = turn
@@ -445,6 +457,23 @@ package struct RunState: Sendable, Hashable {
         limits: RunLimits, price: ModelPrice? = nil, compactAt: Int? = nil, output rules: OutputRules = OutputRules(),
         safeToRepeat: (String) -> Bool = { _ in false }
     ) -> Decision {
+        let next = step(limits: limits, price: price, compactAt: compactAt, rules: rules, safeToRepeat: safeToRepeat)
+        guard !rules.inputGuardrails.isEmpty else { return next }
+        switch next {
+        case .send, .done:
+            return next
+        case .finish(let end) where end.status == .guardrailTripped:
+            return next
+        default:
+            // Nothing happens before the input is checked (a resumed run whose verdicts were lost with a crash).
+            let unchecked = uncheckedInput(rules.inputGuardrails)
+            return unchecked.isEmpty ? next : .checkInput(names: unchecked)
+        }
+    }
+
+    private func step(
+        limits: RunLimits, price: ModelPrice?, compactAt: Int?, rules: OutputRules, safeToRepeat: (String) -> Bool
+    ) -> Decision {
         if finished != nil { return .done }
         if let trip { return .finish(finish(.guardrailTripped, message: Self.tripMessage(trip))) }
         if openRequest != nil {
@@ -529,8 +558,7 @@ package struct RunState: Sendable, Hashable {
 
     /// The text input guardrails check: the user messages of the run's input (or of the input a continuation added).
     package var inputText: String {
-        let source = added.isEmpty ? (started?.input ?? []) : added
-        return source.compactMap { item -> String? in
+        stretchInput.compactMap { item -> String? in
             let json = (try? JSONValue(encoding: item)) ?? .null
             guard json["role"] == "user" else { return nil }
             return json["content"]?.stringValue ?? (json["content"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
@@ -559,6 +587,11 @@ package struct RunState: Sendable, Hashable {
     package func checkContinuable() throws(CoreError) {
         guard let end = finished else {
             throw CoreError(.continuation, "the run \(runID) has not ended; resume it instead (--resume \(runID))")
+        }
+        if end.status == .guardrailTripped, openRequest != nil || !unansweredCalls.isEmpty {
+            throw CoreError(
+                .continuation,
+                "the run \(runID) ended guardrail_tripped before its first answer was in (\(end.message ?? "")); it cannot be continued: start a new run")
         }
         if !unansweredCalls.isEmpty || openRequest != nil {
             throw CoreError(

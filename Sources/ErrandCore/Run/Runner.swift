@@ -284,7 +284,7 @@ public struct Runner: Sendable {
     }
 
     private func driveUnderLimit(_ loop: RunLoop) async -> RunResult {
-        let timeout = loop.agent.limits.timeout
+        let timeout = loop.root.limits.timeout
         let (stopRequested, sharedBudget) = (self.stopRequested, self.sharedBudget)
         var (final, timedOut) = await withTimeLimit(timeout) {
             var loop = loop

@@ -85,7 +85,7 @@ struct ToolExecutor: Sendable {
                 let (outcome, timedOut) = await withTimeLimit(timeout) { () async -> Result<ToolOutput, any Error> in
                     do { return .success(try await tool.invoke(arguments, context)) } catch { return .failure(error) }
                 }
-                if timedOut { throw DeadlineExceeded() }
+                if timedOut, case .failure = outcome { throw DeadlineExceeded() }
                 output = try outcome.get()
             } else {
                 output = try await withDeadline(timeout) { try await tool.invoke(arguments, context) }
