@@ -116,6 +116,9 @@ let package = Package(
             dependencies: [
                 "ErrandCore", "ErrandProcess", "ResponsesAPI",
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -222,6 +225,10 @@ let package = Package(
             dependencies: [
                 "ErrandMCP", "ErrandCore", "ErrandSpec", "ErrandTools", "ErrandTesting", "ResponsesAPI", "errand-mcp-fixture",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(
