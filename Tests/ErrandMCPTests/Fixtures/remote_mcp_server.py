@@ -1,6 +1,6 @@
 """A Streamable HTTP MCP server on the reference Python SDK (mcp 2.x), for the tests.
 
-usage: remote_mcp_server.py PORT MODE [TOKEN]
+usage: remote_mcp_server.py PORT MODE [TOKEN]   (PORT 0: a free one; the port is printed once it listens)
 MODE: sse (replies as event streams), json (application/json replies) or stateless (json, no session).
 With TOKEN, every request must carry "Authorization: Bearer TOKEN" (401 otherwise).
 """
@@ -40,4 +40,10 @@ async def guarded(scope, receive, send):
     await app(scope, receive, send)
 
 
-uvicorn.run(guarded, host="127.0.0.1", port=port, log_level="warning")
+import socket
+
+listener = socket.socket()
+listener.bind(("127.0.0.1", port))
+listener.listen(128)
+print(listener.getsockname()[1], flush=True)
+uvicorn.run(guarded, fd=listener.fileno(), log_level="warning")
