@@ -108,7 +108,7 @@ extension AgentSpec {
         }
         let description = reader.string(members, "description", at: path)
         guard let spec = loader.spec(url, at: "\(path).agent", reader: reader, embedded: true) else { return nil }
-        let toolName = name ?? String(spec.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" }.prefix(64))
+        let toolName = name ?? WireName.of(spec.name)
         return .agent(AgentTool(spec: spec, name: toolName, description: description ?? spec.description))
     }
 
@@ -117,7 +117,7 @@ extension AgentSpec {
         _ root: [String: JSONValue], into spec: inout AgentSpec, reader: SpecReader, folder: URL, environment: [String: String], loader: SpecLoader
     ) {
         if let schema = readSchema(root["output_schema"], at: "output_schema", reader: reader, folder: folder) {
-            let name = String(spec.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" }.prefix(64))
+            let name = WireName.of(spec.name)
             spec.outputSchema = OutputSchema(name: name.isEmpty ? "output" : name, schema: schema)
         }
         spec.inputSchema = readSchema(root["input_schema"], at: "input_schema", reader: reader, folder: folder)
@@ -208,7 +208,7 @@ extension AgentSpec {
         guard let schema, reader.problems.isEmpty else { throw SpecError(problems: reader.problems) }
         var stem = url.deletingPathExtension().lastPathComponent
         if stem.hasSuffix(".schema") { stem.removeLast(".schema".count) }
-        let name = String(stem.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" }.prefix(64))
+        let name = WireName.of(stem)
         return OutputSchema(name: name.isEmpty ? "output" : name, schema: schema)
     }
 

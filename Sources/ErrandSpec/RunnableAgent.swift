@@ -259,17 +259,19 @@ extension AgentSpec {
         agent.journalPolicy = policy
         agent.description = description
         agent.outputSchema = overrides.outputSchema ?? outputSchema
-        for entry in guardrails.input + guardrails.output {
-            let check: Guardrail
-            switch entry {
-            case .command(let command, _, let name, let timeout):
-                check = command.guardrail(name: name, timeout: timeout, workspace: workspace)
-            case .agent(let spec, let name, let timeout):
-                check = .agent(try builder.agent(spec), name: name, timeout: timeout)
-            }
-            if agent.guardrails.input.count < guardrails.input.count { agent.guardrails.input.append(check) } else { agent.guardrails.output.append(check) }
-        }
+        for entry in guardrails.input { agent.guardrails.input.append(try Self.guardrail(entry, workspace: workspace, builder: builder)) }
+        for entry in guardrails.output { agent.guardrails.output.append(try Self.guardrail(entry, workspace: workspace, builder: builder)) }
         return agent
+    }
+
+    /// The check a spec's guardrail entry names: a command run in the workspace, or a judge built by `builder`.
+    private static func guardrail(_ entry: GuardrailEntry, workspace: Workspace, builder: AgentBuilder) throws(SpecError) -> Guardrail {
+        switch entry {
+        case .command(let command, _, let name, let timeout):
+            return command.guardrail(name: name, timeout: timeout, workspace: workspace)
+        case .agent(let spec, let name, let timeout):
+            return .agent(try builder.agent(spec), name: name, timeout: timeout)
+        }
     }
 }
 

@@ -40,7 +40,7 @@ public struct Handoff: Sendable {
 
     /// The tool name of a handoff to the agent `name`.
     public static func toolName(for name: String) -> String {
-        "transfer_to_" + String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" }.prefix(52))
+        "transfer_to_" + WireName.of(name, limit: 52)
     }
 
     /// The function tool the model sees.

@@ -60,10 +60,7 @@ public struct SubRuns: Sendable {
     /// The id of the child run a parent makes for `key`: the parent's id, a dot, and the key with anything but
     /// letters, digits, `-` and `_` made `_`.
     public static func childRunID(parent: String, key: String) -> String {
-        let safe = String(key.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "-" || scalar == "_") ? Character(scalar) : "_"
-        })
-        return "\(parent).\(safe.prefix(80))"
+        "\(parent).\(WireName.of(key, limit: 80))"
     }
 }
 
@@ -97,7 +94,7 @@ extension Agent {
     /// calling model reads. Safe to repeat: a resumed parent resumes the child from its journal.
     public func asTool(name: String? = nil, description: String? = nil, parameters: JSONValue? = nil) -> RegisteredTool {
         let agent = self
-        let toolName = name ?? String(agent.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }.prefix(64))
+        let toolName = name ?? WireName.of(agent.name)
         let schema = parameters ?? Self.taskParameters
         let timeout = agent.limits.timeout.map { $0 + .seconds(30) } ?? .seconds(7 * 86_400)
         var tool = RegisteredTool(

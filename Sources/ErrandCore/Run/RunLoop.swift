@@ -9,8 +9,13 @@ import Tracing
 struct RunLoop: Sendable {
     /// The run's own agent: its limits are the run's, and its handoffs lead to every agent the run may hand to.
     let root: Agent
-    /// The agent that has the conversation: the run's own, or the one the last handoff named.
-    var agent: Agent
+    /// The agent that has the conversation: the run's own, or the one the last handoff named (set it with ``take(_:)``).
+    private(set) var agent: Agent
+    /// What the run's end depends on for the active agent (its output schema and checks, the run's input checks),
+    /// settled when the agent changes rather than every step.
+    private var rules: RunState.OutputRules
+    /// The active agent's `transfer_to_…` tools.
+    private var handoffNames: Set<String>
     let client: ResponsesClient
     let logger: Logger
     var journal: (any RunJournal)?
@@ -42,7 +47,10 @@ struct RunLoop: Sendable {
         state: RunState, options: Runner.ResumeOptions = Runner.ResumeOptions()
     ) {
         self.root = agent
-        self.agent = state.activeAgent.flatMap { agent.reachable(named: $0) } ?? agent
+        let active = state.activeAgent.flatMap { agent.reachable(named: $0) } ?? agent
+        self.agent = active
+        self.rules = Self.rules(for: active, root: agent)
+        self.handoffNames = Set(active.handoffs.map(\.toolName))
         self.client = client
         self.logger = logger
         self.journal = journal
@@ -102,12 +110,9 @@ struct RunLoop: Sendable {
                 }
                 return
             }
-            let (tools, active) = (agent.tools, agent)
-            let rules = RunState.OutputRules(
-                schema: agent.outputSchema, retries: root.limits.outputRetries, guardrails: agent.guardrails.output.map(\.name),
-                inputGuardrails: root.guardrails.input.map(\.name))
+            let (tools, handoffNames) = (agent.tools, handoffNames)
             let decision = state.decide(limits: root.limits, price: agent.price, compactAt: compactAt, output: rules) { name in
-                rerunAll || tools[name]?.isIdempotent == true || active.handoff(named: name) != nil
+                rerunAll || tools[name]?.isIdempotent == true || handoffNames.contains(name)
             }
             let unchecked = root.guardrails.input.isEmpty ? [] : state.uncheckedInput(rules.inputGuardrails)
             let inputChecks = root.guardrails.input.filter { unchecked.contains($0.name) }
@@ -351,8 +356,8 @@ struct RunLoop: Sendable {
         let turn = state.turn
         guard !all.isEmpty else { return }
         let active = agent
-        let handoffs = all.filter { active.handoff(named: $0.call.name) != nil }
-        let calls = all.filter { active.handoff(named: $0.call.name) == nil }
+        let handoffs = all.filter { handoffNames.contains($0.call.name) }
+        let calls = all.filter { !handoffNames.contains($0.call.name) }
         if !calls.isEmpty { try await runLocalTools(calls, turn: turn) }
         // A stop may have left a call for the resume, which runs it under the agent that asked for it: no handoff yet.
         if Task.isCancelled || stopRequested?() == true { return }
@@ -382,9 +387,23 @@ struct RunLoop: Sendable {
         let event = JournalEvent.Handoff(
             turn: turn, callID: slot.wireID, from: asker.name, to: target.name, model: target.model, toolChoice: target.toolChoice, record: record)
         try await self.record(.handoff(event))
-        agent = target
+        take(target)
         emit(.toolCallFinished(record))
         emit(.handoff(event))
+    }
+
+    /// Makes `agent` the active one.
+    private mutating func take(_ agent: Agent) {
+        self.agent = agent
+        rules = Self.rules(for: agent, root: root)
+        handoffNames = Set(agent.handoffs.map(\.toolName))
+    }
+
+    /// The end rules of a run of `root` while `agent` has the conversation.
+    private static func rules(for agent: Agent, root: Agent) -> RunState.OutputRules {
+        RunState.OutputRules(
+            schema: agent.outputSchema, retries: root.limits.outputRetries, guardrails: agent.guardrails.output.map(\.name),
+            inputGuardrails: root.guardrails.input.map(\.name))
     }
 
     /// Runs agents as children of this run, sharing its runner, store, budgets and cancellation.
