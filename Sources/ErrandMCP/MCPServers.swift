@@ -92,8 +92,8 @@ public final class MCPServers: Sendable {
         for server in servers { server.kill() }
     }
 
-    /// The process ids of the servers.
-    public var processIDs: [pid_t] { servers.map(\.processID) }
+    /// The process ids of the servers errand started (remote servers have none).
+    public var processIDs: [pid_t] { servers.compactMap(\.processID) }
 
     /// Every server's tools, as the model sees them.
     public var tools: [RegisteredTool] { servers.flatMap(Self.tools(of:)) }

@@ -43,11 +43,10 @@ final class ServerProcess: Sendable {
     }
 
     /// Starts the server's program; throws when it cannot be started.
-    static func spawn(_ configuration: MCPServerConfiguration) async throws -> ServerProcess {
+    static func spawn(executable: String, arguments: [String], environment: [String: String], workingDirectory: URL) async throws -> ServerProcess {
         let tail = Tail()
         let child = LongLivedChild(
-            executable: configuration.executable, arguments: configuration.arguments, environment: configuration.environment,
-            directory: configuration.workingDirectory.path, stderr: tail.append)
+            executable: executable, arguments: arguments, environment: environment, directory: workingDirectory.path, stderr: tail.append)
         let process = ServerProcess(pid: try await child.pid, child: child, tail: tail)
         let watcher = Task {
             let status = try? await child.exit.value

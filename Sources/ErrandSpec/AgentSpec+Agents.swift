@@ -69,10 +69,10 @@ final class SpecLoader {
     func conflictingMCPServers(_ spec: AgentSpec) -> SpecProblem? {
         var seen: [String: MCPServerConfiguration] = [:]
         for server in spec.allMCPServers {
-            if let other = seen[server.name], other.executable != server.executable || other.arguments != server.arguments {
+            if let other = seen[server.name], other.location != server.location {
                 return SpecProblem(
                     file: spec.file.path, path: "tools",
-                    message: "two agents of this run name an MCP server '\(server.name)' with different commands; give them different names")
+                    message: "two agents of this run name an MCP server '\(server.name)' with different commands or URLs; give them different names")
             }
             seen[server.name] = server
         }

@@ -101,7 +101,7 @@ public struct AgentSpec: Sendable {
     public var journal = JournalPolicy()
     /// Environment variables whose values are never written to a journal (`journal.redact_env`).
     public var redactEnvironment: [String] = []
-    /// Environment variables substituted (`${VAR}`) into MCP servers' `env`: credentials, as a rule, so their values are
+    /// Environment variables substituted (`${VAR}`) into MCP servers' `env`, `headers` and `url`: credentials, as a rule, so their values are
     /// redacted from journals too (as are those substituted into the provider's headers).
     public var mcpEnvironmentReferences: [String] = []
     /// The shape the final answer must have (`output_schema`).
@@ -247,7 +247,8 @@ public struct AgentSpec: Sendable {
     }
 
     static let mcpKeys = [
-        "name", "command", "env", "cwd", "allow_tools", "timeout_seconds", "start_timeout_seconds", "optional", "idempotent", "url", "headers",
+        "name", "command", "env", "cwd", "url", "headers", "allow_tools", "timeout_seconds", "start_timeout_seconds", "optional", "idempotent",
+        "max_output_bytes",
     ]
 
     private static func mcpServer(
@@ -262,11 +263,46 @@ public struct AgentSpec: Sendable {
                 reader.problem("\(path).name", "'\(name)' cannot prefix tool names: use 1 to 32 letters, digits, '-' or '_' (not '__')")
             }
         }
-        if members["url"] != nil || members["headers"] != nil {
-            reader.problem(
-                members["url"] != nil ? "\(path).url" : "\(path).headers",
-                "Streamable HTTP MCP servers are not supported on Linux by the MCP swift-sdk 0.12.1 this errand is built with (its HTTP client cannot read replies sent as server-sent events, nor open the event stream); run the server over stdio with \"command\", or use it as a hosted tool the provider calls: {\"hosted\": {\"type\": \"mcp\", \"server_label\": …, \"server_url\": …}}")
-            return nil
+        let allowTools = reader.strings(members, "allow_tools", at: path)
+        let timeout = reader.number(members, "timeout_seconds", at: path, range: 0.1...3600) ?? 60
+        let startTimeout = reader.number(members, "start_timeout_seconds", at: path, range: 0.1...600) ?? 30
+        let optional = reader.bool(members, "optional", at: path) ?? false
+        let idempotent = reader.bool(members, "idempotent", at: path) ?? false
+        let maxOutputBytes = reader.number(members, "max_output_bytes", at: path, range: 1024...Double(64 << 20)).map { Int($0) }
+        func finish(_ configuration: MCPServerConfiguration) -> ToolEntry {
+            var configuration = configuration
+            if let maxOutputBytes { configuration.maxOutputBytes = maxOutputBytes }
+            return .mcp(configuration)
+        }
+        if members["url"] != nil {
+            // A remote server over Streamable HTTP.
+            for key in ["command", "env", "cwd"] where members[key] != nil {
+                reader.problem("\(path).\(key)", "a server is started with \"command\" or reached at \"url\", not both: \(key) belongs to a server errand starts")
+            }
+            let written = reader.string(members, "url", at: path, required: true)
+            let headers = reader.stringMap(members, "headers", at: path) ?? [:]
+            var url: URL?
+            if let written {
+                let expanded = expand(written, environment: environment)
+                if let parsed = URL(string: expanded), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host?.isEmpty == false {
+                    url = parsed
+                } else {
+                    reader.problem("\(path).url", "'\(written)' is not an http(s) URL, e.g. \"https://example.com/mcp\"")
+                }
+            }
+            for (header, _) in headers where header.isEmpty || !header.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0 != ":" }) {
+                reader.problem("\(path).headers", "'\(header)' is not a header name")
+            }
+            guard let name, let url else { return nil }
+            var configuration = MCPServerConfiguration(
+                name: name, url: url, headers: headers.mapValues { expand($0, environment: environment) }, allowTools: allowTools,
+                callTimeout: .milliseconds(Int64(timeout * 1000)), startTimeout: .milliseconds(Int64(startTimeout * 1000)), isOptional: optional,
+                idempotent: idempotent)
+            configuration.unsetVariables = (headers.values.flatMap(references(in:)) + references(in: written ?? "")).filter { environment[$0] == nil }
+            return finish(configuration)
+        }
+        if members["headers"] != nil {
+            reader.problem("\(path).headers", "headers go to a remote server (\"url\"); a server errand starts gets variables with \"env\"")
         }
         let variables = reader.stringMap(members, "env", at: path) ?? [:]
         let workingDirectory = reader.folder(members, "cwd", at: path, relativeTo: folder) ?? folder
@@ -287,13 +323,8 @@ public struct AgentSpec: Sendable {
         } else if members["command"] == nil {
             reader.problem("\(path).command", "missing: the server's program and arguments, e.g. [\"python3\", \"-m\", \"mcp_server_time\"]")
         }
-        let allowTools = reader.strings(members, "allow_tools", at: path)
-        let timeout = reader.number(members, "timeout_seconds", at: path, range: 0.1...3600) ?? 60
-        let startTimeout = reader.number(members, "start_timeout_seconds", at: path, range: 0.1...600) ?? 30
-        let optional = reader.bool(members, "optional", at: path) ?? false
-        let idempotent = reader.bool(members, "idempotent", at: path) ?? false
         guard let name, !executable.isEmpty else { return nil }
-        return .mcp(MCPServerConfiguration(
+        return finish(MCPServerConfiguration(
             name: name, executable: executable, arguments: arguments, environment: variables.mapValues { expand($0, environment: environment) },
             parentEnvironment: environment, workingDirectory: workingDirectory, allowTools: allowTools,
             callTimeout: .milliseconds(Int64(timeout * 1000)), startTimeout: .milliseconds(Int64(startTimeout * 1000)), isOptional: optional,
@@ -402,8 +433,14 @@ public struct AgentSpec: Sendable {
             case .object(let object) where object["mcp"] != nil:
                 _ = reader.object(entry, at: path, allowed: ["mcp"])
                 tool = mcpServer(object["mcp"], at: "\(path).mcp", reader: reader, folder: folder, environment: environment, spec: spec)
-                if case .object(let server)? = object["mcp"], case .object(let variables)? = server["env"] {
-                    for case .string(let value) in variables.values { spec.mcpEnvironmentReferences += Self.references(in: value) }
+                // Variables substituted into a server's env, headers or URL carry credentials, as a rule.
+                if case .object(let server)? = object["mcp"] {
+                    for key in ["env", "headers"] {
+                        if case .object(let variables)? = server[key] {
+                            for case .string(let value) in variables.values { spec.mcpEnvironmentReferences += Self.references(in: value) }
+                        }
+                    }
+                    if case .string(let url)? = server["url"] { spec.mcpEnvironmentReferences += Self.references(in: url) }
                 }
             case .object(let object) where object["hosted"] != nil:
                 tool = hosted(object, at: path, reader: reader)

@@ -35,7 +35,11 @@ public struct ServerSentEventParser: Sendable {
     private var eventType: String?
     private var data: [UInt8] = []
     private var hasData = false
-    private var lastEventID: String?
+    /// The id of the last whole event (`id:`), which a client resuming the stream sends as `Last-Event-ID`: kept across
+    /// events and set by an event without data too, but not by an event the stream cut before its blank line (WHATWG's
+    /// "last event ID string", committed at dispatch).
+    public private(set) var lastEventID: String?
+    private var idBuffer: String?
     private var retry: Int?
     /// The most bytes one event (its lines, pending or gathered) may take.
     public let maxEventBytes: Int
@@ -161,7 +165,7 @@ public struct ServerSentEventParser: Sendable {
         } else if Self.equals(field, "event") {
             eventType = String(decoding: value, as: UTF8.self)
         } else if Self.equals(field, "id") {
-            if !value.contains(0) { lastEventID = String(decoding: value, as: UTF8.self) }
+            if !value.contains(0) { idBuffer = String(decoding: value, as: UTF8.self) }
         } else if Self.equals(field, "retry") {
             if !value.isEmpty, value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
                 retry = Int(String(decoding: value, as: UTF8.self))
@@ -183,8 +187,9 @@ public struct ServerSentEventParser: Sendable {
             eventType = nil
             retry = nil
         }
+        lastEventID = idBuffer
         guard hasData else { return }
         let type = (eventType?.isEmpty ?? true) ? nil : eventType
-        events.append(ServerSentEvent(event: type, data: String(decoding: data, as: UTF8.self), id: lastEventID, retry: retry))
+        events.append(ServerSentEvent(event: type, data: String(decoding: data, as: UTF8.self), id: idBuffer, retry: retry))
     }
 }

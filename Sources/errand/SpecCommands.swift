@@ -27,7 +27,7 @@ struct Validate: ParsableCommand {
                 let spec = try AgentSpec.load(URL(fileURLWithPath: path))
                 let tools = spec.toolNames
                 var parts = ["\(tools.count) tool\(tools.count == 1 ? "" : "s")\(tools.isEmpty ? "" : ": " + tools.joined(separator: ", "))"]
-                if !spec.mcpServers.isEmpty { parts.append("MCP servers: " + spec.mcpServers.map(\.name).joined(separator: ", ")) }
+                if !spec.mcpServers.isEmpty { parts.append("MCP servers: " + spec.mcpServers.map { $0.isRemote ? "\($0.name) (Streamable HTTP)" : $0.name }.joined(separator: ", ")) }
                 if !spec.hostedTools.isEmpty { parts.append("hosted: " + spec.hostedTools.map { $0["type"]?.stringValue ?? "?" }.joined(separator: ", ")) }
                 let agents = spec.tools.compactMap { if case .agent(let tool) = $0 { "\(tool.name) → \(tool.spec.name)" } else { nil } }
                 if !agents.isEmpty { parts.append("agents as tools: " + agents.joined(separator: ", ")) }

@@ -51,11 +51,16 @@ import Testing
         Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": []}}]}"#, path: "tools[0].mcp.command", message: "expected at least the program"),
         Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["no-such-server-x"]}}]}"#, path: "tools[0].mcp.command[0]", message: "program 'no-such-server-x' not found on PATH"),
         Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "my__git", "command": ["sh"]}}]}"#, path: "tools[0].mcp.name", message: "cannot prefix tool names"),
-        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "allowed": ["x"]}}]}"#, path: "tools[0].mcp.allowed", message: "unknown key; allowed keys: name, command, env, cwd, allow_tools"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "allowed": ["x"]}}]}"#, path: "tools[0].mcp.allowed", message: "unknown key; allowed keys: name, command, env, cwd, url, headers, allow_tools"),
         Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "cwd": "nowhere"}}]}"#, path: "tools[0].mcp.cwd", message: "is not a folder"),
         Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "timeout_seconds": 0}}]}"#, path: "tools[0].mcp.timeout_seconds", message: "must be between"),
         Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "g", "command": ["sh"]}}, {"mcp": {"name": "g", "command": ["sh"]}}]}"#, path: "tools[1]", message: "a second MCP server named 'g'"),
-        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "remote", "url": "http://127.0.0.1:9/mcp"}}]}"#, path: "tools[0].mcp.url", message: "Streamable HTTP MCP servers are not supported on Linux by the MCP swift-sdk 0.12.1"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "remote", "url": "ftp://example.com/mcp"}}]}"#, path: "tools[0].mcp.url", message: "'ftp://example.com/mcp' is not an http(s) URL"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "remote", "url": "mcp.example.com"}}]}"#, path: "tools[0].mcp.url", message: "is not an http(s) URL"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "remote", "url": "https://example.com/mcp", "command": ["sh"]}}]}"#, path: "tools[0].mcp.command", message: "a server is started with \"command\" or reached at \"url\", not both"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "remote", "url": "https://example.com/mcp", "headers": {"Authorization": 3}}}]}"#, path: "tools[0].mcp.headers.Authorization", message: "expected a string"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "remote", "url": "https://example.com/mcp", "headers": {"Bad Name": "x"}}}]}"#, path: "tools[0].mcp.headers", message: "'Bad Name' is not a header name"),
+        Case(json: #"{"name": "a", "tools": [{"mcp": {"name": "git", "command": ["sh"], "headers": {"A": "b"}}}]}"#, path: "tools[0].mcp.headers", message: "headers go to a remote server"),
         Case(json: #"{"name": "a", "tools": [{"hosted": "web_search"}]}"#, path: "tools[0].hosted", message: "expected the provider's tool object with its \"type\""),
         Case(json: #"{"name": "a", "tools": [{"hosted": {"type": "function", "name": "f"}}]}"#, path: "tools[0].hosted.type", message: "a function is a local tool"),
         Case(json: #"{"name": "a", "tools": [{"hosted": {"type": "web_search"}, "approve": "always"}]}"#, path: "tools[0].approve", message: "only a hosted MCP server"),
@@ -129,17 +134,48 @@ import Testing
             environment: ["PATH": "/usr/bin:/bin", "GIT_TOKEN": "t0k", "OPENAI_API_KEY": "sk-secret", "HOME": "/home/x"])
         let server = try #require(spec.mcpServers.first)
         #expect(server.name == "git")
-        #expect(server.executable.hasSuffix("/sh"))
-        #expect(server.arguments == ["-c", "exec x"])
-        #expect(server.workingDirectory.lastPathComponent == "sub")
+        guard case .stdio(let executable, let arguments, let environment, let workingDirectory) = server.endpoint else {
+            Issue.record("not a stdio server: \(server.endpoint)")
+            return
+        }
+        #expect(executable.hasSuffix("/sh"))
+        #expect(arguments == ["-c", "exec x"])
+        #expect(workingDirectory.lastPathComponent == "sub")
         #expect(server.allowTools == ["git_log"])
         #expect(server.callTimeout == .seconds(5))
         #expect(server.startTimeout == .seconds(2))
         #expect(server.isOptional)
         // It inherits a few variables and gets what the spec names; API keys stay with errand.
-        #expect(server.environment == ["PATH": "/usr/bin:/bin", "HOME": "/home/x", "TOKEN": "t0k"])
+        #expect(environment == ["PATH": "/usr/bin:/bin", "HOME": "/home/x", "TOKEN": "t0k"])
         #expect(spec.toolNames == ["read_file"])
         #expect(spec.hostedTools == [["type": "web_search"]])
+    }
+
+    @Test func aRemoteMCPEntryBecomesAStreamableHTTPServerWhoseTokenIsNeverJournaled() throws {
+        let spec = try AgentSpec.parse(Data(#"""
+            {"name": "a", "tools": [
+              {"mcp": {"name": "docs", "url": "https://${DOCS_HOST}/mcp", "headers": {"Authorization": "Bearer ${DOCS_TOKEN}", "X-Team": "blue"},
+                       "allow_tools": ["search"], "timeout_seconds": 20, "start_timeout_seconds": 30, "optional": true, "idempotent": true}}]}
+            """#.utf8), file: Self.folder.appendingPathComponent("agent.json"),
+            environment: ["PATH": "/usr/bin:/bin", "DOCS_HOST": "docs.example.com", "DOCS_TOKEN": "tok-secret-42"])
+        let server = try #require(spec.mcpServers.first)
+        #expect(server.endpoint == .streamableHTTP(
+            url: URL(string: "https://docs.example.com/mcp")!, headers: ["Authorization": "Bearer tok-secret-42", "X-Team": "blue"]))
+        #expect(server.isRemote)
+        #expect(server.location == "https://docs.example.com/mcp", "the location never shows the headers")
+        #expect(server.allowTools == ["search"])
+        #expect(server.callTimeout == .seconds(20))
+        #expect(server.startTimeout == .seconds(30))
+        #expect(server.isOptional && server.idempotent)
+        #expect(server.unsetVariables.isEmpty)
+        // The token's variable is a secret of the journal, as the provider's key is.
+        let agent = try spec.agent(environment: ["DOCS_TOKEN": "tok-secret-42", "DOCS_HOST": "docs.example.com", "OPENAI_API_KEY": "sk-x"])
+        #expect(agent.journalPolicy.secrets.contains("tok-secret-42"))
+
+        // A variable that is not set is remembered, to be named if the server refuses the credentials.
+        let unset = try AgentSpec.parse(Data(#"{"name": "a", "tools": [{"mcp": {"name": "docs", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer ${DOCS_TOKEN}"}}}]}"#.utf8),
+            file: Self.folder.appendingPathComponent("agent.json"), environment: [:])
+        #expect(unset.mcpServers.first?.unsetVariables == ["DOCS_TOKEN"])
     }
 
     @Test func everyProblemIsReportedAtOnce() throws {

@@ -85,4 +85,19 @@ import Testing
         #expect(fits.feed(Array("data: \(exact)\n\n".utf8)) == [ServerSentEvent(data: exact)])
         #expect(!fits.exceededLimit)
     }
+
+    /// What a client resuming a stream sends as Last-Event-ID: the id of the last whole event, set by an event without
+    /// data too (an MCP server's priming event), and never by an event the stream cut before its end.
+    @Test func theLastEventIDIsTheLastWholeEventsID() {
+        var parser = ServerSentEventParser()
+        #expect(parser.feed(Array("id: 1\ndata: \nretry: 100\n\n".utf8)) == [ServerSentEvent(data: "", id: "1", retry: 100)])
+        #expect(parser.lastEventID == "1")
+        #expect(parser.feed(Array("id: 2\nevent: message\ndata: {\"jsonrpc\":".utf8)).isEmpty)
+        #expect(parser.lastEventID == "1", "the event with id 2 was cut before its blank line")
+        parser.finish()
+        #expect(parser.lastEventID == "1")
+        var other = ServerSentEventParser()
+        _ = other.feed(Array("id: 7\n\n".utf8))
+        #expect(other.lastEventID == "7", "an id alone, without data, is committed at the blank line")
+    }
 }
