@@ -150,6 +150,7 @@ let package = Package(
             name: "ErrandTesting",
             dependencies: [
                 "ResponsesAPI",
+                "ErrandProcess",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -145,9 +145,13 @@ public actor StreamableHTTPTransport: Transport {
             request.method = .DELETE
             applyHeaders(to: &request)
             request.headers.replaceOrAdd(name: "Mcp-Session-Id", value: sessionID)
-            if let response = try? await client.execute(request, timeout: .seconds(5)) {
-                _ = try? await response.body.collect(upTo: 1 << 16)
-            }
+            // In a task of its own: the run that ends may be a cancelled one (Ctrl-C), and the session ends all the same.
+            let client = self.client
+            await Task {
+                if let response = try? await client.execute(request, timeout: .seconds(5)) {
+                    _ = try? await response.body.collect(upTo: 1 << 16)
+                }
+            }.value
             self.sessionID = nil
         }
         continuation.finish()

@@ -240,7 +240,7 @@ extension AgentSpec {
                             "tool_output_max_chars": ["type": "integer", "minimum": 0],
                             "redact_env": described(
                                 ["type": "array", "items": string],
-                                "Environment variables whose values are written as [redacted] wherever they would appear in a journal (the provider's API key always is, and so are variables substituted with ${VAR} into MCP servers' env and the provider's headers, except PATH, HOME and the like)."),
+                                "Environment variables whose values are written as [redacted] wherever they would appear in a journal (the provider's API key always is, and so are variables substituted with ${VAR} into MCP servers' env, headers and url and the provider's headers, except PATH, HOME and the like)."),
                         ],
                     ],
                     "How run journals are written."),

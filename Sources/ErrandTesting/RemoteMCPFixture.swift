@@ -1,3 +1,4 @@
+import ErrandProcess
 import Foundation
 import Synchronization
 
@@ -22,34 +23,43 @@ import Darwin
 ///
 /// The server exits when its stdin closes, so that one the tests could not stop (the test process was killed) does
 /// not outlive them. Skip a test where ``unavailableReason`` is not nil (`pip install mcp uvicorn`).
-public final class RemoteMCPFixture: @unchecked Sendable {
+public final class RemoteMCPFixture: Sendable {
     /// The endpoint, `http://127.0.0.1:PORT/mcp`.
     public let url: URL
     /// The port it listens on.
     public let port: Int
     /// `sse`, `json` or `stateless`.
     public let mode: String
-    private let process: Process
-    private let stdin: Pipe
+    private let child: LongLivedChild
     private let logFile: URL
     private let stopped = Mutex(false)
 
-    private init(url: URL, port: Int, mode: String, process: Process, stdin: Pipe, logFile: URL) {
+    private init(url: URL, port: Int, mode: String, child: LongLivedChild, logFile: URL) {
         self.url = url
         self.port = port
         self.mode = mode
-        self.process = process
-        self.stdin = stdin
+        self.child = child
         self.logFile = logFile
     }
 
-    deinit { stop() }
+    deinit {
+        // Not waited for here; ``stop()`` waits.
+        if !stopped.withLock({ $0 }) { child.kill() }
+    }
 
-    /// Why the fixture cannot run here, or nil.
+    /// Why the fixture cannot run here, or nil. The check finds the packages without importing them (a few
+    /// milliseconds: it runs where a test's traits are evaluated, and must not hold a thread of the cooperative pool).
     public static let unavailableReason: String? = {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import mcp.server.mcpserver, uvicorn, pydantic"]
+        process.arguments = [
+            "python3", "-c",
+            """
+            import importlib.util, importlib.metadata, sys
+            missing = [m for m in ("mcp", "uvicorn", "pydantic") if importlib.util.find_spec(m) is None]
+            sys.exit(1 if missing or int(importlib.metadata.version("mcp").split(".")[0]) < 2 else 0)
+            """,
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return "python3 is not installed" }
@@ -66,48 +76,38 @@ public final class RemoteMCPFixture: @unchecked Sendable {
 
     /// Starts a server in `mode` on `port` (0: a free one), requiring `token` when given; returns once it listens
     /// (within `timeout`: its imports take seconds on a busy machine).
+    ///
+    /// It is started with swift-subprocess, which closes every descriptor the child should not have: a server started
+    /// with Foundation's `Process` inherits the test process's sockets and pipes of the moment (other tests' connections
+    /// among them) and, living as long as the tests, keeps them open, so that their peers never see them close.
     public static func start(mode: String, token: String? = nil, port: Int = 0, timeout: Duration = .seconds(120)) async throws -> RemoteMCPFixture {
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("errand-remote-mcp-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", scriptFile.path, "\(port)", mode] + (token.map { [$0] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["ERRAND_MCP_LOG"] = logFile.path
-        process.environment = environment
-        let output = Pipe()
-        let input = Pipe()
-        process.standardOutput = output
-        process.standardInput = input
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // A server that does not listen within the timeout is killed, which ends the wait for its port.
-        let pid = process.processIdentifier
+        let child = LongLivedChild(
+            executable: "/usr/bin/env", arguments: ["python3", scriptFile.path, "\(port)", mode] + (token.map { [$0] } ?? []),
+            environment: environment, directory: FileManager.default.temporaryDirectory.path, stderr: { _ in })
+        // The server prints its port once it listens; one that does not within the timeout is killed.
         let timer = Task {
             try await Task.sleep(for: timeout)
-            kill(pid, SIGKILL)
+            child.kill()
         }
         defer { timer.cancel() }
-        // The server prints its port once it listens.
-        let line = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var data = Data()
-                while !data.contains(UInt8(ascii: "\n")) {
-                    let chunk = output.fileHandleForReading.availableData
-                    if chunk.isEmpty { break }
-                    data.append(chunk)
-                }
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+        var line: [UInt8] = []
+        do {
+            for try await chunk in child.output {
+                line += chunk
+                if line.contains(UInt8(ascii: "\n")) { break }
             }
-        }
-        guard let listening = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
+        } catch {}
+        let printed = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let listening = Int(printed) else {
+            child.kill()
             struct NotStarted: Error, CustomStringConvertible { var description: String }
-            throw NotStarted(description: "the Python MCP server did not start within \(timeout) (it printed '\(line)')")
+            throw NotStarted(description: "the Python MCP server did not start within \(timeout) (it printed '\(printed)')")
         }
-        return RemoteMCPFixture(
-            url: URL(string: "http://127.0.0.1:\(listening)/mcp")!, port: listening, mode: mode, process: process, stdin: input, logFile: logFile)
+        return RemoteMCPFixture(url: URL(string: "http://127.0.0.1:\(listening)/mcp")!, port: listening, mode: mode, child: child, logFile: logFile)
     }
 
     /// Runs `body` with a server, stopped afterwards however `body` ends.
@@ -115,8 +115,14 @@ public final class RemoteMCPFixture: @unchecked Sendable {
         mode: String, token: String? = nil, isolation: isolated (any Actor)? = #isolation, _ body: (RemoteMCPFixture) async throws -> T
     ) async throws -> T {
         let server = try await start(mode: mode, token: token)
-        defer { server.stop() }
-        return try await body(server)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
     }
 
     /// One server per mode for the whole test process, started at its first use, for tests that neither stop nor
@@ -141,15 +147,11 @@ public final class RemoteMCPFixture: @unchecked Sendable {
         ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    /// Whether the process still runs.
-    public var isRunning: Bool { process.isRunning }
-
-    /// Stops the server at once (SIGKILL: uvicorn would wait for open streams) and waits for it. Safe to call twice.
-    public func stop() {
+    /// Stops the server (its stdin closed, which it leaves on; then SIGTERM and SIGKILL to its group) and waits until it
+    /// is gone. Safe to call twice.
+    public func stop() async {
         guard stopped.withLock({ done in defer { done = true }; return !done }) else { return }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        try? stdin.fileHandleForWriting.close()
+        await child.stop(grace: .milliseconds(500))
         try? FileManager.default.removeItem(at: logFile)
     }
 

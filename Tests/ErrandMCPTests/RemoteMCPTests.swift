@@ -153,8 +153,17 @@ extension MCPTests {
         @Test(arguments: modes)
         func aServerRestartedMidRunIsInitialisedAgain(_ mode: String) async throws {
             let first = try await RemoteMCPFixture.start(mode: mode)
-            let current = Mutex(first)
-            defer { current.withLock { $0.stop() } }
+            let current = Current(first)
+            do {
+                try await restartMidRun(mode, first: first, current: current)
+            } catch {
+                await current.server.stop()
+                throw error
+            }
+            await current.server.stop()
+        }
+
+        func restartMidRun(_ mode: String, first: RemoteMCPFixture, current: Current) async throws {
             let file = try writeSpec("""
                 {"name": "a", "tools": [{"mcp": {"name": "docs", "url": "\(first.url.absoluteString)", "allow_tools": ["add", "echo"]}}]}
                 """)
@@ -166,10 +175,10 @@ extension MCPTests {
             try agent.tools.add(RegisteredTool(
                 name: "restart_server", description: "Restarts the server.", parameters: ["type": "object", "properties": [:], "required": [], "additionalProperties": false]
             ) { _, _ in
-                let old = current.withLock { $0 }
-                old.stop()
+                let old = current.server
+                await old.stop()
                 let fresh = try await RemoteMCPFixture.start(mode: mode, port: old.port)
-                current.withLock { $0 = fresh }
+                current.server = fresh
                 return .text("restarted")
             })
             let turns: [ScriptedTurn] = [
@@ -190,7 +199,7 @@ extension MCPTests {
             }
             let transport = try #require(servers.servers.first?.remoteTransport)
             #expect(await transport.sessionRestarts == (mode == "stateless" ? 0 : 1))
-            let restarted = current.withLock { $0 }
+            let restarted = current.server
             if mode != "stateless" {
                 // The call met a 404 on the old session, the client initialised again, and the call went again.
                 let lines = restarted.requests.map { $0.split(separator: " ").dropFirst(2).joined(separator: " ") }
@@ -259,6 +268,16 @@ extension MCPTests {
                 #expect(message.contains("not JSON or an event stream: is it an MCP endpoint?") || message.contains("answered an HTML page"), "\(message)")
             }
         }
+    }
+}
+
+/// The server of a test that restarts it.
+final class Current: Sendable {
+    private let value: Mutex<RemoteMCPFixture>
+    init(_ server: RemoteMCPFixture) { value = Mutex(server) }
+    var server: RemoteMCPFixture {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
 
