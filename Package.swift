@@ -185,8 +185,10 @@ let package = Package(
             dependencies: [
                 "ResponsesAPI",
                 "ErrandCore",
+                "ErrandMCP",
                 "HTMLExtract",
                 "ErrandTesting",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -4,6 +4,7 @@
 //   swift run -c release errand-bench loop     (the agent loop's own cost per turn)
 //   swift run -c release errand-bench extract FOLDER   (HTML extraction speed; see Benchmarks/scripts/extraction.sh)
 //   swift run -c release errand-bench soak ERRAND [turns] [tasks] [fault-rate]   (memory and outcomes under faults)
+//   swift run -c release errand-bench mcp URL [calls]   (remote MCP calls; see Benchmarks/scripts/remote-mcp.sh)
 import AsyncHTTPClient
 import ErrandCore
 import ErrandTesting
@@ -83,6 +84,10 @@ struct Bench {
         let which = CommandLine.arguments.dropFirst().first ?? "all"
         if which == "all" || which == "stream" { try await streamBenchmarks() }
         if which == "all" || which == "loop" { try await LoopBenchmark.run() }
+        if which == "mcp" {
+            try await RemoteMCPBenchmark.run(Array(CommandLine.arguments.dropFirst(2)))
+            return
+        }
         if which == "soak" {
             try await SoakBenchmark.run(Array(CommandLine.arguments.dropFirst(2)))
             return
