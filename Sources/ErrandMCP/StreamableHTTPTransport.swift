@@ -75,6 +75,7 @@ public actor StreamableHTTPTransport: Transport {
     private var readers: [Int: Task<Void, Never>] = [:]
     private var nextReader = 0
     private var listener: Task<Void, Never>?
+    private var listenerGeneration = 0
     private var restarting: Task<Void, any Error>?
     private var closed = false
     /// The server's `retry:` advice, in milliseconds.
@@ -164,6 +165,8 @@ public actor StreamableHTTPTransport: Transport {
     public static let sharedClient: HTTPClient = {
         var configuration = HTTPClient.Configuration.singletonConfiguration
         configuration.timeout = .init(connect: .seconds(10), read: nil)
+        // A redirect is reported, not followed: following it would send the spec's headers (a token) wherever it points.
+        configuration.redirectConfiguration = .disallow
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
@@ -329,7 +332,16 @@ public actor StreamableHTTPTransport: Transport {
     /// Opens the GET stream for what the server sends unasked, when the session has one.
     private func openEventStream() {
         guard sessionID != nil, listener == nil, !closed else { return }
-        listener = Task { await self.listen() }
+        listenerGeneration += 1
+        let generation = listenerGeneration
+        listener = Task {
+            await self.listen()
+            // A listener replaced meanwhile (a new session) is not this one's to clear.
+            if self.listenerGeneration == generation {
+                self.listener = nil
+                self.listening = false
+            }
+        }
     }
 
     /// Keeps the GET stream open: reopened with `Last-Event-ID` when it breaks, given up after five failures in a row,
@@ -364,8 +376,6 @@ public actor StreamableHTTPTransport: Transport {
             }
             try? await Task.sleep(for: .milliseconds(min(retryAdvice ?? 500 * failures, 10_000)))
         }
-        listening = false
-        listener = nil
     }
 
     // MARK: - HTTP
@@ -398,6 +408,12 @@ public actor StreamableHTTPTransport: Transport {
         guard (200..<300).contains(status) || method == .GET else {
             let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
             let body = try? await response.body.collect(upTo: 8192)
+            if (300..<400).contains(status) {
+                let location = response.headers.first(name: "location") ?? "nowhere"
+                throw MCPHTTPError(
+                    kind: .status(status),
+                    message: "\(shown) redirects (HTTP \(status)) to \(location); errand does not follow it (the headers would go along): put the URL it redirects to in the spec")
+            }
             throw failure(status: status, contentType: contentType, body: body.map { String(buffer: $0) } ?? "")
         }
         return response

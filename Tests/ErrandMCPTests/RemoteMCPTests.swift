@@ -259,13 +259,24 @@ extension MCPTests {
             #expect(skipped.skipped.first?.contains("could not be reached") == true)
         }
 
-        @Test func aWebPageIsNotAnMCPServer() async throws {
-            try await PageServer.withServer(["/mcp": .html("<html><body>Sign in</body></html>")]) { pages in
+        @Test func aWebPageIsNotAnMCPServerAndARedirectIsReportedNotFollowed() async throws {
+            let routes: [String: PageServer.Page] = [
+                "/mcp": .html("<html><body>Sign in</body></html>"), "/moved": .redirect(to: "https://elsewhere.example/mcp", status: 307),
+            ]
+            try await PageServer.withServer(routes) { pages in
                 let configuration = MCPServerConfiguration(name: "docs", url: URL(string: pages.baseURL + "/mcp")!)
                 let error = await #expect(throws: MCPStartError.self) { _ = try await MCPServers.start([configuration], logger: quietLogger) }
                 #expect(error?.kind == .handshake)
                 let message = error.map { "\($0)" } ?? ""
                 #expect(message.contains("not JSON or an event stream: is it an MCP endpoint?") || message.contains("answered an HTML page"), "\(message)")
+
+                // Following a redirect would take the token along to wherever it points.
+                let moved = MCPServerConfiguration(
+                    name: "docs", url: URL(string: pages.baseURL + "/moved")!, headers: ["Authorization": "Bearer tok-not-for-elsewhere"])
+                let redirected = await #expect(throws: MCPStartError.self) { _ = try await MCPServers.start([moved], logger: quietLogger) }
+                let said = redirected.map { "\($0)" } ?? ""
+                #expect(said.contains("redirects (HTTP 307) to https://elsewhere.example/mcp; errand does not follow it"), "\(said)")
+                #expect(!said.contains("tok-not-for-elsewhere"))
             }
         }
     }
