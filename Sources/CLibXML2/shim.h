@@ -10,6 +10,8 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xmlerror.h>
+#include <stdarg.h>
+#include <stdio.h>
 
 /// xmlFree is a global function-pointer variable, which Swift 6 rejects as not concurrency-safe.
 static inline void errand_xml_free(void *pointer) { xmlFree(pointer); }
@@ -18,9 +20,47 @@ static inline void errand_xml_free(void *pointer) { xmlFree(pointer); }
 static void errand_xpath_silence(void *user, xmlErrorPtr error) { (void)user; (void)error; }
 static inline void errand_xpath_quiet(xmlXPathContextPtr context) { context->error = errand_xpath_silence; }
 
-/// Parser options for untrusted HTML: recover from errors, report nothing, never touch the network.
+/// Parser options for untrusted HTML: recover from errors, report nothing, never touch the network, and read the page
+/// in the encoding errand names (found from the HTTP header, the page's `<meta>` and its BOM, or UTF-8 when errand
+/// decoded it), never switching on a later `<meta charset>` of its own.
 static inline int errand_html_options(void) {
-    return HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT;
+    return HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC;
+}
+
+/// What libxml2 says while it parses a page. HTML_PARSE_NOERROR silences the parser's own errors, but libxml2 2.9
+/// still reports encoding and I/O errors through its generic error function, which prints to stderr: that function is
+/// pointed here, at a buffer of the page, for each parse (it is per thread).
+typedef struct {
+    char text[2048];
+    size_t used;
+    int count;
+} errand_parse_messages;
+
+static void errand_collect_message(void *context, const char *message, ...) {
+    errand_parse_messages *messages = (errand_parse_messages *)context;
+    if (messages == NULL || message == NULL) return;
+    messages->count++;
+    if (messages->used + 1 >= sizeof(messages->text)) return;
+    va_list arguments;
+    va_start(arguments, message);
+    int written = vsnprintf(messages->text + messages->used, sizeof(messages->text) - messages->used, message, arguments);
+    va_end(arguments);
+    if (written > 0) {
+        messages->used += (size_t)written;
+        if (messages->used >= sizeof(messages->text)) messages->used = sizeof(messages->text) - 1;
+    }
+}
+
+static void errand_drop_message(void *context, const char *message, ...) { (void)context; (void)message; }
+
+/// Sends this thread's libxml2 messages to `messages` until `errand_end_parser_messages`.
+static inline void errand_begin_parser_messages(errand_parse_messages *messages) {
+    xmlSetGenericErrorFunc(messages, errand_collect_message);
+}
+
+/// Drops this thread's libxml2 messages from now on (never stderr).
+static inline void errand_end_parser_messages(void) {
+    xmlSetGenericErrorFunc(NULL, errand_drop_message);
 }
 
 #endif

@@ -105,18 +105,8 @@ public final class HTMLDocument {
         self.url = url
         let input = data.count > Self.maxBytes ? data.prefix(Self.maxBytes) : data
         encoding = Charset.detect(input, contentType: contentType)
-        let encoding = encoding
-        let document: htmlDocPtr? = input.withUnsafeBytes { buffer in
-            func parse(_ buffer: UnsafeRawBufferPointer) -> htmlDocPtr? {
-                guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
-                return htmlReadMemory(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, encoding.name, errand_html_options())
-            }
-            // Script and style bodies are half of a typical page and never content: libxml2 is spared them.
-            if RawTextFilter.applies(to: encoding.name), let filtered = RawTextFilter.filter(buffer) {
-                return filtered.withUnsafeBytes(parse)
-            }
-            return parse(buffer)
-        }
+        let (document, messages) = Self.parse(input, encoding: encoding.name, url: url)
+        parserMessages = messages
         guard let document else { return }
         self.document = document
         nodes.reserveCapacity(input.count / 48)
@@ -125,6 +115,40 @@ public final class HTMLDocument {
 
     deinit {
         if let document { xmlFreeDoc(document) }
+    }
+
+    /// What libxml2 said while it parsed the page (encoding and I/O errors it reports despite `HTML_PARSE_NOERROR`),
+    /// line by line: kept here instead of reaching stderr.
+    public private(set) var parserMessages: [String] = []
+
+    /// Parses the whole page (``PageBytes``: decoded to UTF-8, without NUL bytes), script and style bodies dropped
+    /// first (``RawTextFilter``) where the scan is safe, with libxml2's messages collected instead of printed.
+    private static func parse(_ input: Data, encoding: String, url: URL?) -> (htmlDocPtr?, [String]) {
+        input.withUnsafeBytes { original in
+            let prepared = PageBytes.prepare(original, encoding: encoding)
+            func parse(_ buffer: UnsafeRawBufferPointer) -> (htmlDocPtr?, [String]) {
+                guard let base = buffer.baseAddress, buffer.count > 0 else { return (nil, []) }
+                let messages = UnsafeMutablePointer<errand_parse_messages>.allocate(capacity: 1)
+                messages.initialize(to: errand_parse_messages())
+                defer { messages.deallocate() }
+                errand_begin_parser_messages(messages)
+                let document = htmlReadMemory(
+                    base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, prepared.encoding, errand_html_options())
+                errand_end_parser_messages()
+                guard messages.pointee.count > 0 else { return (document, []) }
+                let text = withUnsafeBytes(of: &messages.pointee.text) { raw in
+                    String(decoding: raw.prefix(messages.pointee.used), as: UTF8.self)
+                }
+                return (document, text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            }
+            func filtered(_ buffer: UnsafeRawBufferPointer) -> (htmlDocPtr?, [String]) {
+                // Script and style bodies are half of a typical page and never content: libxml2 is spared them.
+                if prepared.scannable, let filtered = RawTextFilter.filter(buffer) { return filtered.withUnsafeBytes(parse) }
+                return parse(buffer)
+            }
+            if let bytes = prepared.bytes { return bytes.withUnsafeBytes(filtered) }
+            return filtered(original)
+        }
     }
 
     /// Parses and frees a page without reading it, as the extractor's speed floor (benchmarks only); returns whether

@@ -11,13 +11,9 @@ import Foundation
 /// ends where libxml2 ends it in recovery mode, at `</script` or `</style` in any case.
 ///
 /// Only for encodings in which `<`, `>`, quotes and ASCII letters are single bytes that never occur inside another
-/// character (UTF-8, the Windows and ISO code pages, Shift_JIS, EUC, GBK, Big5); UTF-16 and UTF-32 pages are left alone.
+/// character (UTF-8, the Windows and ISO code pages, Shift_JIS, EUC, GBK, Big5): ``PageBytes`` decides, and hands it
+/// nearly every page as UTF-8.
 enum RawTextFilter {
-    /// Whether the scan is safe for `encoding` (a name `Charset.detect` returns).
-    static func applies(to encoding: String) -> Bool {
-        !encoding.hasPrefix("UTF-16") && !encoding.hasPrefix("UTF-32") && !encoding.hasPrefix("UCS")
-    }
-
     /// The page without script, style and SVG bodies, or nil when it has none to drop (or has markup the scan does not
     /// read as libxml2 does, which is then left to libxml2 whole).
     static func filter(_ input: UnsafeRawBufferPointer) -> [UInt8]? {

@@ -34,12 +34,16 @@ struct Extract: AsyncParsableCommand {
     @Option(help: "How many pages are extracted at once (default: the number of cores). Output keeps the input order.")
     var jobs: Int?
 
+    @Flag(help: "Say on stderr which encoding each page was read in, and what libxml2 said about it (encoding errors).")
+    var verbose = false
+
     func run() async throws {
         let inputs = self.inputs.isEmpty ? ["-"] : self.inputs
         let jobs = max(1, self.jobs ?? ProcessInfo.processInfo.activeProcessorCount)
         let policy = NetworkPolicy(allowHosts: allowHost, allowPrivateNetwork: allowPrivateNetwork)
         let format = self.format
         let jsonl = self.jsonl
+        let verbose = self.verbose
         var failed = false
         // Pages are read, parsed and extracted on up to `jobs` tasks; each one's output is printed as soon as every
         // input before it has been, so the output is the same as one page at a time, and at most `jobs` pages (plus
@@ -53,7 +57,7 @@ struct Extract: AsyncParsableCommand {
                 while running < jobs, next < inputs.count, pending.count < jobs * 4 {
                     let index = next
                     let input = inputs[index]
-                    group.addTask { (index, await Self.output(for: input, format: format, jsonl: jsonl, policy: policy)) }
+                    group.addTask { (index, await Self.output(for: input, format: format, jsonl: jsonl, policy: policy, verbose: verbose)) }
                     next += 1
                     running += 1
                 }
@@ -98,7 +102,7 @@ struct Extract: AsyncParsableCommand {
     }
 
     /// Reads, parses and extracts one input, and renders what is printed for it.
-    static func output(for input: String, format: Format, jsonl: Bool, policy: NetworkPolicy) async -> Result<String, ExtractFailure> {
+    static func output(for input: String, format: Format, jsonl: Bool, policy: NetworkPolicy, verbose: Bool = false) async -> Result<String, ExtractFailure> {
         let document: HTMLDocument
         do {
             if input.hasPrefix("http://") || input.hasPrefix("https://") {
@@ -113,6 +117,10 @@ struct Extract: AsyncParsableCommand {
             return .failure(ExtractFailure(message: error.message))
         } catch {
             return .failure(ExtractFailure(message: "cannot read \(input): \(error.localizedDescription)"))
+        }
+        if verbose {
+            let notes = ["read as \(document.encoding.name) (from \(document.encoding.source))"] + document.parserMessages.map { "libxml2: \($0)" }
+            printError(notes.map { "errand: \(input): \($0)" }.joined(separator: "\n"))
         }
         let extraction = document.extract()
         do {

@@ -46,11 +46,89 @@ import Testing
         #expect(Self.filtered(input) == nil)
     }
 
-    @Test func onlyForEncodingsWhereMarkupIsASCII() {
-        #expect(RawTextFilter.applies(to: "UTF-8"))
-        #expect(RawTextFilter.applies(to: "SHIFT_JIS"))
-        #expect(!RawTextFilter.applies(to: "UTF-16LE"))
-        #expect(!RawTextFilter.applies(to: "UTF-32BE"))
+    @Test func onlyForBytesWhereMarkupIsASCII() {
+        func prepared(_ encoding: String, _ bytes: [UInt8] = Array("<p>x</p>".utf8)) -> PageBytes {
+            bytes.withUnsafeBytes { PageBytes.prepare($0, encoding: encoding) }
+        }
+        // Decoded to UTF-8 first wherever iconv knows the encoding: then the scan is safe.
+        for encoding in ["UTF-8", "SHIFT_JIS", "ISO-2022-JP", "UTF-7", "WINDOWS-1252"] {
+            let page = prepared(encoding)
+            #expect(page.scannable && page.encoding == "UTF-8", "\(encoding)")
+        }
+        let utf16 = prepared("UTF-16LE", Array("<p>x</p>".data(using: .utf16LittleEndian)!))
+        #expect(utf16.scannable && utf16.encoding == "UTF-8" && utf16.bytes == Array("<p>x</p>".utf8))
+        // An encoding nobody here knows is left to libxml2 as it is; a stateful one is never scanned.
+        let unknown = prepared("X-NO-SUCH-CHARSET")
+        #expect(unknown.bytes == nil && unknown.encoding == "X-NO-SUCH-CHARSET" && unknown.scannable)
+        #expect(PageBytes.isStateful("ISO-2022-KR") && PageBytes.isStateful("HZ-GB-2312") && PageBytes.isStateful("UTF-7"))
+    }
+
+    /// libxml2 2.9 ends a page at a NUL byte: they are dropped first, so the rest of the page is read.
+    @Test func aPageWithANULInItsBodyIsReadWhole() {
+        let html = "<html><body><article><p>" + String(repeating: "The first paragraph of the article, before the stray byte. ", count: 3)
+            + "\u{0}</p><p>" + String(repeating: "The second paragraph, after the NUL byte, is read as well. ", count: 3) + "</p></article></body></html>"
+        let text = HTMLDocument(data: Data(html.utf8)).extract().text
+        #expect(text.contains("The first paragraph") && text.contains("The second paragraph, after the NUL byte"), "\(text)")
+        #expect(!text.contains("\u{0}"))
+    }
+
+    /// ISO-2022-JP and UTF-7 write characters with ASCII bytes (七 is `ESC $ B < 7 ESC ( B`): decoded before the scan
+    /// and the parser, such pages are read whole, their scripts dropped.
+    @Test(arguments: [("iso-2022-jp", String.Encoding.iso2022JP), ("utf-7", nil)])
+    func aPageInAStatefulEncodingIsReadWhole(_ charset: String, _ encoding: String.Encoding?) throws {
+        let body = String(repeating: "七月七日の記事です。東京の天気は晴れでした。", count: 4)
+        let html = "<html><head><meta charset=\"\(charset)\"><title>七夕</title><script>var x = \"<p>not text</p>\";</script></head><body><article><h1>七夕の見出し</h1><p>\(body)</p><p>Second paragraph, in ASCII words, after the Japanese one.</p></article></body></html>"
+        let data: Data
+        if let encoding {
+            data = try #require(html.data(using: encoding))
+        } else {
+            data = Data(Self.utf7(html).utf8)
+        }
+        let document = HTMLDocument(data: data)
+        let extraction = document.extract()
+        #expect(document.encoding.name == charset.uppercased())
+        #expect(extraction.title == "七夕")
+        #expect(extraction.text.contains(body), "\(extraction.text)")
+        #expect(extraction.text.contains("Second paragraph, in ASCII words"))
+        #expect(!extraction.text.contains("not text"))
+        #expect(document.parserMessages.isEmpty, "\(document.parserMessages)")
+    }
+
+    /// Shift_JIS with bytes that are no character: libxml2 2.9 printed "encoding error" to stderr and stopped reading
+    /// ("I/O error : encoder error"); decoded here, each bad byte is U+FFFD and the rest of the page is read.
+    @Test func invalidBytesNoLongerEndThePageOrReachStderr() {
+        var bytes = Array("<html><head><meta charset=\"shift_jis\"><title>T</title></head><body><article><p>\(String(repeating: "Text with broken bytes. ", count: 5))".utf8)
+        bytes += [0x82, 0xFF, 0x81, 0x20, 0x80, 0xFE]
+        bytes += Array("</p><p>\(String(repeating: "The rest of the article is read as well. ", count: 4))</p></article></body></html>".utf8)
+        let document = HTMLDocument(data: Data(bytes))
+        let text = document.extract().text
+        #expect(text.contains("The rest of the article is read as well."), "\(text)")
+        #expect(text.contains("\u{FFFD}"))
+        #expect(document.parserMessages.isEmpty, "\(document.parserMessages)")
+    }
+
+    /// A UTF-7 encoder (RFC 2152), for the test page: Foundation has none on Linux.
+    static func utf7(_ text: String) -> String {
+        let direct = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'(),-./:? \t\r\n!\"#$%&*;<=>@[]^_`{|}".unicodeScalars)
+        var output = ""
+        var pending: [UInt16] = []
+        func flush() {
+            guard !pending.isEmpty else { return }
+            var data = Data()
+            for unit in pending { data.append(UInt8(unit >> 8)); data.append(UInt8(unit & 0xFF)) }
+            output += "+" + data.base64EncodedString().replacingOccurrences(of: "=", with: "") + "-"
+            pending = []
+        }
+        for scalar in text.unicodeScalars {
+            if direct.contains(scalar) && scalar != "+" {
+                flush()
+                output.unicodeScalars.append(scalar)
+            } else {
+                pending += Array(String(scalar).utf16)
+            }
+        }
+        flush()
+        return output
     }
 
     @Test func aUTF16PageStillLosesItsScripts() {

@@ -187,6 +187,22 @@ import Testing
         }
     }
 
+    /// A page whose bytes are no characters of its encoding: libxml2 2.9 printed "encoding error" to stderr (through the
+    /// CLI's output) and stopped reading. The page is read whole and stderr stays empty; `--verbose` says how it was read.
+    @Test func extractKeepsLibxml2OffStderrAndReadsABrokenPageWhole() async throws {
+        var bytes = Array("<html><head><meta charset=\"shift_jis\"><title>Tide</title></head><body><article><p>\(String(repeating: "The tide table had a misprint. ", count: 4))".utf8)
+        bytes += [0x82, 0xFF, 0x81, 0x20]
+        bytes += Array("</p><p>\(String(repeating: "The second paragraph survives the bad bytes. ", count: 4))</p></article></body></html>".utf8)
+        let file = folder.appendingPathComponent("broken.html")
+        try Data(bytes).write(to: file)
+        let result = try await errand(["extract", "--format", "text", file.path])
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
+        #expect(result.stdout.contains("The second paragraph survives the bad bytes."))
+        let verbose = try await errand(["extract", "--format", "text", "--verbose", file.path])
+        #expect(verbose.stderr == "errand: \(file.path): read as SHIFT_JIS (from meta)\n", "\(verbose.stderr)")
+    }
+
     @Test func extractInParallelPrintsWhatOneJobPrintsInInputOrder() async throws {
         // Pages of very different sizes, so that parallel jobs finish out of order; one input is missing.
         var inputs: [String] = []
