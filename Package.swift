@@ -64,7 +64,9 @@ let package = Package(
         // A libxml2-backed HTML document and the main-content extractor (text, Markdown, title, links, metadata).
         .target(
             name: "HTMLExtract",
-            dependencies: ["CLibXML2"]
+            dependencies: ["CLibXML2"],
+            // iconv (PageBytes) is in the C library on Linux and in libiconv on macOS.
+            linkerSettings: [.linkedLibrary("iconv", .when(platforms: [.macOS]))]
         ),
         // What a server supports, found with a dozen tiny requests (`errand probe`).
         .target(
