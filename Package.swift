@@ -246,7 +246,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HTMLExtractTests",
-            dependencies: ["HTMLExtract"]
+            dependencies: ["HTMLExtract", "ErrandTesting"]
         ),
         .testTarget(
             name: "ErrandTestingTests",
