@@ -12,6 +12,7 @@
 #include <libxml/xmlerror.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 /// xmlFree is a global function-pointer variable, which Swift 6 rejects as not concurrency-safe.
 static inline void errand_xml_free(void *pointer) { xmlFree(pointer); }
@@ -25,6 +26,23 @@ static inline void errand_xpath_quiet(xmlXPathContextPtr context) { context->err
 /// decoded it), never switching on a later `<meta charset>` of its own.
 static inline int errand_html_options(void) {
     return HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC;
+}
+
+/// libxml2's HTML tokenizer and tree-building rules with every SAX callback empty: nothing is built. The floor under
+/// any tree errand could make from a page (benchmarks only).
+static inline int errand_sax_parse_only(const char *buffer, int size, const char *encoding) {
+    htmlParserCtxtPtr context = htmlCreateMemoryParserCtxt(buffer, size);
+    if (context == NULL) return 0;
+    memset(context->sax, 0, sizeof(htmlSAXHandler));
+    if (encoding != NULL) {
+        xmlCharEncodingHandlerPtr handler = xmlFindCharEncodingHandler(encoding);
+        if (handler != NULL) xmlSwitchToEncoding(context, handler);
+    }
+    htmlCtxtUseOptions(context, errand_html_options());
+    htmlParseDocument(context);
+    if (context->myDoc != NULL) xmlFreeDoc(context->myDoc);
+    htmlFreeParserCtxt(context);
+    return 1;
 }
 
 /// What libxml2 says while it parses a page. HTML_PARSE_NOERROR silences the parser's own errors, but libxml2 2.9

@@ -151,6 +151,17 @@ public final class HTMLDocument {
         }
     }
 
+    /// Runs libxml2's HTML parser over the page with empty SAX callbacks (no tree at all): the floor under a parse
+    /// straight into the flat node array (benchmarks only).
+    package static func saxParseOnly(_ data: Data, contentType: String? = nil) -> Bool {
+        let input = data.count > maxBytes ? data.prefix(maxBytes) : data
+        let name = Charset.detect(input, contentType: contentType).name
+        return input.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return false }
+            return errand_sax_parse_only(base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), name) != 0
+        }
+    }
+
     /// Parses and frees a page without reading it, as the extractor's speed floor (benchmarks only); returns whether
     /// libxml2 produced a document.
     package static func parseOnly(_ data: Data, contentType: String? = nil) -> Bool {
