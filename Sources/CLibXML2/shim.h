@@ -6,7 +6,9 @@
 #include <libxml/xmlversion.h>
 #undef LIBXML_ICU_ENABLED
 #include <libxml/HTMLparser.h>
+#include <libxml/HTMLtree.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <libxml/xmlerror.h>
@@ -42,6 +44,36 @@ static inline int errand_sax_parse_only(const char *buffer, int size, const char
     htmlParseDocument(context);
     if (context->myDoc != NULL) xmlFreeDoc(context->myDoc);
     htmlFreeParserCtxt(context);
+    return 1;
+}
+
+/// Parses a page with `handler`'s callbacks (given the parser context, whose `_private` is `user`) instead of building a tree: the steps of
+/// libxml2's own htmlReadMemory (2.9: an XML memory context, the SAX1-sized handler copied in, htmlDoRead's options,
+/// encoding and URL), so that the events are exactly those its tree builder gets.
+static inline int errand_sax_parse(const char *buffer, int size, const char *encoding, const char *url,
+                                   const htmlSAXHandler *handler, void *user) {
+    xmlParserCtxtPtr context = xmlCreateMemoryParserCtxt(buffer, size);
+    if (context == NULL) return 0;
+    if (context->sax != NULL) memcpy(context->sax, handler, sizeof(xmlSAXHandlerV1));
+    context->_private = user;
+    htmlCtxtUseOptions(context, errand_html_options());
+    context->html = 1;
+    if (encoding != NULL) {
+        xmlCharEncodingHandlerPtr encoder = xmlFindCharEncodingHandler(encoding);
+        if (encoder != NULL) {
+            xmlSwitchToEncoding(context, encoder);
+            if (context->input->encoding != NULL) xmlFree((xmlChar *) context->input->encoding);
+            context->input->encoding = xmlStrdup((const xmlChar *) encoding);
+        }
+    }
+    if ((url != NULL) && (context->input != NULL) && (context->input->filename == NULL))
+        context->input->filename = (char *) xmlStrdup((const xmlChar *) url);
+    htmlParseDocument(context);
+    if (context->myDoc != NULL) {
+        xmlFreeDoc(context->myDoc);
+        context->myDoc = NULL;
+    }
+    xmlFreeParserCtxt(context);
     return 1;
 }
 

@@ -85,8 +85,21 @@ public final class HTMLDocument {
     public let encoding: (name: String, source: String)
     /// The page's URL, for resolving relative links.
     public let url: URL?
-    /// The libxml2 document, kept until this object goes: text nodes point into it, and `select` queries it.
-    private(set) var document: htmlDocPtr?
+    /// The libxml2 document, for `select`: parsed the first time it is asked for (a page read through SAX has none
+    /// until then), kept until this object goes.
+    var document: htmlDocPtr? {
+        if !domParsed {
+            domParsed = true
+            dom = Self.parse(source, encoding: encoding.name, url: url).0
+        }
+        return dom
+    }
+    private var dom: htmlDocPtr?
+    private var domParsed = false
+    /// The page's bytes (at most ``maxBytes``), for the DOM when it is asked for.
+    private let source: Data
+    /// The text of text nodes read through SAX, in chunks that never move (nodes point into them).
+    var textArena = TextArena()
     var nodes: [PageNode] = []
     var root = -1
     var titleText = ""
@@ -99,22 +112,47 @@ public final class HTMLDocument {
     /// are parsed on several threads at once (each document itself is used by one thread only).
     static let libraryReady: Void = xmlInitParser()
 
+    /// How the page becomes the flat node array.
+    package enum Reading {
+        /// libxml2's SAX events straight into the array (``SAXReader``): no DOM unless `select` asks for one.
+        case sax
+        /// libxml2's DOM, then read into the array: the oracle the SAX reading must agree with.
+        case dom
+    }
+
     /// Parses HTML bytes; `contentType` is the HTTP header, whose charset wins.
-    public init(data: Data, url: URL? = nil, contentType: String? = nil) {
+    public convenience init(data: Data, url: URL? = nil, contentType: String? = nil) {
+        self.init(data: data, url: url, contentType: contentType, reading: .sax)
+    }
+
+    /// Parses HTML bytes through SAX or through a DOM (the two agree, node for node).
+    package init(data: Data, url: URL? = nil, contentType: String? = nil, reading: Reading) {
         _ = Self.libraryReady
         self.url = url
         let input = data.count > Self.maxBytes ? data.prefix(Self.maxBytes) : data
+        source = input
         encoding = Charset.detect(input, contentType: contentType)
-        let (document, messages) = Self.parse(input, encoding: encoding.name, url: url)
-        parserMessages = messages
-        guard let document else { return }
-        self.document = document
         nodes.reserveCapacity(input.count / 48)
-        if let element = xmlDocGetRootElement(document) { root = read(element, parent: -1) }
+        switch reading {
+        case .dom:
+            let (document, messages) = Self.parse(input, encoding: encoding.name, url: url)
+            parserMessages = messages
+            domParsed = true
+            guard let document else { return }
+            dom = document
+            if let element = xmlDocGetRootElement(document) { root = read(element, parent: -1) }
+        case .sax:
+            let reader = SAXReader(page: self)
+            parserMessages = Self.withPreparedPage(input, encoding: encoding.name) { buffer, encoding in
+                reader.parse(buffer, encoding: encoding, url: url)
+            }.1
+            reader.finish()
+        }
     }
 
     deinit {
-        if let document { xmlFreeDoc(document) }
+        if let dom { xmlFreeDoc(dom) }
+        textArena.free()
     }
 
     /// What libxml2 said while it parsed the page (encoding and I/O errors it reports despite `HTML_PARSE_NOERROR`),
@@ -124,27 +162,35 @@ public final class HTMLDocument {
     /// Parses the whole page (``PageBytes``: decoded to UTF-8, without NUL bytes), script and style bodies dropped
     /// first (``RawTextFilter``) where the scan is safe, with libxml2's messages collected instead of printed.
     private static func parse(_ input: Data, encoding: String, url: URL?) -> (htmlDocPtr?, [String]) {
+        let (document, messages) = withPreparedPage(input, encoding: encoding) { buffer, encoding in
+            htmlReadMemory(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, encoding, errand_html_options())
+        }
+        return (document ?? nil, messages)
+    }
+
+    /// Runs `parse` on the page as libxml2 is to see it (``PageBytes``, then ``RawTextFilter`` where it is safe), with
+    /// the encoding to name, and collects what libxml2 says meanwhile; nil for an empty page.
+    static func withPreparedPage<T>(_ input: Data, encoding: String, _ parse: (UnsafeRawBufferPointer, String) -> T) -> (T?, [String]) {
         input.withUnsafeBytes { original in
             let prepared = PageBytes.prepare(original, encoding: encoding)
-            func parse(_ buffer: UnsafeRawBufferPointer) -> (htmlDocPtr?, [String]) {
-                guard let base = buffer.baseAddress, buffer.count > 0 else { return (nil, []) }
+            func run(_ buffer: UnsafeRawBufferPointer) -> (T?, [String]) {
+                guard buffer.baseAddress != nil, buffer.count > 0 else { return (nil, []) }
                 let messages = UnsafeMutablePointer<errand_parse_messages>.allocate(capacity: 1)
                 messages.initialize(to: errand_parse_messages())
                 defer { messages.deallocate() }
                 errand_begin_parser_messages(messages)
-                let document = htmlReadMemory(
-                    base.assumingMemoryBound(to: CChar.self), Int32(buffer.count), url?.absoluteString, prepared.encoding, errand_html_options())
+                let result = parse(buffer, prepared.encoding)
                 errand_end_parser_messages()
-                guard messages.pointee.count > 0 else { return (document, []) }
+                guard messages.pointee.count > 0 else { return (result, []) }
                 let text = withUnsafeBytes(of: &messages.pointee.text) { raw in
                     String(decoding: raw.prefix(messages.pointee.used), as: UTF8.self)
                 }
-                return (document, text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+                return (result, text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
             }
-            func filtered(_ buffer: UnsafeRawBufferPointer) -> (htmlDocPtr?, [String]) {
+            func filtered(_ buffer: UnsafeRawBufferPointer) -> (T?, [String]) {
                 // Script and style bodies are half of a typical page and never content: libxml2 is spared them.
-                if prepared.scannable, let filtered = RawTextFilter.filter(buffer) { return filtered.withUnsafeBytes(parse) }
-                return parse(buffer)
+                if prepared.scannable, let filtered = RawTextFilter.filter(buffer) { return filtered.withUnsafeBytes(run) }
+                return run(buffer)
             }
             if let bytes = prepared.bytes { return bytes.withUnsafeBytes(filtered) }
             return filtered(original)
@@ -187,7 +233,7 @@ public final class HTMLDocument {
         self.init(data: Data(html.utf8), url: url, contentType: "text/html; charset=utf-8")
     }
 
-    private static func name(_ pointer: UnsafePointer<xmlChar>?) -> String {
+    static func name(_ pointer: UnsafePointer<xmlChar>?) -> String {
         guard let pointer else { return "" }
         // libxml2's HTML parser lowercases element and attribute names already.
         return String(cString: pointer)
@@ -206,7 +252,7 @@ public final class HTMLDocument {
         return buckets
     }()
 
-    private static func wantedKey(_ name: UnsafePointer<xmlChar>) -> String? {
+    static func wantedKey(_ name: UnsafePointer<xmlChar>) -> String? {
         let candidates = wantedByFirst[Int(name.pointee)]
         guard !candidates.isEmpty else { return nil }
         let cName = UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self)
@@ -227,7 +273,7 @@ public final class HTMLDocument {
     /// libxml2 copies each element's name unless it interns them, so the pointer alone does not find a known name.
     private var shortNames = [(key: UInt64, tag: String, flags: TagFlags)](repeating: (0, "", []), count: 256)
 
-    private func tagName(_ pointer: UnsafePointer<xmlChar>) -> (tag: String, flags: TagFlags) {
+    func tagName(_ pointer: UnsafePointer<xmlChar>) -> (tag: String, flags: TagFlags) {
         var key: UInt64 = 0
         var length = 0
         while length < 8, pointer[length] != 0 {
@@ -248,7 +294,7 @@ public final class HTMLDocument {
         names[pointer] = (tag, flags)
         return (tag, flags)
     }
-    private static let textFlags = TagFlags(tag: "#text")
+    static let textFlags = TagFlags(tag: "#text")
 
     private func read(_ element: xmlNodePtr, parent: Int) -> Int {
         let tag: String

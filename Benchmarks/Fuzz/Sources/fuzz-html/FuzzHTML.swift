@@ -1,5 +1,5 @@
 import Foundation
-import HTMLExtract
+@_spi(Agreement) import HTMLExtract
 
 /// Whether to compare the extraction with the raw-text pre-filter against one without it (FUZZ_HTML_DIFF=0 turns it off).
 let differential = ProcessInfo.processInfo.environment["FUZZ_HTML_DIFF"] != "0"
@@ -7,7 +7,8 @@ let differential = ProcessInfo.processInfo.environment["FUZZ_HTML_DIFF"] != "0"
 /// The path of `errand extract` for a file: `HTMLDocument(data:)` (charset detection, the raw-text pre-filter,
 /// libxml2), `extract()`, and the text, Markdown and JSON outputs as the CLI renders them. Nothing may trap.
 ///
-/// And the pre-filter's promise, that it never changes what is extracted: a page read as UTF-8 that is valid UTF-8 is
+/// And two promises. The SAX reading agrees with the DOM reading node for node (`HTMLDocument.readingsDisagree`).
+/// The pre-filter's promise, that it never changes what is extracted: a page read as UTF-8 that is valid UTF-8 is
 /// also parsed as UTF-16LE (with a BOM), which the filter leaves alone (it applies only where markup is ASCII
 /// bytes) and libxml2 reads as the same characters; both must give the same title, text, Markdown, links and metadata.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -21,6 +22,11 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     _ = try? encoder.encode(extraction)
+
+    // The SAX reading (the one used) against the DOM reading, its oracle: the same nodes, title and metadata tags.
+    if let difference = HTMLDocument.readingsDisagree(data) {
+        fatalError("the SAX and DOM readings disagree: \(difference)")
+    }
 
     guard differential, document.encoding.name == "UTF-8", var page = String(validating: data, as: UTF8.self) else { return 0 }
     if page.hasPrefix("\u{FEFF}") { page.removeFirst() }
