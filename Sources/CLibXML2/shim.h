@@ -77,6 +77,12 @@ static inline int errand_sax_parse(const char *buffer, int size, const char *enc
     return 1;
 }
 
+/// Whether errand_sax_parse reproduces this libxml2's own reading: it mirrors 2.9's htmlReadMemory and tree builder,
+/// checked node for node there; other versions read pages through the DOM.
+static inline int errand_sax_reading_supported(void) {
+    return LIBXML_VERSION >= 20900 && LIBXML_VERSION < 21000;
+}
+
 /// What libxml2 says while it parses a page. HTML_PARSE_NOERROR silences the parser's own errors, but libxml2 2.9
 /// still reports encoding and I/O errors through its generic error function, which prints to stderr: that function is
 /// pointed here, at a buffer of the page, for each parse (it is per thread).

@@ -118,11 +118,14 @@ public final class HTMLDocument {
         case sax
         /// libxml2's DOM, then read into the array: the oracle the SAX reading must agree with.
         case dom
+
+        /// SAX where it has been checked against the DOM (libxml2 2.9, as Debian and Ubuntu ship it), else the DOM.
+        static let `default`: Reading = errand_sax_reading_supported() != 0 ? .sax : .dom
     }
 
     /// Parses HTML bytes; `contentType` is the HTTP header, whose charset wins.
     public convenience init(data: Data, url: URL? = nil, contentType: String? = nil) {
-        self.init(data: data, url: url, contentType: contentType, reading: .sax)
+        self.init(data: data, url: url, contentType: contentType, reading: .default)
     }
 
     /// Parses HTML bytes through SAX or through a DOM (the two agree, node for node).

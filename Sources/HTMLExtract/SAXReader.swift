@@ -319,6 +319,9 @@ struct TextArena {
 }
 
 extension HTMLDocument {
+    /// Whether pages are read through SAX here (libxml2 2.9), not through the DOM.
+    @_spi(Agreement) public static var readsThroughSAX: Bool { Reading.default == .sax }
+
     /// Where the SAX reading and the DOM reading of `data` differ (the first difference, in words), or nil when they
     /// agree node for node and in title, metadata tags, JSON-LD and language: for the agreement test and its fuzz
     /// target.
