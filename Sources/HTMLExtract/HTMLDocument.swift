@@ -349,8 +349,7 @@ public final class HTMLDocument {
             if parent == -1 { return -1 }
         }
         if flags.contains(.skipped) { return -1 }
-        var hidden = attributes["hidden"] != nil || attributes["aria-hidden"]?.lowercased() == "true"
-        if !hidden, !style.isEmpty { hidden = Self.stylesHide(style) }
+        let hidden = Self.hides(attributes: attributes, style: style, id: id)
         let classAndID = classes.isEmpty && id.isEmpty ? "" : (classes + " " + id).lowercased()
         let index = nodes.count
         nodes.append(PageNode(tag: tag, flags: flags, classAndID: classAndID, attributes: attributes, isHidden: hidden, parent: parent))
@@ -394,6 +393,22 @@ public final class HTMLDocument {
             child = node.pointee.next
         }
         return index
+    }
+
+    /// Whether an element hides itself: `hidden`, `aria-hidden="true"`, or an inline style. React's streamed segments
+    /// (`<div hidden id="S:1a">`, the server's HTML for a part of the page that a script then moves into place, as
+    /// Next.js sends articles) are not hidden: they are the page.
+    static func hides(attributes: [String: String], style: String, id: String) -> Bool {
+        if attributes["hidden"] != nil, !isStreamedSegment(id) { return true }
+        if attributes["aria-hidden"]?.lowercased() == "true" { return true }
+        return !style.isEmpty && stylesHide(style)
+    }
+
+    /// React's id for a streamed segment: `S:` and a base-32 number.
+    static func isStreamedSegment(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        guard bytes.count > 2, bytes[0] == UInt8(ascii: "S"), bytes[1] == UInt8(ascii: ":") else { return false }
+        return bytes[2...].allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) }
     }
 
     /// Whether an inline style hides its element (`display: none`, `visibility: hidden`), read on bytes: spaces and

@@ -220,8 +220,7 @@ final class SAXReader {
             frames.append(frame)
             return
         }
-        var hidden = attributes["hidden"] != nil || attributes["aria-hidden"]?.lowercased() == "true"
-        if !hidden, !style.isEmpty { hidden = HTMLDocument.stylesHide(style) }
+        let hidden = HTMLDocument.hides(attributes: attributes, style: style, id: id)
         let classAndID = classes.isEmpty && id.isEmpty ? "" : (classes + " " + id).lowercased()
         let index = page.nodes.count
         page.nodes.append(PageNode(tag: tag, flags: flags, classAndID: classAndID, attributes: attributes, isHidden: hidden, parent: parent))

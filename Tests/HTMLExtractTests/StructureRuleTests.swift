@@ -121,6 +121,27 @@ import Testing
         for number in 1...5 { #expect(extraction.text.contains("Hidden paragraph \(number):")) }
     }
 
+    @Test func reactStreamedSegmentsArePageTextEvenBesideALargeVisibleShell() {
+        // React's streaming server rendering (Next.js) sends the article as hidden segments `S:<n>` at the end of the
+        // body, with a script to move each into its placeholder; the visible shell around them has text of its own.
+        let shell = (1...6).map { "<div class=\"promo\"><p>Offer \($0): subscribe for premium research, model portfolios and weekly picks, "
+            + "with a thirty-day trial and no commitment.</p></div>" }.joined()
+        let extraction = Self.extract("""
+            \(Self.siteChrome)<div class="layout">\(shell)<template id="B:0"></template></div>
+            <div hidden id="S:0"><article><h1>Index funds</h1>\(Self.prose("Streamed", 6))</article></div>
+            <div hidden id="S:1a"><p>Related: how to open an account.</p></div>
+            """)
+        for number in 1...6 { #expect(extraction.text.contains("Streamed paragraph \(number):"), "\(extraction.text)") }
+        // Any other hidden element stays hidden.
+        let other = Self.extract("""
+            <article><h1>Report</h1>\(Self.prose("Shown", 4))</article>
+            <div hidden id="S0"><p>A draft paragraph that was never published, kept hidden in the page's markup.</p></div>
+            <div hidden id="S:x-1"><p>Another hidden draft that no script moves into the page, however long it is.</p></div>
+            """)
+        #expect(other.text.contains("Shown paragraph 4:"))
+        #expect(!other.text.contains("draft"), "\(other.text)")
+    }
+
     @Test func pagesBuiltToDefeatTheMainPathStillGiveTheirText() {
         let pages: [(String, String)] = [
             // All the text is in navigation.
