@@ -83,6 +83,9 @@ static inline int errand_sax_reading_supported(void) {
     return LIBXML_VERSION >= 20900 && LIBXML_VERSION < 21000;
 }
 
+/// The deepest libxml2's tree builder nests elements (xmlParserMaxDepth, 256): past it, it stops the parse.
+static inline unsigned int errand_max_depth(void) { return xmlParserMaxDepth; }
+
 /// What libxml2 says while it parses a page. HTML_PARSE_NOERROR silences the parser's own errors, but libxml2 2.9
 /// still reports encoding and I/O errors through its generic error function, which prints to stderr: that function is
 /// pointed here, at a buffer of the page, for each parse (it is per thread).

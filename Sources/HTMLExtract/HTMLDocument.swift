@@ -150,6 +150,9 @@ public final class HTMLDocument {
                 reader.parse(buffer, encoding: encoding, url: url)
             }.1
             reader.finish()
+            if reader.tooDeep {
+                parserMessages.append("elements nest deeper than \(errand_max_depth()): the page is read up to there, as libxml2 reads it")
+            }
         }
     }
 

@@ -30,6 +30,8 @@ final class SAXReader {
     }
 
     private var frames: [Frame] = []
+    /// Whether the page nested elements past libxml2's limit, which ended the parse.
+    private(set) var tooDeep = false
     private var rootSeen = false
     private var rootIndex = -1
     /// The root's last linked child, once the root has ended (an element libxml2 then meets at the top goes under it).
@@ -111,6 +113,13 @@ final class SAXReader {
 
     private func start(_ name: UnsafePointer<xmlChar>, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?, context: UnsafeMutablePointer<xmlParserCtxt>) {
         flush()
+        // libxml2's tree builder stops the parse at an element nested deeper than its limit (nodePush): so does this,
+        // which also keeps the flat tree as shallow as a DOM's.
+        if frames.count > Int(errand_max_depth()) {
+            tooDeep = true
+            xmlStopParser(context)
+            return
+        }
         // libxml2's tree names an element `a:b` by its local part, `b` (xmlSplitQName).
         var split: UnsafeMutablePointer<xmlChar>?
         if strchr(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self), Int32(UInt8(ascii: ":"))) != nil {
