@@ -45,8 +45,9 @@ final class SAXReader {
     private var pending: [UInt8] = []
     private var pendingIsCDATA = false
 
-    /// The first `<title>` while it is read: its frame depth, how many skipped elements are open inside it, its text.
-    private var title: (depth: Int, skipped: Int, text: [UInt8])?
+    /// The first `<title>` while it is read: its frame depth, how many skipped elements are open inside it, its text, and
+    /// the bytes of the text node being read (decoded one node at a time, as the DOM reading decodes each text node).
+    private var title: (depth: Int, skipped: Int, text: String, run: [UInt8], runIsCDATA: Bool)?
     /// A JSON-LD script while it is read.
     private var script: (depth: Int, text: [UInt8])?
 
@@ -207,7 +208,7 @@ final class SAXReader {
         noteSkipped(name, known: known, in: &frame)
         switch tag {
         case "title" where page.titleText.isEmpty && title == nil:
-            title = (frames.count + 1, 0, [])
+            title = (frames.count + 1, 0, "", [], false)
         case "meta":
             page.metas.append(attributes)
         case "link":
@@ -254,7 +255,7 @@ final class SAXReader {
         if frames.isEmpty, frame.kind == .node, frame.index == rootIndex { rootLastLinked = frame.lastLinked }
         let depth = frames.count + 1
         if let read = title, read.depth == depth {
-            page.titleText = String(decoding: read.text, as: UTF8.self)
+            page.titleText = read.text
             title = nil
         }
         if let read = script, read.depth == depth {
@@ -264,7 +265,11 @@ final class SAXReader {
     }
 
     private func characters(_ bytes: UnsafeBufferPointer<UInt8>, cdata: Bool) {
-        if title != nil, title!.skipped == 0 { title!.text.append(contentsOf: bytes) }
+        if title != nil, title!.skipped == 0 {
+            if title!.runIsCDATA != cdata { endTitleRun() }
+            title!.runIsCDATA = cdata
+            title!.run.append(contentsOf: bytes)
+        }
         if script != nil { script!.text.append(contentsOf: bytes) }
         guard let top = frames.last, top.kind == .node else { return }
         if !pending.isEmpty, pendingIsCDATA != cdata { flush() }
@@ -272,8 +277,17 @@ final class SAXReader {
         pending.append(contentsOf: bytes)
     }
 
-    /// Makes the pending character data a text node of the current node, as the DOM reading does with a text node.
+    /// Ends the title's text node being read: its bytes join the title's text.
+    private func endTitleRun() {
+        guard title != nil, !title!.run.isEmpty else { return }
+        title!.text += String(decoding: title!.run, as: UTF8.self)
+        title!.run.removeAll(keepingCapacity: true)
+    }
+
+    /// Makes the pending character data a text node of the current node, as the DOM reading does with a text node;
+    /// the title's text node ends too.
     private func flush() {
+        endTitleRun()
         guard !pending.isEmpty else { return }
         defer { pending.removeAll(keepingCapacity: true) }
         guard let top = frames.last, top.kind == .node else { return }

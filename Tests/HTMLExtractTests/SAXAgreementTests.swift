@@ -41,6 +41,19 @@ struct SAXAgreementTests {
         #expect(HTMLDocument.readingsDisagree(Data(html.utf8)) == nil, "\(html)")
     }
 
+    /// Found by fuzz-html: a title whose text nodes hold invalid UTF-8 is decoded one text node at a time, as the DOM
+    /// reading decodes it, so that a broken sequence split between two nodes reads the same.
+    @Test func aTitleWithBrokenBytesAcrossTextNodesReadsTheSame() {
+        var bytes = Array("<html><head><title>Moon \u{E5}".utf8)
+        bytes += [0xE5, 0xDF, 0xDF]
+        bytes += Array("<title>".utf8) + [UInt8](repeating: 0x86, count: 12) + Array("A page</title></head><body><p>x</p></body></html>".utf8)
+        bytes += [0xE5, 0xDF] + Array("<!-- c -->".utf8) + [0xDF, 0x86]
+        #expect(HTMLDocument.readingsDisagree(Data(bytes)) == nil)
+        var split = Array("<title>a".utf8) + [0xE5, 0xDF]
+        split += Array("<b>".utf8) + [0xDF] + Array("b</b>c</title>".utf8)
+        #expect(HTMLDocument.readingsDisagree(Data(split)) == nil)
+    }
+
     @Test(.enabled(if: !Self.pageSources.isEmpty, "no development pages here: set ERRAND_EXTRACTION_PAGES=DIR, or keep ../shared/extraction-dev beside the repository"))
     func everyDevelopmentPageReadsTheSame() async throws {
         // Read (and gunzipped) on a thread of its own: a test must not hold the cooperative pool while children run.
