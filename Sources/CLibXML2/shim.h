@@ -52,6 +52,11 @@ static inline int errand_sax_parse_only(const char *buffer, int size, const char
 /// encoding and URL), so that the events are exactly those its tree builder gets.
 static inline int errand_sax_parse(const char *buffer, int size, const char *encoding, const char *url,
                                    const htmlSAXHandler *handler, void *user) {
+#if LIBXML_VERSION >= 21000
+    /* Not used there (errand_sax_reading_supported): the parser's internals it mirrors changed. */
+    (void)buffer; (void)size; (void)encoding; (void)url; (void)handler; (void)user;
+    return 0;
+#else
     xmlParserCtxtPtr context = xmlCreateMemoryParserCtxt(buffer, size);
     if (context == NULL) return 0;
     if (context->sax != NULL) memcpy(context->sax, handler, sizeof(xmlSAXHandlerV1));
@@ -75,6 +80,7 @@ static inline int errand_sax_parse(const char *buffer, int size, const char *enc
     }
     xmlFreeParserCtxt(context);
     return 1;
+#endif
 }
 
 /// Whether errand_sax_parse reproduces this libxml2's own reading: it mirrors 2.9's htmlReadMemory and tree builder,
@@ -84,7 +90,13 @@ static inline int errand_sax_reading_supported(void) {
 }
 
 /// The deepest libxml2's tree builder nests elements (xmlParserMaxDepth, 256): past it, it stops the parse.
-static inline unsigned int errand_max_depth(void) { return xmlParserMaxDepth; }
+static inline unsigned int errand_max_depth(void) {
+#if LIBXML_VERSION >= 21000
+    return 256;
+#else
+    return xmlParserMaxDepth;
+#endif
+}
 
 /// What libxml2 says while it parses a page. HTML_PARSE_NOERROR silences the parser's own errors, but libxml2 2.9
 /// still reports encoding and I/O errors through its generic error function, which prints to stderr: that function is
