@@ -49,6 +49,8 @@ struct Extractor {
 
     /// Whether class and id names may remove a subtree (the first attempt) and weigh scores (the first two).
     var stripUnlikely = true
+    /// Whether comment threads are dropped though other class-name rules are off (an attempt run for missed prose).
+    var stripComments = false
     var weighClasses = true
     /// Whether boilerplate tags and roles (`nav`, `aside`, `role=navigation`…) remove their subtree, and hidden
     /// elements theirs: the last attempts, made when the others found next to nothing, keep them.
@@ -231,20 +233,27 @@ struct Extractor {
         var bestText = ""
         var bestLength = -1
         readStructure()
+        let prose = proseOutsideComments()
         for attempt in 0..<5 {
             // Attempts 1 and 2 run when the first found little, 3 when all found next to nothing. Hidden elements count
             // when nothing else is there, or when they hold most of the page's text and what is visible is short (a
             // page whose server rendering parks the article in hidden placeholders for a script to move into place).
             // A page with a long visible article and more hidden (menus, a second copy, other stories) keeps the first.
             let hiddenHeavy = hiddenShare > 0.6 && bestLength < 500
-            if (1...2).contains(attempt), bestLength >= 500 {
+            // The first attempt also missed the page's prose when most of the paragraph text outside comment threads
+            // lies elsewhere (an article built from blocks whose class names read as boilerplate: product widgets).
+            let missedProse = Double(prose) > 3 * Double(max(bestLength, 0))
+            if (1...2).contains(attempt), bestLength >= 500, !missedProse {
                 if hiddenHeavy { continue } else { break }
             }
+            // A looser attempt run only for the missed prose must keep what the first found, and add to it.
+            let extendsOnly = (1...2).contains(attempt) && bestLength >= 500
             if attempt == 3, bestLength >= Self.nearlyEmpty {
                 if hiddenHeavy { continue } else { break }
             }
             if attempt == 4, bestLength >= Self.nearlyEmpty, !hiddenHeavy { break }
             stripUnlikely = attempt == 0
+            stripComments = extendsOnly
             weighClasses = attempt < 2
             stripTags = attempt < 3
             stripHidden = attempt < 4
@@ -258,7 +267,7 @@ struct Extractor {
             let text = renderer.plainText()
             let length = text.unicodeScalars.count
             // A looser attempt wins only when it finds much more: on a short article it would mostly add boilerplate.
-            if best == nil || Double(length) > Double(bestLength) * 1.5 {
+            if best == nil || Double(length) > Double(bestLength) * 1.5, !extendsOnly || text.contains(bestText.prefix(200)) {
                 best = renderer
                 bestText = text
                 bestLength = length
@@ -279,6 +288,38 @@ struct Extractor {
         var meta = metadata
         meta.removeValue(forKey: "title")
         return Extraction(title: title, text: text, markdown: markdown, links: best?.links ?? [], metadata: meta)
+    }
+
+    /// The page's paragraph text (letters in `<p>`) outside comment threads (elements named for comments, replies or
+    /// responses, and what they hold).
+    func proseOutsideComments() -> Int {
+        guard document.root >= 0 else { return 0 }
+        var inComments = 0
+        var index = 0
+        while index < nodes.count {
+            let words = nodes[index].classAndID
+            if !words.isEmpty, Self.commentWords.contains(where: { words.contains($0) }) {
+                inComments += paragraphText[index]
+                // Skip its subtree: the next node not under it.
+                var next = index + 1
+                while next < nodes.count, isDescendant(next, of: index) { next += 1 }
+                index = next
+                continue
+            }
+            index += 1
+        }
+        return paragraphText[document.root] - inComments
+    }
+
+    static let commentWords = ["comment", "disqus", "repl", "respon", "remark", "discussion"]
+
+    private func isDescendant(_ node: Int, of ancestor: Int) -> Bool {
+        var current = nodes[node].parent
+        while current >= 0 {
+            if current == ancestor { return true }
+            current = nodes[current].parent
+        }
+        return false
     }
 
     /// Below this many characters an extraction counts as empty and the looser attempts run.
@@ -343,6 +384,9 @@ struct Extractor {
             // A header inside an article that carries paragraphs is the article's opening, not the site's masthead.
             if node.tag == "header", paragraphText[index] >= 300 { return false }
             return stripTags && !holdsContent(index, share: Self.chromeTags.contains(node.tag) ? 0.5 : nil)
+        }
+        if stripComments, !node.classAndID.isEmpty, !node.flags.contains(.classProof), Self.commentWords.contains(where: { node.classAndID.contains($0) }) {
+            return true
         }
         if !stripUnlikely || node.flags.contains(.classProof) { return false }
         return hints[index].unlikely && !hints[index].likely && node.attributes["itemprop"] != "articleBody" && !holdsContent(index, share: nil)

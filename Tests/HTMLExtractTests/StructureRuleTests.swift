@@ -121,6 +121,29 @@ import Testing
         for number in 1...5 { #expect(extraction.text.contains("Hidden paragraph \(number):")) }
     }
 
+    @Test func anArticleBuiltFromWidgetBlocksIsReadWholeButNotItsComments() {
+        // A review roundup: a short introduction, then each product in a block whose class says "widget"; the first
+        // attempt drops the widgets and keeps the introduction, but most of the page's prose is in them.
+        let widgets = (1...5).map { number in
+            "<div class=\"c-product-widget\" id=\"product-\(number)\"><div class=\"c-product-widget__name\">Model \(number)</div>\(Self.prose("Widget \(number)", 2))</div>"
+        }.joined()
+        let extraction = Self.extract("""
+            \(Self.siteChrome)
+            <article><h1>Best appliances</h1>\(Self.prose("Intro", 3))\(widgets)</article>
+            <div id="comments" class="comment-list">\(Self.prose("Comment", 3))</div>
+            """)
+        for number in 1...5 { #expect(extraction.text.contains("Widget \(number) paragraph 2:"), "\(extraction.text.prefix(300))") }
+        #expect(extraction.text.contains("Intro paragraph 1:"))
+        #expect(!extraction.text.contains("Comment paragraph"))
+        // A long article beside a longer comment thread keeps to the article.
+        let discussed = Self.extract("""
+            <article><h1>Match report</h1>\(Self.prose("Report", 4))</article>
+            <section class="comments"><ol class="commentlist">\((1...12).map { "<li class=\"comment\">\(Self.prose("Reader \($0)", 1))</li>" }.joined())</ol></section>
+            """)
+        #expect(discussed.text.contains("Report paragraph 4:"))
+        #expect(!discussed.text.contains("Reader 1 paragraph"))
+    }
+
     @Test func reactStreamedSegmentsArePageTextEvenBesideALargeVisibleShell() {
         // React's streaming server rendering (Next.js) sends the article as hidden segments `S:<n>` at the end of the
         // body, with a script to move each into its placeholder; the visible shell around them has text of its own.
