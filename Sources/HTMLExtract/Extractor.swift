@@ -133,6 +133,8 @@ struct Extractor {
     /// The class and id hints of each node, found once (they do not change between attempts).
     struct Hints {
         var unlikely = false, likely = false, negative = false, positive = false, furniture = false
+        /// Named for a comment thread (``commentWords``).
+        var comment = false
     }
     var hints: [Hints] = []
 
@@ -140,7 +142,7 @@ struct Extractor {
     static let hintWords: [[(word: [UInt8], lists: UInt8)]] = {
         var buckets = Array(repeating: [(word: [UInt8], lists: UInt8)](), count: 256)
         var lists: [String: UInt8] = [:]
-        for (bit, words) in [unlikely, likely, negative, positive, Renderer.furniture].enumerated() {
+        for (bit, words) in [unlikely, likely, negative, positive, Renderer.furniture, commentWords].enumerated() {
             for word in words { lists[word, default: 0] |= 1 << UInt8(bit) }
         }
         for (word, bits) in lists {
@@ -164,7 +166,9 @@ struct Extractor {
                     }
                 }
             }
-            return Hints(unlikely: found & 1 != 0, likely: found & 2 != 0, negative: found & 4 != 0, positive: found & 8 != 0, furniture: found & 16 != 0)
+            return Hints(
+                unlikely: found & 1 != 0, likely: found & 2 != 0, negative: found & 4 != 0, positive: found & 8 != 0, furniture: found & 16 != 0,
+                comment: found & 32 != 0)
         }
     }
 
@@ -240,9 +244,10 @@ struct Extractor {
             // page whose server rendering parks the article in hidden placeholders for a script to move into place).
             // A page with a long visible article and more hidden (menus, a second copy, other stories) keeps the first.
             let hiddenHeavy = hiddenShare > 0.6 && bestLength < 500
-            // The first attempt also missed the page's prose when most of the paragraph text outside comment threads
-            // lies elsewhere (an article built from blocks whose class names read as boilerplate: product widgets).
-            let missedProse = Double(prose) > 3 * Double(max(bestLength, 0))
+            // The first attempt also missed the page's prose when it found a short text and most of the paragraph text
+            // outside comment threads lies elsewhere (an article built from blocks named like boilerplate: product
+            // widgets).
+            let missedProse = bestLength < 2000 && Double(prose) > 3 * Double(max(bestLength, 0))
             if (1...2).contains(attempt), bestLength >= 500, !missedProse {
                 if hiddenHeavy { continue } else { break }
             }
@@ -294,33 +299,24 @@ struct Extractor {
     /// responses, and what they hold).
     func proseOutsideComments() -> Int {
         guard document.root >= 0 else { return 0 }
+        // Nodes come parents first: one pass marks what lies in a thread, and counts each thread's top once.
+        var inThread = [Bool](repeating: false, count: nodes.count)
         var inComments = 0
-        var index = 0
-        while index < nodes.count {
-            let words = nodes[index].classAndID
-            if !words.isEmpty, Self.commentWords.contains(where: { words.contains($0) }) {
-                inComments += paragraphText[index]
-                // Skip its subtree: the next node not under it.
-                var next = index + 1
-                while next < nodes.count, isDescendant(next, of: index) { next += 1 }
-                index = next
+        for index in nodes.indices where !nodes[index].isText {
+            let parent = nodes[index].parent
+            if parent >= 0, inThread[parent] {
+                inThread[index] = true
                 continue
             }
-            index += 1
+            if hints[index].comment {
+                inThread[index] = true
+                inComments += paragraphText[index]
+            }
         }
         return paragraphText[document.root] - inComments
     }
 
     static let commentWords = ["comment", "disqus", "repl", "respon", "remark", "discussion"]
-
-    private func isDescendant(_ node: Int, of ancestor: Int) -> Bool {
-        var current = nodes[node].parent
-        while current >= 0 {
-            if current == ancestor { return true }
-            current = nodes[current].parent
-        }
-        return false
-    }
 
     /// Below this many characters an extraction counts as empty and the looser attempts run.
     static let nearlyEmpty = 50
@@ -385,7 +381,7 @@ struct Extractor {
             if node.tag == "header", paragraphText[index] >= 300 { return false }
             return stripTags && !holdsContent(index, share: Self.chromeTags.contains(node.tag) ? 0.5 : nil)
         }
-        if stripComments, !node.classAndID.isEmpty, !node.flags.contains(.classProof), Self.commentWords.contains(where: { node.classAndID.contains($0) }) {
+        if stripComments, hints[index].comment, !node.flags.contains(.classProof) {
             return true
         }
         if !stripUnlikely || node.flags.contains(.classProof) { return false }
