@@ -16,7 +16,7 @@ import Darwin
 /// - `json`: replies come as `application/json`;
 /// - `stateless`: JSON replies and no session.
 ///
-/// Its tools: `add`, `echo`, `slow` (sleeps `seconds`), `polled` (the server closes the reply's event stream before the
+/// Its tools: `add`, `echo`, `announce` (a notification on the GET stream), `slow` (sleeps `seconds`), `polled` (the server closes the reply's event stream before the
 /// reply: a client resumes it), `broken` (the connection is cut halfway through the reply), `big` (`size` characters),
 /// `ask` (asks the client for input: an elicitation request). With a `token`, every request must carry
 /// `Authorization: Bearer TOKEN` (401 otherwise). Every request is logged (``requests``) as `METHOD SESSION RPC [TOOL]`.
@@ -264,6 +264,13 @@ async def polled(text: str, ctx: Context) -> str:
 def broken(text: str) -> str:
     """Answer, but the connection is cut halfway through the reply."""
     return f"broken: {text} " + "y" * 2000
+
+
+@server.tool()
+async def announce(ctx: Context) -> str:
+    """Tell the client, unasked, that the tool list changed (on the GET stream: it is related to no request)."""
+    await ctx.session.send_tool_list_changed()
+    return "announced"
 
 
 @server.tool()

@@ -50,7 +50,7 @@ extension MCPTests {
             let client = Client(name: "errand-test", version: "1")
             _ = try await client.connect(transport: transport)
             let tools = try await client.listTools().tools.map(\.name).sorted()
-            #expect(tools == ["add", "ask", "big", "broken", "echo", "polled", "slow"])
+            #expect(tools == ["add", "announce", "ask", "big", "broken", "echo", "polled", "slow"])
             let (content, isError) = try await client.callTool(name: "add", arguments: ["a": 2, "b": 3])
             #expect(isError != true)
             guard case .text(let text, _, _)? = content.first else { Issue.record("no text: \(content)"); return }
@@ -65,6 +65,30 @@ extension MCPTests {
             if let session {
                 #expect(await server.waitForRequest { $0.hasPrefix("DELETE \(session)") } != nil, "the session was ended with DELETE")
             }
+        }
+
+        /// What the server sends unasked (related to no request) comes on the GET stream the transport keeps open.
+        @Test(arguments: ["sse", "json"])
+        func aNotificationTheServerSendsUnaskedArrivesOnTheGETStream(_ mode: String) async throws {
+            let server = try await RemoteMCPFixture.shared(mode: mode)
+            let transport = StreamableHTTPTransport(url: server.url, logger: quietLogger)
+            let client = Client(name: "errand-test", version: "1")
+            let received = Mutex(0)
+            await client.onNotification(ToolListChangedNotification.self) { _ in received.withLock { $0 += 1 } }
+            _ = try await client.connect(transport: transport)
+            let mark = server.requests.count
+            // The GET stream is open before the call (the server can only send unasked on an open stream).
+            let session = try #require(await transport.sessionID)
+            _ = await server.waitForRequest(after: 0) { $0.hasPrefix("GET \(session)") }
+            let listening = await transport.listening
+            #expect(listening)
+            let (content, _) = try await client.callTool(name: "announce", arguments: [:])
+            guard case .text(let text, _, _)? = content.first else { Issue.record("no text"); return }
+            #expect(text == "announced")
+            let deadline = ContinuousClock.now + .seconds(10)
+            while received.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(received.withLock { $0 } == 1, "the notification arrived: \(server.requests.dropFirst(mark))")
+            await client.disconnect()
         }
 
         @Test(arguments: modes)
