@@ -205,7 +205,7 @@ public actor StreamableHTTPTransport: Transport {
         guard contentType.hasPrefix("application/json") else {
             throw MCPHTTPError(
                 kind: .notMCP,
-                message: "\(shown) answered \(contentType.isEmpty ? "without a content type" : contentType), not JSON or an event stream: is it an MCP endpoint?")
+                message: "\(shown) answered \(contentType.isEmpty ? "without a content type" : contentType), not JSON or an event stream: is it an MCP endpoint? (the spec's url must be the server's Streamable HTTP endpoint, often ending in /mcp)")
         }
         let reply = try await collect(response.body)
         noteProtocolVersion(reply)
@@ -401,7 +401,8 @@ public actor StreamableHTTPTransport: Transport {
             throw CancellationError()
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            throw MCPHTTPError(kind: .unreachable, message: "\(shown) could not be reached: \(error)")
+            throw MCPHTTPError(
+                kind: .unreachable, message: "\(shown) could not be reached (\(error)): check that the server runs and that the spec's url is right")
         }
         if method == .POST, let session = response.headers.first(name: "mcp-session-id"), !session.isEmpty { sessionID = session }
         let status = Int(response.status.code)
@@ -453,12 +454,12 @@ public actor StreamableHTTPTransport: Transport {
             return MCPHTTPError(
                 kind: .refused,
                 message: "\(shown) refused the credentials (HTTP \(status))"
-                    + (carrier.map { "; they went in the \($0) header" } ?? ": none were sent (add headers to the server's entry)"))
+                    + (carrier.map { "; they went in the \($0) header: check the token the spec's headers give" } ?? ": none were sent (add headers to the server's entry)"))
         case 404 where sessionID != nil:
             return MCPHTTPError(kind: .sessionExpired, message: "\(shown) no longer knows the session (HTTP 404): it expired or the server restarted")
         default:
             if contentType.hasPrefix("text/html") {
-                return MCPHTTPError(kind: .notMCP, message: "\(shown) answered an HTML page (HTTP \(status)), not MCP: check the URL")
+                return MCPHTTPError(kind: .notMCP, message: "\(shown) answered an HTML page (HTTP \(status)), not MCP: check the spec's url (the server's Streamable HTTP endpoint, often ending in /mcp)")
             }
             return MCPHTTPError(kind: .status(status), message: "\(shown) answered HTTP \(status)\(said.isEmpty ? "" : ": \(said)")")
         }

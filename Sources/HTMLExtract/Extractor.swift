@@ -237,7 +237,7 @@ struct Extractor {
         var bestText = ""
         var bestLength = -1
         readStructure()
-        let prose = proseOutsideComments()
+        var prose: Int?  // found only when the first attempt's text is short enough to ask
         for attempt in 0..<5 {
             // Attempts 1 and 2 run when the first found little, 3 when all found next to nothing. Hidden elements count
             // when nothing else is there, or when they hold most of the page's text and what is visible is short (a
@@ -247,7 +247,11 @@ struct Extractor {
             // The first attempt also missed the page's prose when it found a short text and most of the paragraph text
             // outside comment threads lies elsewhere (an article built from blocks named like boilerplate: product
             // widgets).
-            let missedProse = bestLength < 2000 && Double(prose) > 3 * Double(max(bestLength, 0))
+            var missedProse = false
+            if (1...2).contains(attempt), (500..<2000).contains(bestLength) {
+                if prose == nil { prose = proseOutsideComments() }
+                missedProse = Double(prose!) > 3 * Double(bestLength)
+            }
             if (1...2).contains(attempt), bestLength >= 500, !missedProse {
                 if hiddenHeavy { continue } else { break }
             }

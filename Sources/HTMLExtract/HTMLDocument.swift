@@ -56,6 +56,59 @@ struct PageNode {
     var isText: Bool { flags.contains(.text) }
 }
 
+/// What a run of text (one text node) counts for: its non-space bytes and commas, and whether it is markup that reached
+/// the tree as text (from a noscript or a broken page), which is not content. Blank text between tags is very common: it
+/// only stands for a space (no letters).
+struct TextRun {
+    var letters = 0
+    var commas = 0
+    var isLeakedMarkup = false
+
+    init(_ text: UnsafeBufferPointer<UInt8>) {
+        var start = 0
+        while start < text.count, text[start] <= 0x20 { start += 1 }
+        var lastVisible: UInt8 = 0
+        for byte in text[start...] {
+            if byte > 0x20 {
+                letters += 1
+                lastVisible = byte
+            }
+            if byte == UInt8(ascii: ",") { commas += 1 }
+        }
+        isLeakedMarkup = start < text.count && text[start] == UInt8(ascii: "<") && lastVisible == UInt8(ascii: ">")
+    }
+}
+
+/// The attributes of an element that extraction reads, as either reading meets them (``HTMLDocument/wantedKey(_:)``
+/// names): class, id and style apart, the others kept.
+struct ElementAttributes {
+    var kept: [String: String] = [:]
+    var classes = ""
+    var id = ""
+    var style = ""
+
+    mutating func add(_ key: String, _ value: String) {
+        switch key {
+        case "class": classes = value
+        case "id": id = value
+        case "style": style = value
+        default: kept[key] = value
+        }
+    }
+
+    /// `class` and `id`, lowercased, space-separated; empty when there is neither.
+    var classAndID: String { classes.isEmpty && id.isEmpty ? "" : (classes + " " + id).lowercased() }
+
+    /// Whether the element hides itself (``HTMLDocument/hides(attributes:style:id:)``).
+    var hides: Bool { HTMLDocument.hides(attributes: kept, style: style, id: id) }
+
+    /// Whether a script holds JSON-LD.
+    var isJSONLD: Bool { kept["type"].map { Extractor.matches($0.lowercased(), ["ld+json"]) } == true }
+
+    /// The language an `<html>` declares.
+    var language: String? { kept["lang"] ?? kept["xml:lang"] }
+}
+
 /// The children of a node, in order, without an array.
 struct ChildIndices: Sequence, IteratorProtocol {
     let nodes: [PageNode]
@@ -310,21 +363,15 @@ public final class HTMLDocument {
         } else {
             (tag, flags) = ("", [])
         }
-        var attributes: [String: String] = [:]
-        var classes = "", id = "", style = ""
+        var found = ElementAttributes()
         var property = element.pointee.properties
         while let attribute = property {
             if let name = attribute.pointee.name, let key = Self.wantedKey(name) {
-                let value = attribute.pointee.children?.pointee.content.map { String(cString: $0) } ?? ""
-                switch key {
-                case "class": classes = value
-                case "id": id = value
-                case "style": style = value
-                default: attributes[key] = value
-                }
+                found.add(key, attribute.pointee.children?.pointee.content.map { String(cString: $0) } ?? "")
             }
             property = attribute.pointee.next
         }
+        let attributes = found.kept
         switch tag {
         case "title" where titleText.isEmpty:
             titleText = Self.visibleText(of: element)
@@ -332,10 +379,10 @@ public final class HTMLDocument {
             metas.append(attributes)
         case "link":
             linkTags.append(attributes)
-        case "script" where attributes["type"].map({ Extractor.matches($0.lowercased(), ["ld+json"]) }) == true:
+        case "script" where found.isJSONLD:
             jsonLD.append(Self.text(of: element))
         case "html":
-            language = attributes["lang"] ?? attributes["xml:lang"]
+            language = found.language
         default:
             break
         }
@@ -352,10 +399,8 @@ public final class HTMLDocument {
             if parent == -1 { return -1 }
         }
         if flags.contains(.skipped) { return -1 }
-        let hidden = Self.hides(attributes: attributes, style: style, id: id)
-        let classAndID = classes.isEmpty && id.isEmpty ? "" : (classes + " " + id).lowercased()
         let index = nodes.count
-        nodes.append(PageNode(tag: tag, flags: flags, classAndID: classAndID, attributes: attributes, isHidden: hidden, parent: parent))
+        nodes.append(PageNode(tag: tag, flags: flags, classAndID: found.classAndID, attributes: attributes, isHidden: found.hides, parent: parent))
         var previous = -1
         func link(_ child: Int) {
             if previous < 0 { nodes[index].firstChild = child } else { nodes[previous].nextSibling = child }
@@ -369,24 +414,11 @@ public final class HTMLDocument {
                 if childIndex >= 0 { link(childIndex) }
             case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
                 if let content = node.pointee.content, content.pointee != 0 {
-                    // Blank text between tags is very common: it only stands for a space.
-                    var cursor = UnsafePointer(content)
-                    while cursor.pointee != 0, cursor.pointee <= 0x20 { cursor += 1 }
-                    var letters = 0, commas = 0, lastVisible: UInt8 = 0
-                    var byte = cursor
-                    while byte.pointee != 0 {
-                        let value = byte.pointee
-                        if value > 0x20 {
-                            letters += 1
-                            lastVisible = value
-                        }
-                        if value == UInt8(ascii: ",") { commas += 1 }
-                        byte += 1
-                    }
-                    // Markup that reached the tree as text (from a noscript or a broken page) is not content.
-                    let leakedMarkup = cursor.pointee == UInt8(ascii: "<") && lastVisible == UInt8(ascii: ">")
-                    if !leakedMarkup {
-                        nodes.append(PageNode(tag: "#text", flags: Self.textFlags, content: letters == 0 ? nil : UnsafePointer(content), letters: letters, commas: commas, parent: index))
+                    let text = TextRun(UnsafeBufferPointer(start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self))))
+                    if !text.isLeakedMarkup {
+                        nodes.append(PageNode(
+                            tag: "#text", flags: Self.textFlags, content: text.letters == 0 ? nil : UnsafePointer(content), letters: text.letters,
+                            commas: text.commas, parent: index))
                         link(nodes.count - 1)
                     }
                 }

@@ -181,29 +181,22 @@ final class SAXReader {
         known: (tag: String, flags: TagFlags)?
     ) {
         let (tag, flags) = known ?? page.tagName(name)
-        var attributes: [String: String] = [:]
-        var classes = "", id = "", style = ""
+        var found = ElementAttributes()
         if let atts {
             var index = 0
             while let attributeName = atts[index] {
                 if let key = HTMLDocument.wantedKey(attributeName) {
-                    let value: String
                     if let raw = atts[index + 1] {
-                        value = String(cString: raw)
+                        found.add(key, String(cString: raw))
                     } else {
                         // libxml2's tree gives a boolean attribute written without a value its own name.
-                        value = htmlIsBooleanAttr(attributeName) != 0 ? String(cString: attributeName) : ""
-                    }
-                    switch key {
-                    case "class": classes = value
-                    case "id": id = value
-                    case "style": style = value
-                    default: attributes[key] = value
+                        found.add(key, htmlIsBooleanAttr(attributeName) != 0 ? String(cString: attributeName) : "")
                     }
                 }
                 index += 2
             }
         }
+        let attributes = found.kept
         var frame = Frame(kind: .node)
         noteSkipped(name, known: known, in: &frame)
         switch tag {
@@ -213,10 +206,10 @@ final class SAXReader {
             page.metas.append(attributes)
         case "link":
             page.linkTags.append(attributes)
-        case "script" where attributes["type"].map({ Extractor.matches($0.lowercased(), ["ld+json"]) }) == true:
+        case "script" where found.isJSONLD:
             script = (frames.count + 1, [])
         case "html":
-            page.language = attributes["lang"] ?? attributes["xml:lang"]
+            page.language = found.language
         default:
             break
         }
@@ -230,10 +223,8 @@ final class SAXReader {
             frames.append(frame)
             return
         }
-        let hidden = HTMLDocument.hides(attributes: attributes, style: style, id: id)
-        let classAndID = classes.isEmpty && id.isEmpty ? "" : (classes + " " + id).lowercased()
         let index = page.nodes.count
-        page.nodes.append(PageNode(tag: tag, flags: flags, classAndID: classAndID, attributes: attributes, isHidden: hidden, parent: parent))
+        page.nodes.append(PageNode(tag: tag, flags: flags, classAndID: found.classAndID, attributes: attributes, isHidden: found.hides, parent: parent))
         if parent >= 0 { link(index) }
         if isRoot { rootIndex = index }
         frame.index = index
@@ -291,22 +282,12 @@ final class SAXReader {
         guard !pending.isEmpty else { return }
         defer { pending.removeAll(keepingCapacity: true) }
         guard let top = frames.last, top.kind == .node else { return }
-        pending.withUnsafeBufferPointer { text in
-            var start = 0
-            while start < text.count, text[start] <= 0x20 { start += 1 }
-            var letters = 0, commas = 0, lastVisible: UInt8 = 0
-            for byte in text[start...] {
-                if byte > 0x20 {
-                    letters += 1
-                    lastVisible = byte
-                }
-                if byte == UInt8(ascii: ",") { commas += 1 }
-            }
-            // Markup that reached the tree as text (from a noscript or a broken page) is not content.
-            let leakedMarkup = start < text.count && text[start] == UInt8(ascii: "<") && lastVisible == UInt8(ascii: ">")
-            guard !leakedMarkup else { return }
-            let content = letters == 0 ? nil : page.textArena.store(text)
-            page.nodes.append(PageNode(tag: "#text", flags: HTMLDocument.textFlags, content: content, letters: letters, commas: commas, parent: top.index))
+        pending.withUnsafeBufferPointer { bytes in
+            let text = TextRun(bytes)
+            guard !text.isLeakedMarkup else { return }
+            let content = text.letters == 0 ? nil : page.textArena.store(bytes)
+            page.nodes.append(PageNode(
+                tag: "#text", flags: HTMLDocument.textFlags, content: content, letters: text.letters, commas: text.commas, parent: top.index))
             link(page.nodes.count - 1)
         }
     }

@@ -121,13 +121,14 @@ import Testing
             let decoded = try #require(bytes.withUnsafeBytes { PageBytes.decode($0, from: encoding) }, "\(encoding)")
             #expect(String(validating: decoded, as: UTF8.self) != nil, "\(encoding): \(bytes)")
         }
-        let text = "Ünïcödé 日本語 中文 한국어 — done"
-        for (encoding, name) in [(String.Encoding.shiftJIS, "SHIFT_JIS"), (.utf16LittleEndian, "UTF-16LE"), (.japaneseEUC, "EUC-JP")] {
-            guard let data = text.data(using: encoding) else { continue }
-            let decoded = data.withUnsafeBytes { PageBytes.decode($0, from: name) }
-            if let decoded, let round = String(validating: decoded, as: UTF8.self), text.data(using: encoding).flatMap({ String(data: $0, encoding: encoding) }) == text {
-                #expect(round == text, "\(name)")
-            }
+        // Text each encoding can hold comes back as it was.
+        for (text, encoding, name) in [
+            ("日本語のテキスト、終わり。", String.Encoding.shiftJIS, "SHIFT_JIS"), ("Ünïcödé 日本語 中文 한국어 — done", .utf16LittleEndian, "UTF-16LE"),
+            ("日本語のテキスト", .iso2022JP, "ISO-2022-JP"), ("Café, naïve — déjà", .windowsCP1252, "WINDOWS-1252"),
+        ] {
+            let data = try #require(text.data(using: encoding), "\(name)")
+            let decoded = try #require(data.withUnsafeBytes { PageBytes.decode($0, from: name) }, "\(name)")
+            #expect(String(validating: decoded, as: UTF8.self) == text, "\(name)")
         }
     }
 
