@@ -227,13 +227,17 @@ public actor StreamableHTTPTransport: Transport {
                 guard response.status == .ok, response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true else {
                     _ = try? await response.body.collect(upTo: 1 << 16)
                     end.failure = "resuming it with Last-Event-ID was refused (HTTP \(response.status.code))"
-                    break
+                    // The session is gone (404) or the server does not resume (405): trying again will not help; a
+                    // conflict with the stream it is still closing, or a server error, may pass.
+                    if response.status == .notFound || response.status == .methodNotAllowed { break }
+                    continue
                 }
                 end = await read(response.body, answering: message.id, handOver: true)
                 lastEventID = end.lastEventID ?? lastEventID
+            } catch is CancellationError {
+                break
             } catch {
                 end.failure = "resuming it failed: \(error)"
-                break
             }
         }
         guard !end.answered, let id = message.id, !Task.isCancelled, !closed else { return }
@@ -293,7 +297,8 @@ public actor StreamableHTTPTransport: Transport {
     /// Ends the client's wait for `id` with a JSON-RPC error saying why.
     private func fail(_ id: JSONValue, _ reason: String) {
         logger.notice("an MCP call failed", metadata: ["reason": "\(reason)"])
-        let error: JSONValue = ["jsonrpc": "2.0", "id": id, "error": ["code": -32603, "message": .string(reason)]]
+        // The swift-sdk keeps an internal error's reason only from `data.detail` (it drops `message` for -32603).
+        let error: JSONValue = ["jsonrpc": "2.0", "id": id, "error": ["code": -32603, "message": .string(reason), "data": ["detail": .string(reason)]]]
         continuation.yield(Data(error.jsonString.utf8))
     }
 

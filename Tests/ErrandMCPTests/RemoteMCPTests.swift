@@ -285,6 +285,20 @@ extension MCPTests {
             #expect(skipped.skipped.first?.contains("could not be reached") == true)
         }
 
+        /// An event stream that ends before the reply, with no event id to resume from, fails the request at once,
+        /// and the reason reaches the caller (the swift-sdk keeps it only from the error's `data.detail`).
+        @Test func aReplyStreamThatEndsWithoutTheReplyFailsWithTheReason() async throws {
+            let stream = PageServer.Page(headers: ["Content-Type": "text/event-stream"], body: Data(": nothing more\n\n".utf8))
+            try await PageServer.withServer(["/mcp": stream]) { pages in
+                let configuration = MCPServerConfiguration(name: "docs", url: URL(string: pages.baseURL + "/mcp")!, startTimeout: .seconds(10))
+                let started = ContinuousClock.now
+                let error = await #expect(throws: MCPStartError.self) { _ = try await MCPServers.start([configuration], logger: quietLogger) }
+                #expect(ContinuousClock.now - started < .seconds(5), "failed at once, not at the start-up timeout")
+                let said = error.map { "\($0)" } ?? ""
+                #expect(said.contains("the MCP server's event stream for initialize ended before its reply: the server closed it"), "\(said)")
+            }
+        }
+
         @Test func aWebPageIsNotAnMCPServerAndARedirectIsReportedNotFollowed() async throws {
             let routes: [String: PageServer.Page] = [
                 "/mcp": .html("<html><body>Sign in</body></html>"), "/moved": .redirect(to: "https://elsewhere.example/mcp", status: 307),
